@@ -1,0 +1,89 @@
+"""Helpers shared by the tests: sample messages, events and publishing."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pika
+
+from lambda_event import LOCAL_BROKER_ARN, build_event, build_record
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = Path(__file__).resolve().parent / "events"
+EXAMPLE_ORDER: dict[str, Any] = json.loads((ROOT / "example-message.json").read_text())
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    return event
+
+
+def order(order_id: str | None = None, **changes: Any) -> dict[str, Any]:
+    """A valid order like example-message.json, with a unique id unless one is given."""
+    value = copy.deepcopy(EXAMPLE_ORDER)
+    value["orderId"] = order_id or f"ord-{uuid.uuid4()}"
+    value.update(changes)
+    return value
+
+
+def json_properties(message_id: str | None = None, **kwargs: Any) -> pika.BasicProperties:
+    return pika.BasicProperties(
+        content_type="application/json", delivery_mode=2, message_id=message_id or str(uuid.uuid4()), **kwargs
+    )
+
+
+def record(body: bytes, properties: pika.BasicProperties | None = None, redelivered: bool = False) -> dict[str, Any]:
+    return build_record(body, properties or json_properties(), redelivered)
+
+
+def event_of(records: list[dict[str, Any]], queue: str = "orders", vhost: str = "/") -> dict[str, Any]:
+    return build_event(LOCAL_BROKER_ARN, queue, vhost, records)
+
+
+def order_event(count: int, queue: str = "orders", vhost: str = "/") -> dict[str, Any]:
+    return event_of([record(json.dumps(order()).encode()) for _ in range(count)], queue, vhost)
+
+
+def publish(
+    channel: Any, queue: str, bodies: Iterable[bytes], properties: Callable[[int], pika.BasicProperties] | None = None
+) -> list[str]:
+    """Publish with confirms (the channel must be in confirm mode); return the message ids."""
+    ids = []
+    for index, body in enumerate(bodies):
+        props = properties(index) if properties else json_properties()
+        channel.basic_publish("", queue, body, props, mandatory=True)
+        ids.append(props.message_id)
+    return ids
+
+
+def drain(channel: Any, queue: str) -> list[tuple[Any, bytes]]:
+    """Take every message off a queue (auto-ack): [(properties, body)]."""
+    messages: list[tuple[Any, bytes]] = []
+    while True:
+        method, properties, body = channel.basic_get(queue, auto_ack=True)
+        if method is None:
+            return messages
+        messages.append((properties, body))
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll until `condition()` is truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+def message_count(channel: Any, queue: str) -> int:
+    count: int = channel.queue_declare(queue, passive=True).method.message_count
+    return count

@@ -1,0 +1,207 @@
+"""The batch policy: poison messages are dead-lettered and the batch goes on; anything else
+fails the invocation, and then nothing is dead-lettered (the retry will see it again)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import pika
+import pytest
+
+from rabbitmq_consumer.batch import process_batch
+from rabbitmq_consumer.business_logic import process as process_order
+from rabbitmq_consumer.dead_letters import DeadLetter
+from rabbitmq_consumer.errors import DeadLetterError, InvalidMessage, RetryableError
+from rabbitmq_consumer.messages import Message
+from support import event_of, order, record
+
+pytestmark = pytest.mark.unit
+
+logger = logging.getLogger("test_batch")
+
+
+class RecordingSink:
+    def __init__(self, fail: bool = False) -> None:
+        self.sent: list[DeadLetter] = []
+        self.calls = 0
+        self.fail = fail
+
+    def send(self, dead_letters: Sequence[DeadLetter]) -> None:
+        self.calls += 1
+        if self.fail:
+            raise DeadLetterError("sink down")
+        self.sent.extend(dead_letters)
+
+
+def order_record(**changes: Any) -> dict[str, Any]:
+    value = order(**changes)
+    return record(
+        json.dumps(value).encode(), pika.BasicProperties(content_type="application/json", message_id=value["orderId"])
+    )
+
+
+def test_all_valid_messages_are_processed() -> None:
+    seen: list[Message] = []
+    sink = RecordingSink()
+    result = process_batch(event_of([order_record() for _ in range(5)]), seen.append, sink, logger)
+    assert len(seen) == 5
+    assert sink.calls == 0
+    assert result.summary() == {
+        "messages": 5,
+        "processed": 5,
+        "deadLettered": 0,
+        "queues": {"orders::/": {"processed": 5, "deadLettered": 0}},
+    }
+
+
+def test_poison_messages_are_dead_lettered_and_the_batch_continues() -> None:
+    # GIVEN a batch with undecodable, invalid-JSON and invalid-order messages among good ones
+    good = [order_record(orderId=f"good-{i}") for i in range(3)]
+    bad_base64 = {**order_record(), "data": "%%%"}
+    bad_json = record(b"{oops", pika.BasicProperties(content_type="application/json", message_id="bad-json"))
+    bad_order = order_record(orderId="bad-total", total="0.01")
+    records = [good[0], bad_base64, good[1], bad_json, bad_order, good[2]]
+    sink = RecordingSink()
+    processed: list[str] = []
+
+    def process(message: Message) -> None:
+        process_order(message)
+        processed.append(message.payload["orderId"])
+
+    # WHEN the batch is processed
+    result = process_batch(event_of(records, "orders", "prod"), process, sink, logger)
+
+    # THEN the good ones are processed, in order, and the three others are dead-lettered once, together
+    assert processed == ["good-0", "good-1", "good-2"]
+    assert sink.calls == 1
+    assert [d.record for d in sink.sent] == [bad_base64, bad_json, bad_order]
+    reasons = [d.reason for d in sink.sent]
+    assert "not valid base64" in reasons[0]
+    assert "not valid JSON" in reasons[1]
+    assert "total: 0.01 does not equal" in reasons[2]
+    assert all((d.queue, d.vhost) == ("orders", "prod") for d in sink.sent)
+    assert result.summary()["queues"] == {"orders::prod": {"processed": 3, "deadLettered": 3}}
+
+
+def test_dead_letter_keeps_the_original_record() -> None:
+    bad = record(b"\x00binary", pika.BasicProperties(content_type="application/json", headers={"h": "v"}))
+    sink = RecordingSink()
+    process_batch(event_of([bad]), process_order, sink, logger)
+    (letter,) = sink.sent
+    as_json = json.loads(letter.to_json())
+    assert as_json["record"] == bad
+    assert as_json["queue"] == "orders"
+    assert as_json["eventSourceArn"].startswith("arn:aws:mq:")
+    assert "not valid JSON" in as_json["reason"]
+    assert as_json["rejectedAt"].endswith("+00:00")
+
+
+@pytest.mark.parametrize("error", [RetryableError("database down"), RuntimeError("bug"), KeyError("x")])
+def test_other_failures_fail_the_invocation_and_dead_letter_nothing(error: Exception) -> None:
+    # GIVEN a poison message before a message whose processing fails transiently
+    records = [record(b"{oops"), order_record(), order_record()]
+    calls = 0
+
+    def process(message: Message) -> None:
+        nonlocal calls
+        calls += 1
+        raise error
+
+    sink = RecordingSink()
+    # WHEN / THEN the invocation fails with that error, at the first failing message
+    with pytest.raises(type(error)):
+        process_batch(event_of(records), process, sink, logger)
+    assert calls == 1
+    # and the poison message is not dead-lettered yet: the retried batch will carry it again
+    assert sink.calls == 0
+
+
+def test_a_failing_sink_fails_the_invocation() -> None:
+    with pytest.raises(DeadLetterError, match="sink down"):
+        process_batch(event_of([record(b"{oops")]), process_order, RecordingSink(fail=True), logger)
+
+
+def test_invalid_message_from_business_logic_is_dead_lettered() -> None:
+    def process(message: Message) -> None:
+        raise InvalidMessage("refused by business logic")
+
+    sink = RecordingSink()
+    result = process_batch(event_of([order_record()]), process, sink, logger)
+    assert [d.reason for d in sink.sent] == ["refused by business logic"]
+    assert result.summary()["deadLettered"] == 1
+
+
+def test_empty_event() -> None:
+    sink = RecordingSink()
+    result = process_batch(event_of([]), process_order, sink, logger)
+    assert result.summary() == {
+        "messages": 0,
+        "processed": 0,
+        "deadLettered": 0,
+        "queues": {"orders::/": {"processed": 0, "deadLettered": 0}},
+    }
+    assert sink.calls == 0
+
+
+def test_rejections_are_logged_with_ids(caplog: pytest.LogCaptureFixture) -> None:
+    bad = record(
+        b"{oops", pika.BasicProperties(content_type="application/json", message_id="m-1", correlation_id="c-1")
+    )
+    with caplog.at_level(logging.DEBUG, logger="test_batch"):
+        process_batch(
+            event_of([bad, {**bad, "data": "%"}, order_record(orderId="o-1")]), process_order, RecordingSink(), logger
+        )
+    rejected = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert [(r.messageId, r.correlationId) for r in rejected] == [("m-1", "c-1"), ("m-1", "c-1")]  # type: ignore[attr-defined]
+    debug = [r for r in caplog.records if r.levelno == logging.DEBUG]
+    assert [r.messageId for r in debug] == ["o-1"]  # type: ignore[attr-defined]
+
+
+def test_no_per_message_lines_above_debug(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="test_batch"):
+        process_batch(event_of([order_record() for _ in range(50)]), process_order, RecordingSink(), logger)
+    assert caplog.records == []
+
+
+def delivered_before(count: int, header: str = "x-delivery-count") -> dict[str, Any]:
+    value = order()
+    props = pika.BasicProperties(content_type="application/json", message_id=value["orderId"], headers={header: count})
+    return record(json.dumps(value).encode(), props, redelivered=count > 0)
+
+
+@pytest.mark.parametrize("header", ["x-delivery-count", "x-acquired-count"])
+def test_failure_on_the_last_delivery_is_dead_lettered_and_the_batch_continues(header: str) -> None:
+    # GIVEN a queue with delivery limit 3, and a batch whose first message is on its last delivery
+    records = [delivered_before(3, header), delivered_before(3, header), delivered_before(1, header)]
+    crasher = json.loads(base64.b64decode(records[0]["data"]))["orderId"]
+    processed: list[str] = []
+
+    def process(message: Message) -> None:
+        if message.payload["orderId"] == crasher:
+            raise RuntimeError("bug triggered by this order")
+        processed.append(message.payload["orderId"])
+
+    sink = RecordingSink()
+    # WHEN the batch is processed
+    result = process_batch(event_of(records), process, sink, logger, delivery_limit=3)
+    # THEN the failing message is dead-lettered with the error, and its batch-mates processed
+    (letter,) = sink.sent
+    assert letter.record == records[0]
+    assert letter.reason == "failed on its last delivery (4 of 4): RuntimeError: bug triggered by this order"
+    assert len(processed) == 2
+    assert result.summary()["processed"] == 2
+
+
+@pytest.mark.parametrize(("count", "limit"), [(2, 3), (5, None), (0, 1)])
+def test_failure_before_the_last_delivery_fails_the_invocation(count: int, limit: int | None) -> None:
+    def process(message: Message) -> None:
+        raise RetryableError("database down")
+
+    sink = RecordingSink()
+    with pytest.raises(RetryableError):
+        process_batch(event_of([delivered_before(count)]), process, sink, logger, delivery_limit=limit)
+    assert sink.calls == 0

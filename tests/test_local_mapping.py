@@ -1,0 +1,379 @@
+"""The local event source mapping driving the real handler on a real broker."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pika
+import pytest
+
+from local_event_source_mapping import LocalEventSourceMapping, MappingSettings, Stats, main
+from rabbitmq_consumer import business_logic, handler
+from rabbitmq_consumer.messages import Message
+from support import ROOT, drain, json_properties, message_count, order, publish, wait_for
+from topology import Topology
+
+pytestmark = pytest.mark.integration
+
+
+class Recorder:
+    """Wraps a handler and keeps every event it was invoked with."""
+
+    def __init__(self, inner: Callable[[dict[str, Any], Any], Any] = handler.lambda_handler) -> None:
+        self.inner = inner
+        self.events: list[dict[str, Any]] = []
+        self.times: list[float] = []
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        self.events.append(event)
+        self.times.append(time.monotonic())
+        return self.inner(event, context)
+
+    def records(self, index: int) -> list[dict[str, Any]]:
+        (records,) = self.events[index]["rmqMessagesByQueue"].values()
+        return list(records)
+
+    def sizes(self) -> list[int]:
+        return [len(self.records(i)) for i in range(len(self.events))]
+
+
+@pytest.fixture
+def processed_ids(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """orderIds as the real business logic accepts them, in order."""
+    seen: list[str] = []
+    original = business_logic.process
+
+    def recording(message: Message) -> None:
+        original(message)
+        seen.append(message.payload["orderId"])
+
+    monkeypatch.setattr(business_logic, "process", recording)
+    return seen
+
+
+def run(broker_url: str, queue: str, handler_: Callable[..., Any], **kwargs: Any) -> Stats:
+    settings = MappingSettings(
+        queue, batch_size=kwargs.pop("batch_size", 100), batching_window=kwargs.pop("batching_window", 0.2)
+    )
+    mapping = LocalEventSourceMapping(pika.URLParameters(broker_url), settings, handler_)
+    kwargs.setdefault("idle_timeout", 3)
+    return mapping.run(**kwargs)
+
+
+def publish_orders(channel: Any, queue: str, count: int) -> list[str]:
+    orders = [order() for _ in range(count)]
+    publish(channel, queue, (json.dumps(o).encode() for o in orders), lambda i: json_properties(orders[i]["orderId"]))
+    return [o["orderId"] for o in orders]
+
+
+def test_every_message_is_processed_once(
+    broker_url: str, channel: Any, topology: Topology, dead_letter_file: Path, processed_ids: list[str]
+) -> None:
+    # GIVEN 250 orders on the queue
+    ids = publish_orders(channel, topology.queue, 250)
+    recorder = Recorder()
+    # WHEN the mapping runs with batches of 100
+    stats = run(broker_url, topology.queue, recorder, max_messages=250)
+    # THEN each order was processed exactly once, in 3 invocations, and the queue is empty
+    assert processed_ids == ids
+    assert recorder.sizes() == [100, 100, 50]
+    assert (stats.messages, stats.batches, stats.failures, stats.dead_lettered) == (250, 3, 0, 0)
+    assert message_count(channel, topology.queue) == 0
+    assert not dead_letter_file.exists()
+
+
+def test_events_are_built_like_lambdas(
+    broker_url: str, channel: Any, topology: Topology, dead_letter_file: Path
+) -> None:
+    body = json.dumps(order()).encode()
+    props = pika.BasicProperties(
+        content_type="application/json",
+        headers={"tenant": "acme", "n": 3},
+        message_id="m-1",
+        timestamp=1_795_960_861,
+        priority=1,
+        delivery_mode=2,
+    )
+    channel.basic_publish("", topology.queue, body, props)
+    recorder = Recorder()
+    run(broker_url, topology.queue, recorder, max_messages=1)
+    event = recorder.events[0]
+    assert event["eventSource"] == "aws:rmq"
+    assert event["eventSourceArn"].startswith("arn:aws:mq:")
+    assert list(event["rmqMessagesByQueue"]) == [f"{topology.queue}::/"]
+    (record,) = recorder.records(0)
+    assert record["redelivered"] is False
+    assert base64.b64decode(record["data"]) == body
+    basic = record["basicProperties"]
+    assert basic["headers"]["tenant"] == {"bytes": list(b"acme")}
+    assert basic["headers"]["n"] == 3
+    assert basic["timestamp"] == "Nov 29, 2026, 2:01:01 PM"
+    assert (basic["messageId"], basic["priority"], basic["deliveryMode"]) == ("m-1", 1, 2)
+    assert (basic["contentType"], basic["bodySize"]) == ("application/json", len(body))
+
+
+def test_batch_size_splits_batches(broker_url: str, channel: Any, topology: Topology, dead_letter_file: Path) -> None:
+    publish_orders(channel, topology.queue, 25)
+    recorder = Recorder()
+    run(broker_url, topology.queue, recorder, batch_size=10, max_messages=25)
+    assert recorder.sizes() == [10, 10, 5]
+
+
+def test_batching_window_waits_for_more_messages(
+    broker_url: str, channel: Any, topology: Topology, dead_letter_file: Path
+) -> None:
+    # GIVEN one message now, and two more published 0.5 s later from another connection
+    publish_orders(channel, topology.queue, 1)
+
+    def publish_late() -> None:
+        time.sleep(0.5)
+        with pika.BlockingConnection(pika.URLParameters(broker_url)) as late:
+            late_channel = late.channel()
+            late_channel.confirm_delivery()
+            publish_orders(late_channel, topology.queue, 2)
+
+    publisher = threading.Thread(target=publish_late)
+    recorder = Recorder()
+    started = time.monotonic()
+    publisher.start()
+    # WHEN the mapping runs with a 1.5 s batching window
+    run(broker_url, topology.queue, recorder, batching_window=1.5, idle_timeout=1)
+    publisher.join()
+    # THEN all three came in one invocation, sent when the window closed
+    assert recorder.sizes() == [3]
+    assert 1.5 <= recorder.times[0] - started < 3
+
+
+def test_failed_invocation_redelivers_the_whole_batch(
+    broker_url: str, channel: Any, topology: Topology, dead_letter_file: Path
+) -> None:
+    ids = publish_orders(channel, topology.queue, 5)
+    failures = 0
+
+    def fail_once(event: dict[str, Any], context: Any) -> Any:
+        nonlocal failures
+        if failures == 0:
+            failures += 1
+            raise RuntimeError("downstream unavailable")
+        return handler.lambda_handler(event, context)
+
+    recorder = Recorder(fail_once)
+    stats = run(broker_url, topology.queue, recorder, max_messages=5)
+    first, second = recorder.records(0), recorder.records(1)
+    assert [r["basicProperties"]["messageId"] for r in first] == ids
+    assert [r["redelivered"] for r in first] == [False] * 5
+    assert sorted(r["basicProperties"]["messageId"] for r in second) == sorted(ids)
+    assert [r["redelivered"] for r in second] == [True] * 5
+    assert (stats.messages, stats.batches, stats.failures) == (5, 2, 1)
+    assert message_count(channel, topology.queue) == 0
+
+
+def test_poison_messages_go_to_the_sink_and_the_batch_is_processed(
+    broker_url: str, channel: Any, topology: Topology, dead_letter_file: Path, processed_ids: list[str]
+) -> None:
+    ids = publish_orders(channel, topology.queue, 3)
+    channel.basic_publish("", topology.queue, b"{not json", json_properties("bad-json"))
+    channel.basic_publish("", topology.queue, json.dumps(order(total="0.00")).encode(), json_properties("bad-total"))
+    ids += publish_orders(channel, topology.queue, 2)
+    stats = run(broker_url, topology.queue, Recorder(), max_messages=7)
+    assert processed_ids == ids
+    letters = [json.loads(line) for line in dead_letter_file.read_text().splitlines()]
+    assert [letter["record"]["basicProperties"]["messageId"] for letter in letters] == ["bad-json", "bad-total"]
+    assert base64.b64decode(letters[0]["record"]["data"]) == b"{not json"
+    assert (stats.messages, stats.failures, stats.dead_lettered) == (7, 0, 2)
+    assert message_count(channel, topology.queue) == 0
+
+
+def test_message_that_always_crashes_ends_in_the_brokers_dead_letter_queue(
+    broker_url: str, channel: Any, topology: Topology
+) -> None:
+    # GIVEN a handler that crashes on every invocation (no handler-side guard at all)
+    (message_id,) = publish(channel, topology.queue, [json.dumps(order()).encode()])
+
+    def crash(event: dict[str, Any], context: Any) -> Any:
+        raise MemoryError("the function ran out of memory")
+
+    # WHEN the mapping runs until the queue is idle
+    stats = run(broker_url, topology.queue, crash, idle_timeout=1.5)
+    # THEN the broker gave up after the delivery limit and moved the message, intact, to its DLQ
+    assert stats.failures == topology.delivery_limit + 1
+    assert stats.messages == 0
+    ((properties, _),) = drain(channel, topology.dead_letter_queue)
+    assert properties.message_id == message_id
+    assert properties.headers["x-first-death-reason"] == "delivery_limit"
+
+
+def test_last_delivery_guard_isolates_a_crashing_message(
+    broker_url: str,
+    channel: Any,
+    topology: Topology,
+    dead_letter_file: Path,
+    processed_ids: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the real handler, told the queue's delivery limit, and business logic that
+    # crashes on one order of a batch every time
+    monkeypatch.setattr(handler, "config", dataclasses.replace(handler.config, delivery_limit=topology.delivery_limit))
+    ids = publish_orders(channel, topology.queue, 6)
+    crasher = ids[2]
+    recording = business_logic.process
+
+    def crash_on_one(message: Message) -> None:
+        if message.payload["orderId"] == crasher:
+            raise RuntimeError("a bug this order triggers")
+        recording(message)
+
+    monkeypatch.setattr(business_logic, "process", crash_on_one)
+    # WHEN the mapping runs until the queue is idle
+    stats = run(broker_url, topology.queue, Recorder(), idle_timeout=1.5)
+    # THEN the batch failed until the crasher's last delivery, where the handler dead-lettered it
+    assert stats.failures == topology.delivery_limit
+    (letter,) = [json.loads(line) for line in dead_letter_file.read_text().splitlines()]
+    assert letter["record"]["basicProperties"]["messageId"] == crasher
+    assert letter["reason"].startswith("failed on its last delivery (4 of 4): RuntimeError: a bug this order triggers")
+    # AND every other message was processed (the two before the crasher once per attempt)
+    assert set(processed_ids) == set(ids) - {crasher}
+    assert message_count(channel, topology.queue) == 0
+    assert message_count(channel, topology.dead_letter_queue) == 0
+
+
+def test_events_stay_under_6_mb(broker_url: str, channel: Any, topology: Topology) -> None:
+    # 1.5 MB bodies are 2 MB in base64: three fit in a 6 MB event, not four
+    body = b"x" * 1_500_000
+    publish(channel, topology.queue, [body] * 4)
+    recorder = Recorder(lambda event, context: None)
+    run(broker_url, topology.queue, recorder, max_messages=4)
+    assert recorder.sizes() == [3, 1]
+    assert all(len(json.dumps(event)) <= 6 * 1024 * 1024 for event in recorder.events)
+
+
+def test_message_too_large_for_any_event_goes_to_the_dead_letter_queue(
+    broker_url: str, channel: Any, topology: Topology
+) -> None:
+    (big_id, small_id) = publish(channel, topology.queue, [b"x" * 5_000_000, b"{}"])
+    recorder = Recorder(lambda event, context: None)
+    stats = run(broker_url, topology.queue, recorder, max_messages=1)
+    assert [r["basicProperties"]["messageId"] for r in recorder.records(0)] == [small_id]
+    assert stats.oversized == 1
+    ((properties, _),) = wait_for(lambda: drain(channel, topology.dead_letter_queue))
+    assert properties.message_id == big_id
+
+
+def test_max_messages_leaves_the_rest_on_the_queue(
+    broker_url: str, channel: Any, topology: Topology, dead_letter_file: Path
+) -> None:
+    publish_orders(channel, topology.queue, 30)
+    stats = run(broker_url, topology.queue, Recorder(), max_messages=12, batch_size=5)
+    assert stats.messages == 12
+    wait_for(lambda: message_count(channel, topology.queue) == 18)
+    redelivered = [
+        props for props, _ in drain(channel, topology.queue) if props.headers and props.headers.get("x-delivery-count")
+    ]
+    assert redelivered == []
+
+
+def start_runner(broker_url: str, queue: str, tmp_path: Path) -> subprocess.Popen[str]:
+    """The command-line runner with a handler that signals it started, then sleeps."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT / "scripts"), str(ROOT / "src")]),
+        "SLOW_HANDLER_MARKER": str(tmp_path / "started"),
+        "DEAD_LETTER_FILE": str(tmp_path / "dead.jsonl"),
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "local_event_source_mapping.py"),
+            "--queue",
+            queue,
+            "--url",
+            broker_url,
+            "--batch-size",
+            "20",
+            "--handler",
+            "slow_handler.lambda_handler",
+            "--delivery-limit",
+            "3",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL])
+def test_stopping_the_runner_mid_batch_loses_nothing(
+    broker_url: str, channel: Any, topology: Topology, tmp_path: Path, stop: signal.Signals
+) -> None:
+    # GIVEN 50 messages and a runner whose handler is in the middle of a batch of 20
+    ids = publish_orders(channel, topology.queue, 50)
+    runner = start_runner(broker_url, topology.queue, tmp_path)
+    try:
+        wait_for((tmp_path / "started").exists, timeout=20)
+        # WHEN it is interrupted (Ctrl-C) or killed
+        runner.send_signal(stop)
+        _, stderr = runner.communicate(timeout=20)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    # THEN every message is back on the queue, none acked
+    assert runner.returncode == (130 if stop == signal.SIGINT else -signal.SIGKILL)
+    if stop == signal.SIGINT:
+        assert "interrupted: unacked messages returned to the queue" in stderr
+    wait_for(lambda: message_count(channel, topology.queue) == 50)
+    assert sorted(props.message_id for props, _ in drain(channel, topology.queue)) == sorted(ids)
+
+
+def test_command_line_runs_until_max_messages(
+    broker_url: str, channel: Any, topology: Topology, dead_letter_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    publish_orders(channel, topology.queue, 3)
+    args = ["--queue", topology.queue, "--url", broker_url, "--max-messages", "3", "--delivery-limit", "3"]
+    code = main([*args, "--idle-timeout", "5"])
+    assert code == 0
+    assert "done: messages 3 | batches 1 | failures 0" in capsys.readouterr().err
+    assert message_count(channel, topology.queue) == 0
+
+
+def with_password(url: str, password: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:{password}@{parts.hostname}:{parts.port or 5672}"))
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (lambda url: ["--batch-size", "0"], "error: batch size must be 1 to 10,000, got 0"),
+        (lambda url: ["--batch-size", "10001"], "error: batch size must be 1 to 10,000"),
+        (lambda url: ["--batching-window", "301"], "error: batching window must be 0 to 300 seconds"),
+        (lambda url: ["--url", "amqp://guest:guest@127.0.0.1:1/"], "error: cannot connect to RabbitMQ at 127.0.0.1:1"),
+        (lambda url: ["--url", with_password(url, "wrong")], "error: the broker at "),
+        (lambda url: ["--url", ""], "error: no broker URL: pass --url"),
+    ],
+)
+def test_command_line_errors(
+    broker_url: str,
+    args: Callable[[str], list[str]],
+    error: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("RABBITMQ_URL", raising=False)
+    code = main(["--queue", "never-declared", "--url", broker_url, "--idle-timeout", "1", *args(broker_url)])
+    err = capsys.readouterr().err.strip()
+    assert code == 1
+    assert err.startswith(error)
+    assert len(err.splitlines()) == 1
