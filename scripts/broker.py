@@ -1,15 +1,23 @@
-"""Find a RabbitMQ broker for the local demo and the tests.
+"""Reach a RabbitMQ broker: connection parameters from a URL (TLS always verified), and
+a broker for the local demo and the tests.
 
-In order: the `RABBITMQ_URL` environment variable; else a throwaway RabbitMQ in Docker,
-started with Testcontainers; else a clear error saying how to provide one.
+`rabbitmq_url()` finds one in order: the `RABBITMQ_URL` environment variable; else a
+throwaway RabbitMQ in Docker, started with Testcontainers; else a clear error saying how
+to provide one.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
+
+import pika
+import pika.exceptions
+from pika.adapters.utils.connection_workflow import AMQPConnectorSocketConnectError
 
 # The engine version Amazon MQ deploys by default (variables.tf).
 RABBITMQ_IMAGE = "rabbitmq:3.13"
@@ -48,3 +56,84 @@ def docker_available() -> bool:
     except Exception:  # no SDK, no socket, no daemon: all mean "no Docker here"
         return False
     return True
+
+
+def connection_parameters(
+    url: str, username: str | None = None, password: str | None = None, ca_file: str | None = None
+) -> pika.URLParameters:
+    """Parameters for `amqp[s]://user:password@host:port/vhost` (user and password may be
+    URL-quoted, or given separately). amqps always verifies the broker's certificate and
+    host name, against the system's CAs or `ca_file`: the URL cannot turn that off."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"amqp", "amqps"}:
+        raise ValueError(f"broker URL must start with amqp:// or amqps://, got {url.split('://', maxsplit=1)[0]!r}")
+    if "ssl_options" in parse_qs(parts.query):
+        raise ValueError("ssl_options in the broker URL are not accepted: certificates are always verified")
+    parameters = pika.URLParameters(url)
+    if username is not None or password is not None:
+        if username is None or password is None:
+            raise ValueError("give both a user name and a password, or neither")
+        parameters.credentials = pika.PlainCredentials(username, password)
+    if parts.scheme == "amqps":
+        context = ssl.create_default_context(cafile=ca_file)  # CERT_REQUIRED and host name checks
+        parameters.ssl_options = pika.SSLOptions(context, server_hostname=parameters.host)
+    elif ca_file:
+        raise ValueError("a CA file only applies to amqps:// URLs")
+    return parameters
+
+
+# What went wrong when connecting, for the caller to turn into an exit code.
+UNREACHABLE, TLS, CREDENTIALS, VHOST, LOST = "unreachable", "tls", "credentials", "vhost", "lost"
+
+
+def explain_connection_error(error: BaseException, parameters: pika.ConnectionParameters) -> tuple[str, str]:
+    """(kind, one-line message naming the cause and the fix) for a failed or lost connection.
+    pika wraps the root cause in one or more layers; look through them."""
+    where = f"RabbitMQ at {parameters.host}:{parameters.port}"
+    user = getattr(parameters.credentials, "username", "?")
+    causes = list(_causes(error))
+    for cause in causes:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return TLS, (
+                f"TLS certificate verification failed for {where} ({cause.verify_message}): the broker's "
+                "certificate is not trusted by this machine; for a private CA pass --ca-file (verification "
+                "cannot be turned off)"
+            )
+        if isinstance(cause, ssl.SSLError):
+            return TLS, f"TLS handshake with {where} failed ({cause.reason}): is it a TLS (amqps, 5671) port?"
+        if isinstance(cause, pika.exceptions.ProbableAccessDeniedError):
+            return VHOST, (
+                f"{where} refused user {user!r} access to vhost {parameters.virtual_host!r}: check the vhost "
+                "name and the user's permissions"
+            )
+        if isinstance(cause, (pika.exceptions.ProbableAuthenticationError, pika.exceptions.AuthenticationError)):
+            return CREDENTIALS, f"{where} refused the credentials of user {user!r}: check the user name and password"
+    for cause in causes:
+        if isinstance(cause, socket.gaierror):
+            return (
+                UNREACHABLE,
+                f"cannot resolve the host name {parameters.host!r}: check the URL or the Terraform outputs",
+            )
+        if isinstance(cause, ConnectionRefusedError):
+            return UNREACHABLE, f"cannot connect to {where}: connection refused; is the broker running, the port right?"
+    for cause in causes:
+        if isinstance(cause, (TimeoutError, AMQPConnectorSocketConnectError)):
+            return UNREACHABLE, f"cannot connect to {where}: {cause!r}; check the host, port and network access"
+        if isinstance(cause, (pika.exceptions.StreamLostError, pika.exceptions.ConnectionClosedByBroker)):
+            return LOST, f"{where} closed the connection: {cause}"
+    return UNREACHABLE, f"cannot connect to {where}: {error!r}"
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    stack = [error]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        nested = [arg for arg in current.args if isinstance(arg, BaseException)]
+        nested += getattr(current, "exceptions", None) or []
+        nested += [e for e in (getattr(current, "exception", None), current.__cause__, current.__context__) if e]
+        stack.extend(reversed(nested))

@@ -21,7 +21,7 @@ from pathlib import Path
 import pika
 import pika.exceptions
 
-from broker import BrokerUnavailable, rabbitmq_url
+from broker import BrokerUnavailable, connection_parameters, rabbitmq_url
 from local_event_source_mapping import LocalEventSourceMapping, MappingSettings, describe_connection_error, load_handler
 from topology import declare_topology, delete_topology
 
@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "DEBUG")  # show the per-message lines too
     try:
         with rabbitmq_url() as url:
-            return run_demo(pika.URLParameters(url), queue, dead_letter_file)
+            return run_demo(connection_parameters(url), queue, dead_letter_file)
     except BrokerUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -22,6 +22,9 @@ EVENT_SOURCE = "aws:rmq"
 # eventSourceArn of events built here: a syntactically valid Amazon MQ broker ARN.
 LOCAL_BROKER_ARN = "arn:aws:mq:local:000000000000:broker:local:b-00000000-0000-0000-0000-000000000000"
 
+# Lambda's cap on an event's size; a single larger message is dropped by Lambda.
+MAX_EVENT_BYTES = 6 * 1024 * 1024
+
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 

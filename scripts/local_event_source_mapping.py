@@ -32,12 +32,12 @@ import pika
 import pika.exceptions
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambda_event import LOCAL_BROKER_ARN, build_event, build_record
+from broker import connection_parameters, explain_connection_error
+from lambda_event import LOCAL_BROKER_ARN, MAX_EVENT_BYTES, build_event, build_record
 from topology import DEFAULT_DELIVERY_LIMIT, TopologyMismatch, declare_topology
 
 MAX_BATCH_SIZE = 10_000
 MAX_BATCHING_WINDOW = 300.0
-MAX_EVENT_BYTES = 6 * 1024 * 1024
 DEFAULT_HANDLER = "rabbitmq_consumer.handler.lambda_handler"
 DEFAULT_DEAD_LETTER_FILE = ".local/dead-letters.jsonl"
 
@@ -293,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         settings = MappingSettings(args.queue, args.batch_size, args.batching_window)
-        parameters = pika.URLParameters(args.url)
+        parameters = connection_parameters(args.url)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -325,15 +325,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def describe_connection_error(exc: BaseException, parameters: pika.ConnectionParameters) -> str:
-    where = f"{parameters.host}:{parameters.port}"
-    if isinstance(exc, pika.exceptions.ProbableAuthenticationError):
-        return f"the broker at {where} refused the credentials: check the user and password in the URL"
-    if isinstance(exc, pika.exceptions.AMQPConnectionError):
-        return f"cannot connect to RabbitMQ at {where} ({exc!r}): is the broker running and the URL right?"
-    if isinstance(exc, pika.exceptions.ChannelClosedByBroker):
-        return f"the broker closed the channel: {exc.reply_code} {exc.reply_text}"
-    return str(exc)
+def describe_connection_error(error: BaseException, parameters: pika.ConnectionParameters) -> str:
+    if isinstance(error, pika.exceptions.ChannelClosedByBroker):
+        return f"the broker closed the channel: {error.reply_code} {error.reply_text}"
+    if isinstance(error, (TopologyMismatch, ValueError)):
+        return str(error)
+    return explain_connection_error(error, parameters)[1]
 
 
 if __name__ == "__main__":

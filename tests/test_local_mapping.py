@@ -360,7 +360,7 @@ def with_password(url: str, password: str) -> str:
         (lambda url: ["--batch-size", "10001"], "error: batch size must be 1 to 10,000"),
         (lambda url: ["--batching-window", "301"], "error: batching window must be 0 to 300 seconds"),
         (lambda url: ["--url", "amqp://guest:guest@127.0.0.1:1/"], "error: cannot connect to RabbitMQ at 127.0.0.1:1"),
-        (lambda url: ["--url", with_password(url, "wrong")], "error: the broker at "),
+        (lambda url: ["--url", with_password(url, "wrong")], "error: RabbitMQ at "),
         (lambda url: ["--url", ""], "error: no broker URL: pass --url"),
     ],
 )

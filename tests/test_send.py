@@ -1,0 +1,552 @@
+"""scripts/send.py against the real broker: the happy paths, and every fault provoked for real
+(wrong password, nothing listening, an untrusted certificate, missing or clashing queues, nacks,
+unroutable messages, connections cut by a proxy, Ctrl-C), each with its exit code and message."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import boto3
+import pika
+import pika.exceptions
+import pytest
+from moto import mock_aws
+
+import send
+from support import ROOT, drain, message_count, wait_for
+from tcp_proxy import TcpProxy
+from tls import self_signed_certificate, server_context
+from topology import Topology
+
+pytestmark = pytest.mark.integration
+
+REGION = "eu-west-1"
+
+
+@pytest.fixture
+def broker_address(broker_url: str) -> tuple[str, int]:
+    parts = urlsplit(broker_url)
+    return parts.hostname or "localhost", parts.port or 5672
+
+
+def url_via(broker_url: str, port: int, scheme: str = "amqp", password: str | None = None) -> str:
+    """The broker URL, pointed at localhost:port (a proxy), optionally with another password."""
+    parts = urlsplit(broker_url)
+    netloc = f"{parts.username}:{password or parts.password}@localhost:{port}"
+    return urlunsplit((scheme, netloc, parts.path, "", ""))
+
+
+@pytest.fixture
+def tls_proxy(broker_address: tuple[str, int], tmp_path: Path) -> Iterator[tuple[TcpProxy, Path]]:
+    """A TLS endpoint in front of the broker, with a certificate no system CA trusts."""
+    cert, key = self_signed_certificate(tmp_path)
+    with TcpProxy(broker_address, tls=server_context(cert, key)) as proxy:
+        yield proxy, cert
+
+
+def run_send(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = send.main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def ids_on(channel: Any, queue: str) -> list[str]:
+    return [props.message_id for props, _ in drain(channel, queue)]
+
+
+# --- publishing ---------------------------------------------------------------------------
+
+
+def test_publishes_example_message_once(
+    broker_url: str, channel: Any, queue_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_send(["--url", broker_url, "--queue", queue_name], capsys)
+    assert (code, err) == (0, "")
+    assert out.startswith(f"sent 1 message to queue '{queue_name}' on vhost '/': message id ")
+    ((props, body),) = drain(channel, queue_name)
+    assert body == (ROOT / "example-message.json").read_bytes()
+    assert (props.content_type, props.delivery_mode, props.app_id) == ("application/json", 2, "send.py")
+    assert props.message_id in out
+
+
+def test_publishes_many_with_unique_ids(
+    broker_url: str, channel: Any, queue_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_send(["--url", broker_url, "--queue", queue_name, "--count", "2000", "--json"], capsys)
+    summary = json.loads(out)
+    assert code == 0
+    assert (summary["count"], summary["sent"], summary["confirmed"], summary["nacked"]) == (2000, 2000, 2000, 0)
+    assert summary["messages_per_second"] > 0
+    ids = ids_on(channel, queue_name)
+    assert len(ids) == len(set(ids)) == 2000
+    assert summary["first_message_id"] in ids
+
+
+def test_file_stdin_headers_content_type_and_rate(
+    broker_url: str, channel: Any, queue_name: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"hello")))
+    started = time.monotonic()
+    code, _, _ = run_send(
+        [
+            "--url",
+            broker_url,
+            "--queue",
+            queue_name,
+            "--file",
+            "-",
+            "--content-type",
+            "text/plain",
+            "--header",
+            "tenant=acme",
+            "--header",
+            "attempt=3",
+            "--count",
+            "5",
+            "--rate",
+            "10",
+            "--quiet",
+        ],
+        capsys,
+    )
+    assert code == 0
+    assert time.monotonic() - started >= 0.35  # 5 messages at 10/s
+    messages = drain(channel, queue_name)
+    assert [body for _, body in messages] == [b"hello"] * 5
+    assert all((props.headers["tenant"], props.headers["attempt"]) == ("acme", 3) for props, _ in messages)
+    assert all(props.content_type == "text/plain" for props, _ in messages)
+
+
+def test_credentials_from_the_environment(
+    broker_url: str, channel: Any, queue_name: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parts = urlsplit(broker_url)
+    monkeypatch.setenv("RABBITMQ_USERNAME", parts.username or "")
+    monkeypatch.setenv("RABBITMQ_PASSWORD", "not-the-password")
+    url_without_credentials = urlunsplit((parts.scheme, f"{parts.hostname}:{parts.port}", parts.path, "", ""))
+    code, _, err = run_send(["--url", url_without_credentials, "--queue", queue_name], capsys)
+    assert code == send.REFUSED
+    assert "refused the credentials" in err
+    monkeypatch.setenv("RABBITMQ_PASSWORD", parts.password or "")
+    assert run_send(["--url", url_without_credentials, "--queue", queue_name], capsys)[0] == 0
+    assert message_count(channel, queue_name) == 1
+
+
+def test_tls_with_a_trusted_ca_file(
+    broker_url: str, channel: Any, queue_name: str, tls_proxy: tuple[TcpProxy, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    proxy, cert = tls_proxy
+    url = url_via(broker_url, proxy.port, scheme="amqps")
+    code, _, err = run_send(["--url", url, "--queue", queue_name, "--ca-file", str(cert)], capsys)
+    assert (code, err) == (0, "")
+    assert message_count(channel, queue_name) == 1
+
+
+# --- the deployed path: Terraform outputs and Secrets Manager (moto) ------------------------
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        yield boto3.client("secretsmanager", region_name=REGION)
+
+
+def write_outputs(path: Path, **values: Any) -> Path:
+    path.write_text(
+        json.dumps({name: {"sensitive": False, "type": "string", "value": v} for name, v in values.items()})
+    )
+    return path
+
+
+def deployed_outputs(tmp_path: Path, endpoint: str, secret_arn: str, queue: str, **overrides: Any) -> Path:
+    values = {
+        "region": REGION,
+        "amqps_endpoint": endpoint,
+        "credentials_secret_arn": secret_arn,
+        "queue_name": queue,
+        "virtual_host": "/",
+        "delivery_limit": 20,
+        "function_name": "rabbitmq-consumer",
+        **overrides,
+    }
+    return write_outputs(tmp_path / "outputs.json", **{k: v for k, v in values.items() if v is not None})
+
+
+def test_default_path_reads_outputs_and_secret(
+    broker_url: str,
+    channel: Any,
+    queue_name: str,
+    tls_proxy: tuple[TcpProxy, Path],
+    aws: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN Terraform outputs naming a TLS endpoint and a secret holding the broker's credentials
+    proxy, cert = tls_proxy
+    parts = urlsplit(broker_url)
+    secret = aws.create_secret(
+        Name="broker-credentials", SecretString=json.dumps({"username": parts.username, "password": parts.password})
+    )
+    outputs = deployed_outputs(tmp_path, f"amqps://localhost:{proxy.port}", secret["ARN"], queue_name)
+    # WHEN send.py runs with only the outputs (and the test CA)
+    code, out, err = run_send(["--outputs", str(outputs), "--ca-file", str(cert)], capsys)
+    # THEN the message is on the deployed queue, over TLS, with the secret's credentials
+    assert (code, err) == (0, "")
+    assert f"queue '{queue_name}' on vhost '/'" in out
+    assert message_count(channel, queue_name) == 1
+    assert proxy.connections >= 2  # the topology declaration, then the publisher
+
+
+@pytest.mark.parametrize(
+    ("secret_string", "error"),
+    [
+        (json.dumps({"username": "admin"}), "is not JSON with a username and a password"),
+        ("not json", "is not JSON with a username and a password"),
+        (json.dumps({"username": "", "password": "x"}), "has an empty or non-string username or password"),
+    ],
+)
+def test_malformed_secret(
+    aws: Any, tmp_path: Path, secret_string: str, error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = aws.create_secret(Name="bad", SecretString=secret_string)
+    outputs = deployed_outputs(tmp_path, "amqps://localhost:1", secret["ARN"], "orders")
+    code, _, err = run_send(["--outputs", str(outputs)], capsys)
+    assert code == send.AWS
+    assert error in err
+
+
+def test_secret_not_found_means_stale_outputs(aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    arn = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:gone-AbCdEf"
+    outputs = deployed_outputs(tmp_path, "amqps://localhost:1", arn, "orders")
+    code, _, err = run_send(["--outputs", str(outputs)], capsys)
+    assert code == send.AWS
+    assert (
+        err.strip()
+        == f"error: secret {arn} not found in {REGION}: the Terraform outputs are stale, run terraform apply"
+    )
+
+
+def test_no_aws_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    arn = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:x"
+    code, _, err = run_send(["--outputs", str(deployed_outputs(tmp_path, "amqps://h:1", arn, "orders"))], capsys)
+    assert code == send.AWS
+    assert err.strip() == "error: no AWS credentials: run `aws configure` or `aws sso login`, or set AWS_PROFILE"
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        ("{}", "there are no Terraform outputs: run terraform apply first"),
+        ("not json", "is not Terraform's JSON output format"),
+        (json.dumps({"region": {"value": "eu-west-1"}}), "the Terraform outputs lack amqps_endpoint, "),
+    ],
+)
+def test_missing_or_stale_outputs(tmp_path: Path, content: str, error: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "outputs.json"
+    path.write_text(content)
+    code, _, err = run_send(["--outputs", str(path)], capsys)
+    assert code == send.OUTPUTS
+    assert error in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_outputs_file_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_send(["--outputs", str(tmp_path / "nope.json")], capsys)
+    assert code == send.OUTPUTS
+    assert "cannot read Terraform outputs from" in err
+
+
+def test_terraform_output_without_state(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # No --outputs: send.py runs `terraform output -json` in the repository root, whose state
+    # (if any) is not ours; point it at an empty directory instead.
+    monkeypatch.setattr(send, "ROOT", tmp_path)
+    code, _, err = run_send([], capsys)
+    assert code == send.OUTPUTS
+    assert err.startswith(
+        (
+            "error: there are no Terraform outputs",
+            "error: `terraform output -json` failed",
+            "error: terraform is not installed",
+        )
+    )
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+
+def test_invalid_json_is_refused_unless_allowed(
+    broker_url: str, channel: Any, queue_name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{oops")
+    code, _, err = run_send(["--url", broker_url, "--queue", queue_name, "--file", str(bad)], capsys)
+    assert code == send.USAGE
+    assert "the body is not valid JSON" in err
+    assert "--allow-invalid" in err
+    code, _, _ = run_send(["--url", broker_url, "--queue", queue_name, "--file", str(bad), "--allow-invalid"], capsys)
+    assert code == 0
+    assert message_count(channel, queue_name) == 1
+
+
+def test_body_too_large_for_a_lambda_event(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"x" * 4_800_000)
+    code, _, err = run_send(["--url", "amqp://localhost:1/", "--file", str(big), "--content-type", "x/y"], capsys)
+    assert code == send.USAGE
+    assert "a 4,800,000-byte body makes a 6,400," in err
+    assert "over the 6,291,456-byte limit (Lambda would drop it)" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--header", "novalue"], "--header 'novalue' is not KEY=VALUE"),
+        (["--file", "/nonexistent/message.json"], "cannot read the message file /nonexistent/message.json"),
+        (["--url", "http://localhost/"], "broker URL must start with amqp:// or amqps://"),
+        (["--url", "amqps://h/?ssl_options=%7B%7D"], "ssl_options in the broker URL are not accepted"),
+    ],
+)
+def test_bad_input(args: list[str], error: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_send(["--url", "amqp://localhost:1/", *args], capsys)
+    assert code == send.USAGE
+    assert error in err
+
+
+@pytest.mark.parametrize("args", [["--count", "0"], ["--rate", "-1"], ["--window", "0"], ["--nope"]])
+def test_bad_options(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        send.main(args)
+    assert exit_info.value.code == send.USAGE
+
+
+def test_help_documents_every_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        send.main(["--help"])
+    out = capsys.readouterr().out
+    for code, meaning in send.EXIT_CODES.items():
+        assert f"{code:>3}  {meaning}" in out
+
+
+# --- the broker refuses ---------------------------------------------------------------------
+
+
+def test_wrong_password(broker_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    parts = urlsplit(broker_url)
+    url = urlunsplit((parts.scheme, f"{parts.username}:wrong@{parts.hostname}:{parts.port}", parts.path, "", ""))
+    code, _, err = run_send(["--url", url], capsys)
+    assert code == send.REFUSED
+    assert err.strip() == (
+        f"error: RabbitMQ at {parts.hostname}:{parts.port} refused the credentials of user "
+        f"'{parts.username}': check the user name and password"
+    )
+
+
+def test_nothing_listening(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_send(["--url", "amqp://guest:guest@127.0.0.1:1/"], capsys)
+    assert code == send.UNREACHABLE
+    assert err.strip() == (
+        "error: cannot connect to RabbitMQ at 127.0.0.1:1: connection refused; is the broker running, the port right?"
+    )
+
+
+def test_unknown_host(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_send(["--url", "amqps://guest:guest@broker.invalid:5671/"], capsys)
+    assert code == send.UNREACHABLE
+    assert "cannot resolve the host name 'broker.invalid'" in err
+
+
+def test_untrusted_certificate(
+    broker_url: str, tls_proxy: tuple[TcpProxy, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    proxy, _ = tls_proxy
+    code, _, err = run_send(["--url", url_via(broker_url, proxy.port, scheme="amqps")], capsys)
+    assert code == send.UNREACHABLE
+    assert err.startswith(f"error: TLS certificate verification failed for RabbitMQ at localhost:{proxy.port} (")
+    assert "pass --ca-file (verification cannot be turned off)" in err
+    assert proxy.connections == 0  # nothing got through
+
+
+def test_missing_queue_with_no_declare(broker_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_send(["--url", broker_url, "--queue", "never-declared-queue", "--no-declare"], capsys)
+    assert code == send.QUEUE
+    assert err.strip() == (
+        "error: queue 'never-declared-queue' does not exist on vhost '/': drop --no-declare to declare it, "
+        "or check --queue and --vhost"
+    )
+
+
+def test_queue_declared_with_other_arguments(
+    broker_url: str, connection: Any, queue_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    connection.channel().queue_declare(queue_name, durable=True)  # a classic queue
+    code, _, err = run_send(["--url", broker_url, "--queue", queue_name], capsys)
+    assert code == send.QUEUE
+    assert f"queue '{queue_name}' on vhost '/' cannot be used: " in err
+    assert "inequivalent arg" in err
+
+
+def test_nacks(broker_url: str, connection: Any, queue_name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a queue that holds 5 messages and refuses more
+    connection.channel().queue_declare(
+        queue_name, durable=True, arguments={"x-max-length": 5, "x-overflow": "reject-publish"}
+    )
+    code, out, err = run_send(["--url", broker_url, "--queue", queue_name, "--no-declare", "--count", "12"], capsys)
+    assert code == send.NOT_CONFIRMED
+    assert "confirmed 5 | nacked 7 | unroutable 0" in out
+    assert err.startswith("error: the broker nacked 7 message(s) (first ")
+    assert "the queue is probably full (x-max-length with reject-publish)" in err
+
+
+def test_unroutable_when_the_queue_disappears(
+    broker_url: str, connection: Any, channel: Any, queue_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a queue deleted while send.py is publishing to it
+    channel.queue_declare(queue_name, durable=True)
+
+    def delete_soon() -> None:
+        time.sleep(0.5)
+        with pika.BlockingConnection(pika.URLParameters(broker_url)) as other:
+            other.channel().queue_delete(queue_name)
+
+    deleter = threading.Thread(target=delete_soon)
+    deleter.start()
+    code, out, err = run_send(
+        ["--url", broker_url, "--queue", queue_name, "--no-declare", "--count", "300", "--rate", "200"], capsys
+    )
+    deleter.join()
+    # THEN the messages published after the deletion are reported unroutable
+    assert code == send.NOT_CONFIRMED
+    summary = out.split("|")
+    confirmed = int(summary[1].split()[-1].replace(",", ""))
+    unroutable = int(summary[3].split()[-1].replace(",", ""))
+    assert confirmed > 0
+    assert unroutable > 0
+    assert confirmed + unroutable == 300
+    assert f"message(s) returned unroutable: no queue '{queue_name}' on vhost '/' took them" in err
+
+
+# --- connections cut mid-run, and Ctrl-C --------------------------------------------------------
+
+
+def test_connection_cuts_are_survived_and_nothing_is_lost(
+    broker_url: str, broker_address: tuple[str, int], channel: Any, queue_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN send.py publishing 5,000 messages through a proxy that cuts every connection 3 times
+    with TcpProxy(broker_address) as proxy:
+        stop = threading.Event()
+
+        def cut_repeatedly() -> None:
+            while proxy.cuts < 3 and not stop.is_set():
+                time.sleep(0.3)
+                proxy.cut()
+
+        cutter = threading.Thread(target=cut_repeatedly)
+        cutter.start()
+        try:
+            args = [
+                "--url",
+                url_via(broker_url, proxy.port),
+                "--queue",
+                queue_name,
+                "--count",
+                "5000",
+                "--rate",
+                "4000",
+                "--json",
+            ]
+            code, out, err = run_send(args, capsys)
+        finally:
+            stop.set()
+            cutter.join()
+    summary = json.loads(out)
+    # THEN it reconnected, re-sent what was unconfirmed, and every message is on the queue
+    assert (code, err) == (0, "")
+    assert proxy.cuts == 3
+    assert summary["confirmed"] == 5000
+    assert summary["resent"] > 0
+    ids = ids_on(channel, queue_name)
+    expected = {f"{summary['first_message_id'][:-6]}{index:06d}" for index in range(5000)}
+    assert set(ids) == expected
+    print(
+        f"proxy test: {len(ids)} messages on the queue for 5,000 ids; re-sent {summary['resent']}, "
+        f"duplicates {len(ids) - len(set(ids))}"
+    )
+
+
+def test_ctrl_c_reports_what_was_confirmed(broker_url: str, connection: Any, channel: Any, queue_name: str) -> None:
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "send.py"),
+            "--url",
+            broker_url,
+            "--queue",
+            queue_name,
+            "--count",
+            "100000",
+            "--rate",
+            "500",
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: message_count_or_zero(connection, queue_name) > 100, timeout=20)
+        runner.send_signal(signal.SIGINT)
+        _, err = runner.communicate(timeout=20)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    assert runner.returncode == send.INTERRUPTED
+    confirmed = int(err.strip().split("interrupted: ")[1].split(" of ")[0].replace(",", ""))
+    assert confirmed > 100
+    assert err.strip().endswith(f"{confirmed:,} of 100,000 messages confirmed")
+    assert message_count(channel, queue_name) >= confirmed
+
+
+def message_count_or_zero(connection: Any, queue: str) -> int:
+    """The queue's depth; 0 while it does not exist (a fresh channel each time: a failed
+    passive declare closes the channel)."""
+    try:
+        return message_count(connection.channel(), queue)
+    except pika.exceptions.ChannelClosedByBroker:
+        return 0
+
+
+def test_topology_is_declared_with_the_delivery_limit(
+    broker_url: str, connection: Any, queue_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_send(["--url", broker_url, "--queue", queue_name, "--delivery-limit", "7"], capsys)[0] == 0
+    # Declaring the same topology with limit 7 is a no-op; any other limit clashes.
+    from topology import TopologyMismatch, declare_topology
+
+    topology: Topology = declare_topology(connection.channel(), queue_name, delivery_limit=7)
+    assert topology.delivery_limit == 7
+    with pytest.raises(TopologyMismatch, match="x-delivery-limit"):
+        declare_topology(connection.channel(), queue_name, delivery_limit=8)
