@@ -30,7 +30,14 @@ import pika.exceptions
 
 from broker import CREDENTIALS, VHOST, connection_parameters, explain_connection_error
 from lambda_event import LOCAL_BROKER_ARN, MAX_EVENT_BYTES, build_event, build_record
-from publisher import DEFAULT_WINDOW, ConfirmedPublisher, PublishError, PublishInterrupted, PublishResult
+from publisher import (
+    DEFAULT_WINDOW,
+    ConfirmedPublisher,
+    MessageFactory,
+    PublishError,
+    PublishInterrupted,
+    PublishResult,
+)
 from topology import DEFAULT_DELIVERY_LIMIT, TopologyMismatch, declare_topology
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,31 +94,18 @@ class Target:
         return vhost
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def new_parser(description: str) -> argparse.ArgumentParser:
+    """A parser with the options that say where to publish, shared with replay.py."""
     codes = "\n".join(f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items())
     parser = argparse.ArgumentParser(
-        description="Publish a message (example-message.json by default) to the deployed Amazon MQ broker, "
-        "found through the Terraform outputs, or to any RabbitMQ with --url. Publishes are persistent, "
-        "mandatory and confirmed by the broker; amqps certificates are always verified.",
-        epilog=f"environment: RABBITMQ_USERNAME and RABBITMQ_PASSWORD give the credentials for a --url "
-        f"without them (keeps them out of shell history); AWS_PROFILE etc. as for the AWS CLI.\n\n"
+        description=description,
+        epilog="environment: RABBITMQ_USERNAME and RABBITMQ_PASSWORD give the credentials for a --url "
+        "without them (keeps them out of shell history); AWS_PROFILE etc. as for the AWS CLI.\n\n"
         f"exit codes:\n{codes}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--file", default=str(EXAMPLE), help="message body file, or - for stdin (default: %(default)s)")
-    parser.add_argument("--count", type=int, default=1, help="how many messages to publish (default 1)")
-    parser.add_argument(
-        "--rate", type=float, default=0.0, help="messages per second; 0 = as fast as possible (default)"
-    )
     parser.add_argument("--queue", help="queue to publish to (default: the Terraform output queue_name, or 'orders')")
     parser.add_argument("--vhost", help="virtual host (default: the Terraform output, or the URL's, or '/')")
-    parser.add_argument(
-        "--header", action="append", default=[], metavar="KEY=VALUE", help="an AMQP header; repeat for more"
-    )
-    parser.add_argument("--content-type", default="application/json", help="content type (default %(default)s)")
-    parser.add_argument(
-        "--allow-invalid", action="store_true", help="publish a body that is not valid JSON for a JSON content type"
-    )
     parser.add_argument("--url", help="amqp[s]://user:password@host:port/vhost of any broker, instead of Terraform's")
     parser.add_argument("--ca-file", help="CA certificate(s) to trust for amqps, for a private CA")
     parser.add_argument("--outputs", help="a file of `terraform output -json` (default: run it in the repository root)")
@@ -129,6 +123,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = new_parser(
+        "Publish a message (example-message.json by default) to the deployed Amazon MQ broker, found through "
+        "the Terraform outputs, or to any RabbitMQ with --url. Publishes are persistent, mandatory and confirmed "
+        "by the broker; amqps certificates are always verified."
+    )
+    parser.add_argument("--file", default=str(EXAMPLE), help="message body file, or - for stdin (default: %(default)s)")
+    parser.add_argument("--count", type=int, default=1, help="how many messages to publish (default 1)")
+    parser.add_argument("--rate", type=float, default=0.0, help="messages per second; 0 = as fast as possible")
+    parser.add_argument(
+        "--header", action="append", default=[], metavar="KEY=VALUE", help="an AMQP header; repeat for more"
+    )
+    parser.add_argument("--content-type", default="application/json", help="content type (default %(default)s)")
+    parser.add_argument(
+        "--allow-invalid", action="store_true", help="publish a body that is not valid JSON for a JSON content type"
+    )
     args = parser.parse_args(argv)
     if args.count < 1:
         parser.error(f"--count must be at least 1, got {args.count}")
@@ -352,12 +365,21 @@ def publish(
             headers=headers or None,
         )
 
-    progress = Progress(args.count) if args.count > 1 and not args.quiet and sys.stderr.isatty() else None
-    publisher = ConfirmedPublisher(
-        target.parameters, target.queue, window=args.window, rate=args.rate, on_progress=progress
+    result = publish_messages(
+        target, args.count, message, window=args.window, rate=args.rate, show_progress=not args.quiet
     )
+    return result, f"{run_id}-{0:06d}"
+
+
+def publish_messages(
+    target: Target, count: int, message: MessageFactory, *, window: int, rate: float = 0.0, show_progress: bool = False
+) -> PublishResult:
+    """Publish with confirms (see publisher.py), a progress line on a terminal; a failure to
+    connect becomes a `Failure` with its exit code."""
+    progress = Progress(count) if show_progress and count > 1 and sys.stderr.isatty() else None
+    publisher = ConfirmedPublisher(target.parameters, target.queue, window=window, rate=rate, on_progress=progress)
     try:
-        result = publisher.publish(args.count, message)
+        return publisher.publish(count, message)
     except PublishError as exc:
         if exc.cause is not None and not isinstance(exc.cause, pika.exceptions.ChannelClosedByBroker):
             failure = connection_failure(exc.cause, target.parameters)
@@ -367,7 +389,6 @@ def publish(
     finally:
         if progress:
             progress.finish()
-    return result, f"{run_id}-{0:06d}"
 
 
 class Progress:

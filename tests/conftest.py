@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
+from urllib.parse import urlsplit
 
 import pika
 import pytest
@@ -32,6 +33,12 @@ def broker_url() -> Iterator[str]:
             yield url
     except BrokerUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def broker_address(broker_url: str) -> tuple[str, int]:
+    parts = urlsplit(broker_url)
+    return parts.hostname or "localhost", parts.port or 5672
 
 
 @pytest.fixture
@@ -74,3 +81,28 @@ def dead_letter_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "dead-letters.jsonl"
     monkeypatch.setattr(handler, "sink", lambda: JsonLinesSink(path))
     return path
+
+
+# Figures the fault-injection tests measured, shown at the end of the run.
+_FIGURES: list[str] = []
+
+
+@pytest.fixture
+def report_figures(request: pytest.FixtureRequest) -> Callable[..., None]:
+    """Record what a test measured (processed, dead-lettered, duplicates, lost, ...)."""
+
+    def report(**figures: int) -> None:
+        line = f"{request.node.name}: " + ", ".join(
+            f"{name.replace('_', ' ')} {value:,}" for name, value in figures.items()
+        )
+        _FIGURES.append(line)
+        print(line)
+
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _FIGURES:
+        terminalreporter.section("measured figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)

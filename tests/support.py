@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pika
 
@@ -87,3 +91,38 @@ def wait_for(condition: Callable[[], Any], timeout: float = 10.0, interval: floa
 def message_count(channel: Any, queue: str) -> int:
     count: int = channel.queue_declare(queue, passive=True).method.message_count
     return count
+
+
+def runner_process(
+    broker_url: str, queue: str, handler: str, env: dict[str, str], args: list[str]
+) -> subprocess.Popen[str]:
+    """The local event source mapping's command line in its own process, with `handler`
+    importable from tests/."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "local_event_source_mapping.py"),
+            "--queue",
+            queue,
+            "--url",
+            broker_url,
+            "--handler",
+            handler,
+            *args,
+        ],
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT / "scripts"), str(ROOT / "src")]),
+            **env,
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def url_via(broker_url: str, port: int, scheme: str = "amqp", password: str | None = None) -> str:
+    """The broker URL, pointed at localhost:port (a proxy), optionally with another password."""
+    parts = urlsplit(broker_url)
+    netloc = f"{parts.username}:{password or parts.password}@localhost:{port}"
+    return urlunsplit((scheme, netloc, parts.path, "", ""))

@@ -5,10 +5,8 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +20,7 @@ import pytest
 from local_event_source_mapping import LocalEventSourceMapping, MappingSettings, Stats, main
 from rabbitmq_consumer import business_logic, handler
 from rabbitmq_consumer.messages import Message
-from support import ROOT, drain, json_properties, message_count, order, publish, wait_for
+from support import drain, json_properties, message_count, order, publish, runner_process, wait_for
 from topology import Topology
 
 pytestmark = pytest.mark.integration
@@ -286,31 +284,12 @@ def test_max_messages_leaves_the_rest_on_the_queue(
 
 def start_runner(broker_url: str, queue: str, tmp_path: Path) -> subprocess.Popen[str]:
     """The command-line runner with a handler that signals it started, then sleeps."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT / "scripts"), str(ROOT / "src")]),
-        "SLOW_HANDLER_MARKER": str(tmp_path / "started"),
-        "DEAD_LETTER_FILE": str(tmp_path / "dead.jsonl"),
-    }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "local_event_source_mapping.py"),
-            "--queue",
-            queue,
-            "--url",
-            broker_url,
-            "--batch-size",
-            "20",
-            "--handler",
-            "slow_handler.lambda_handler",
-            "--delivery-limit",
-            "3",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    return runner_process(
+        broker_url,
+        queue,
+        "slow_handler.lambda_handler",
+        {"SLOW_HANDLER_MARKER": str(tmp_path / "started"), "DEAD_LETTER_FILE": str(tmp_path / "dead.jsonl")},
+        ["--batch-size", "20", "--delivery-limit", "3"],
     )
 
 

@@ -24,7 +24,7 @@ import pytest
 from moto import mock_aws
 
 import send
-from support import ROOT, drain, message_count, wait_for
+from support import ROOT, drain, message_count, url_via, wait_for
 from tcp_proxy import TcpProxy
 from tls import self_signed_certificate, server_context
 from topology import Topology
@@ -32,19 +32,6 @@ from topology import Topology
 pytestmark = pytest.mark.integration
 
 REGION = "eu-west-1"
-
-
-@pytest.fixture
-def broker_address(broker_url: str) -> tuple[str, int]:
-    parts = urlsplit(broker_url)
-    return parts.hostname or "localhost", parts.port or 5672
-
-
-def url_via(broker_url: str, port: int, scheme: str = "amqp", password: str | None = None) -> str:
-    """The broker URL, pointed at localhost:port (a proxy), optionally with another password."""
-    parts = urlsplit(broker_url)
-    netloc = f"{parts.username}:{password or parts.password}@localhost:{port}"
-    return urlunsplit((scheme, netloc, parts.path, "", ""))
 
 
 @pytest.fixture

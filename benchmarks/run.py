@@ -1,0 +1,105 @@
+"""Run the benchmark suite: P1-P4 against same-run baselines, and the Lambda sizing table
+and chart. Prints tables, writes benchmarks/results.json and docs/lambda-cost.png.
+
+    make bench                      # or: .venv/bin/python benchmarks/run.py [--repeat 5]
+
+Exit code 0 when every target is met, 1 when one is missed (the table says by how much).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sizing
+from broker import BrokerUnavailable, connection_parameters, rabbitmq_url
+from performance import Figure, p1_handler, p2_cold_import, p3_publisher, p4_end_to_end
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmarks P1-P4 and Lambda sizing.")
+    parser.add_argument("--repeat", type=int, default=5, help="measurements per figure; the median is reported")
+    parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results.json"), help="JSON results file")
+    parser.add_argument("--chart", default=str(ROOT / "docs" / "lambda-cost.png"), help="sizing chart (PNG)")
+    args = parser.parse_args(argv)
+    scratch = Path(tempfile.mkdtemp(prefix="bench-"))
+
+    print(f"python {platform.python_version()} on {platform.machine()}, {args.repeat} runs each, medians", flush=True)
+    try:
+        with rabbitmq_url() as url:
+            parameters = connection_parameters(url)
+            figures = [*p1_handler(args.repeat, scratch), p2_cold_import(args.repeat)]
+            figures.append(p3_publisher(parameters, args.repeat))
+            figures.append(p4_end_to_end(parameters, max(3, args.repeat // 2), scratch))
+    except BrokerUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print_figures(figures)
+
+    timings = sizing.measure(max(args.repeat, 5), scratch)
+    rows = sizing.estimate(timings)
+    print_sizing(timings, rows)
+    sizing.chart(rows, Path(args.chart))
+
+    results = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "repeat": args.repeat,
+        "figures": [figure.as_dict() for figure in figures],
+        "sizing": {
+            "prices": {
+                "per_gb_second": sizing.PRICE_PER_GB_SECOND,
+                "per_request": sizing.PRICE_PER_REQUEST,
+                "as_of": sizing.PRICES_AS_OF,
+                "region": "us-east-1",
+                "architecture": "arm64",
+            },
+            "batches": [
+                {"batch_size": t.batch_size, "seconds": t.seconds, "per_message_us": t.per_message_us} for t in timings
+            ],
+            "estimates": [vars(row) for row in rows],
+        },
+    }
+    Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwrote {args.output} and {args.chart}")
+    return 0 if all(figure.met is not False for figure in figures) else 1
+
+
+def print_figures(figures: list[Figure]) -> None:
+    print(f"\n{'id':<4} {'what':<72} {'ours':>10} {'baseline':>10} {'unit':<6} {'ratio':>6} {'target':>8}  verdict")
+    for f in figures:
+        verdict = {None: "info", True: "met", False: "MISSED"}[f.met]
+        if f.met is False:
+            bound = float(f.target.split()[1])
+            verdict += f" by {abs(f.ratio - bound) / bound:.0%}"
+        print(
+            f"{f.id:<4} {f.what:<72} {f.measured:>10,.1f} {f.baseline:>10,.1f} {f.unit:<6} "
+            f"{f.ratio:>6.2f} {f.target:>8}  {verdict}"
+        )
+
+
+def print_sizing(timings: list[sizing.BatchTiming], rows: list[sizing.SizingRow]) -> None:
+    print("\nhandler time per batch (example business logic, one core here)")
+    print(f"{'batch':>7} {'ms/batch':>10} {'us/message':>11}")
+    for t in timings:
+        print(f"{t.batch_size:>7,} {t.seconds * 1000:>10.2f} {t.per_message_us:>11.1f}")
+    print(f"\nestimated on Lambda arm64 (prices {sizing.PRICES_AS_OF}, us-east-1)")
+    print(f"{'batch':>7} {'memory':>7} {'ms/invocation':>14} {'$/million msgs':>15} {'ceiling msg/s':>14}")
+    for r in rows:
+        print(
+            f"{r.batch_size:>7,} {r.memory_mb:>5}MB {r.duration_ms:>14.1f} {r.cost_per_million:>15.4f} "
+            f"{r.ceiling:>14,.0f}"
+        )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,326 @@
+"""Fault injection: under each fault, every message is processed at least once or is in a
+dead-letter destination with its reason. Zero lost; each test reports what it measured.
+
+Run alone with `pytest -m fault_injection`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pika
+import pytest
+
+import send
+from local_event_source_mapping import LocalEventSourceMapping, MappingSettings
+from publisher import ConfirmedPublisher
+from rabbitmq_consumer import business_logic, handler
+from rabbitmq_consumer.errors import RetryableError
+from rabbitmq_consumer.messages import Message
+from support import drain, message_count, order, runner_process, url_via
+from tcp_proxy import TcpProxy
+from topology import Topology, declare_topology
+
+pytestmark = [pytest.mark.fault_injection, pytest.mark.integration]
+
+
+@pytest.fixture
+def work_queue(channel: Any, queue_name: str) -> Topology:
+    """The production topology: delivery limit 20."""
+    return declare_topology(channel, queue_name)
+
+
+def publish_orders(broker_url: str, queue: str, count: int, poison_every: int = 0) -> tuple[list[str], dict[str, str]]:
+    """Publish `count` orders with unique ids; every `poison_every`-th one is poison (invalid
+    JSON or a wrong total, alternately). Returns all ids and {poison id: expected reason}."""
+    run = uuid.uuid4().hex[:8]
+    ids = [f"{run}-{index:05d}" for index in range(count)]
+    poison: dict[str, str] = {}
+    bodies: list[bytes] = []
+    for index, order_id in enumerate(ids):
+        body = json.dumps(order(order_id)).encode()
+        if poison_every and index % poison_every == poison_every - 1:
+            if len(poison) % 2:
+                body, poison[order_id] = body[:-3], "body is not valid JSON"
+            else:
+                body, poison[order_id] = json.dumps(order(order_id, total="0.01")).encode(), "total: 0.01"
+        bodies.append(body)
+
+    def message(index: int) -> tuple[bytes, pika.BasicProperties]:
+        props = pika.BasicProperties(content_type="application/json", delivery_mode=2, message_id=ids[index])
+        return bodies[index], props
+
+    result = ConfirmedPublisher(pika.URLParameters(broker_url), queue).publish(count, message)
+    assert result.all_confirmed
+    return ids, poison
+
+
+def dead_letters(path: Path) -> dict[str, str]:
+    """{message id: reason} from a JSON-lines dead-letter file."""
+    if not path.exists():
+        return {}
+    letters = [json.loads(line) for line in path.read_text().splitlines()]
+    return {letter["record"]["basicProperties"]["messageId"]: letter["reason"] for letter in letters}
+
+
+def test_transient_failures_and_poison_lose_nothing(
+    broker_url: str,
+    work_queue: Topology,
+    dead_letter_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    report_figures: Callable[..., None],
+) -> None:
+    # GIVEN 10,000 orders, 1% of them poison, and business logic that fails transiently in
+    # about 10% of invocations, at a random message of the batch
+    ids, poison = publish_orders(broker_url, work_queue.queue, 10_000, poison_every=100)
+    rng = random.Random(20261129)
+    processed: list[str] = []
+    original = business_logic.process
+    fail_at: list[int | None] = [None]
+    position = [0]
+
+    def flaky(message: Message) -> None:
+        if position[0] == fail_at[0]:
+            raise RetryableError("injected: downstream unavailable")
+        position[0] += 1
+        original(message)
+        processed.append(message.payload["orderId"])
+
+    def invocation(event: dict[str, Any], context: Any) -> Any:
+        (records,) = event["rmqMessagesByQueue"].values()
+        fail_at[0] = rng.randrange(len(records)) if rng.random() < 0.1 else None
+        position[0] = 0
+        return handler.lambda_handler(event, context)
+
+    monkeypatch.setattr(business_logic, "process", flaky)
+    mapping = LocalEventSourceMapping(
+        pika.URLParameters(broker_url), MappingSettings(work_queue.queue, batching_window=0.05), invocation
+    )
+    # WHEN the mapping runs until the queue is idle
+    stats = mapping.run(idle_timeout=2)
+    # THEN every id is processed or dead-lettered with its reason, and none is lost
+    rejected = dead_letters(dead_letter_file)
+    lost = set(ids) - set(processed) - set(rejected)
+    duplicates = len(processed) - len(set(processed))
+    report_figures(
+        messages=len(ids),
+        processed=len(set(processed)),
+        dead_lettered=len(rejected),
+        duplicates=duplicates,
+        lost=len(lost),
+        invocations=stats.batches,
+        failed_invocations=stats.failures,
+    )
+    assert lost == set()
+    assert set(rejected) == set(poison)
+    assert all(expected in rejected[order_id] for order_id, expected in poison.items())
+    assert set(processed) == set(ids) - set(poison)
+    assert 0.03 * stats.batches < stats.failures < 0.25 * stats.batches  # the injected ~10%
+    assert message_count(pika.BlockingConnection(pika.URLParameters(broker_url)).channel(), work_queue.queue) == 0
+
+
+@pytest.fixture
+def runner_files(tmp_path: Path) -> dict[str, Path]:
+    return {"processed": tmp_path / "processed.txt", "dead_letters": tmp_path / "dead-letters.jsonl"}
+
+
+def processed_ids(path: Path) -> list[str]:
+    # A run killed while writing may leave a partial last line; its batch was never acked.
+    lines = path.read_text().split("\n") if path.exists() else []
+    return [line for line in lines[:-1] if line]
+
+
+def test_killed_runner_loses_nothing(
+    broker_url: str, work_queue: Topology, runner_files: dict[str, Path], report_figures: Callable[..., None]
+) -> None:
+    # GIVEN 3,000 orders and a runner whose invocations take 0.1 s
+    ids, _ = publish_orders(broker_url, work_queue.queue, 3_000)
+    env = {
+        "PROCESSED_FILE": str(runner_files["processed"]),
+        "DEAD_LETTER_FILE": str(runner_files["dead_letters"]),
+        "PAUSE_SECONDS": "0.1",
+    }
+    args = ["--batch-size", "100", "--batching-window", "0.05"]
+    rng = random.Random(7)
+    # WHEN it is killed (SIGKILL) mid-run four times, and restarted each time
+    kills = 0
+    for _ in range(4):
+        runner = runner_process(broker_url, work_queue.queue, "recording_handler.lambda_handler", env, args)
+        time.sleep(rng.uniform(0.4, 1.2))
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(timeout=10)
+        kills += 1
+    final = runner_process(
+        broker_url, work_queue.queue, "recording_handler.lambda_handler", env, [*args, "--idle-timeout", "2"]
+    )
+    _, err = final.communicate(timeout=120)
+    assert final.returncode == 0, err
+    # THEN every order was processed at least once
+    processed = processed_ids(runner_files["processed"])
+    lost = set(ids) - set(processed) - set(dead_letters(runner_files["dead_letters"]))
+    report_figures(
+        messages=len(ids),
+        kills=kills,
+        processed=len(set(processed)),
+        duplicates=len(processed) - len(set(processed)),
+        lost=len(lost),
+    )
+    assert lost == set()
+    assert set(processed) == set(ids)
+
+
+def test_connection_cuts_while_sending_lose_nothing(
+    broker_url: str,
+    broker_address: tuple[str, int],
+    work_queue: Topology,
+    channel: Any,
+    capsys: pytest.CaptureFixture[str],
+    report_figures: Callable[..., None],
+) -> None:
+    # GIVEN send.py publishing 10,000 messages through a proxy that cuts its connections
+    with TcpProxy(broker_address) as proxy:
+        done = threading.Event()
+
+        def cut_repeatedly() -> None:
+            while not done.wait(0.25):
+                proxy.cut()
+
+        cutter = threading.Thread(target=cut_repeatedly)
+        cutter.start()
+        try:
+            code = send.main(
+                [
+                    "--url",
+                    url_via(broker_url, proxy.port),
+                    "--queue",
+                    work_queue.queue,
+                    "--count",
+                    "10000",
+                    "--rate",
+                    "5000",
+                    "--json",
+                ]
+            )
+        finally:
+            done.set()
+            cutter.join()
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    summary = json.loads(out)
+    # THEN every message is on the queue at least once
+    expected = {f"{summary['first_message_id'][:-6]}{index:06d}" for index in range(10_000)}
+    on_queue = [props.message_id for props, _ in drain(channel, work_queue.queue)]
+    lost = expected - set(on_queue)
+    report_figures(
+        messages=10_000,
+        cuts=proxy.cuts,
+        reconnects=proxy.connections - 1,
+        resent=summary["resent"],
+        on_queue=len(on_queue),
+        duplicates=len(on_queue) - len(set(on_queue)),
+        lost=len(lost),
+    )
+    assert proxy.cuts >= 3
+    assert lost == set()
+
+
+def test_exception_on_one_message_every_time(
+    broker_url: str,
+    topology: Topology,
+    dead_letter_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    channel: Any,
+    report_figures: Callable[..., None],
+) -> None:
+    # GIVEN 300 orders on a queue with delivery limit 3, and business logic that raises on one of them
+    ids, _ = publish_orders(broker_url, topology.queue, 300)
+    crasher = ids[150]
+    original = business_logic.process
+    processed: list[str] = []
+
+    def crash_on_one(message: Message) -> None:
+        if message.payload["orderId"] == crasher:
+            raise RuntimeError("injected: a bug this order triggers")
+        original(message)
+        processed.append(message.payload["orderId"])
+
+    monkeypatch.setattr(business_logic, "process", crash_on_one)
+    monkeypatch.setattr(handler, "config", dataclasses.replace(handler.config, delivery_limit=topology.delivery_limit))
+    mapping = LocalEventSourceMapping(
+        pika.URLParameters(broker_url), MappingSettings(topology.queue), handler.lambda_handler
+    )
+    # WHEN the mapping runs until the queue is idle
+    stats = mapping.run(idle_timeout=1.5)
+    # THEN after the delivery limit the crasher is dead-lettered with the error, every other order processed
+    rejected = dead_letters(dead_letter_file)
+    report_figures(
+        messages=len(ids),
+        failed_invocations=stats.failures,
+        processed=len(set(processed)),
+        dead_lettered=len(rejected),
+        lost=len(set(ids) - set(processed) - set(rejected)),
+    )
+    assert list(rejected) == [crasher]
+    assert (
+        "failed on its last delivery (4 of 4): RuntimeError: injected: a bug this order triggers" in rejected[crasher]
+    )
+    assert set(processed) == set(ids) - {crasher}
+    assert stats.failures == topology.delivery_limit
+    assert message_count(channel, topology.dead_letter_queue) == 0
+
+
+def test_process_crash_on_one_message_every_time(
+    broker_url: str,
+    topology: Topology,
+    channel: Any,
+    runner_files: dict[str, Path],
+    report_figures: Callable[..., None],
+) -> None:
+    # GIVEN 200 orders on a queue with delivery limit 3, and a function whose process dies
+    # (like an out-of-memory kill) on one of them; Lambda would start a new one each time
+    ids, _ = publish_orders(broker_url, topology.queue, 200)
+    crasher = ids[105]
+    env = {
+        "PROCESSED_FILE": str(runner_files["processed"]),
+        "DEAD_LETTER_FILE": str(runner_files["dead_letters"]),
+        "CRASH_ON_ORDER": crasher,
+        "DELIVERY_LIMIT": "3",
+    }
+    args = ["--batch-size", "10", "--batching-window", "0.05", "--idle-timeout", "2", "--delivery-limit", "3"]
+    # WHEN the runner is restarted after every crash, until it ends normally
+    crashes = 0
+    while True:
+        runner = runner_process(broker_url, topology.queue, "recording_handler.lambda_handler", env, args)
+        _, err = runner.communicate(timeout=120)
+        if runner.returncode == 0:
+            break
+        assert runner.returncode == 137, err
+        crashes += 1
+        assert crashes <= topology.delivery_limit + 1
+    # THEN after the delivery limit the broker moved the crasher to its dead-letter queue. Its
+    # batch-mates shared every failed delivery with it (a dead process acks nothing, not even
+    # the orders it had finished), so they are there too, replayable; every other order was
+    # processed, and none is lost.
+    processed = set(processed_ids(runner_files["processed"]))
+    in_broker_dlq = [props.message_id for props, _ in drain(channel, topology.dead_letter_queue)]
+    batch = ids[100:110]  # the crasher's batch of 10
+    report_figures(
+        messages=len(ids),
+        crashes=crashes,
+        processed=len(processed),
+        in_broker_dlq=len(in_broker_dlq),
+        batch_mates_dragged=len(in_broker_dlq) - 1,
+        lost=len(set(ids) - processed - set(in_broker_dlq)),
+    )
+    assert crashes == topology.delivery_limit + 1
+    assert sorted(in_broker_dlq) == batch
+    assert processed == set(ids) - set(batch)
