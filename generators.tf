@@ -1,0 +1,57 @@
+# The two values generated on the deployer's machine: the broker's admin password and the
+# Lambda deployment package. Everything else in this configuration uses only the aws provider.
+#
+# This file is a seam on purpose: the offline tests (tests/test_terraform.py) replace it with a
+# stand-in that defines the same three locals from fixed values, because hashicorp/random and
+# hashicorp/archive cannot be installed there. Keep it to these locals and their two sources;
+# the rest of the configuration reads only `local.broker_password`, `local.lambda_zip_path` and
+# `local.lambda_zip_base64sha256`.
+
+terraform {
+  required_providers {
+    random = {
+      source  = "hashicorp/random"
+      version = ">= 3.6, < 4.0"
+    }
+    archive = {
+      source  = "hashicorp/archive"
+      version = ">= 2.4, < 3.0"
+    }
+  }
+}
+
+# Amazon MQ's rules: 12-250 characters, at least 4 distinct, none of , : =. Four character
+# classes with one of each guarantee 4 distinct characters; the special characters are the
+# URL-unreserved ones, so the password needs no escaping in an amqps:// URL either.
+# main.tf checks the result against the same rules before the broker is created.
+resource "random_password" "broker" {
+  length           = 32
+  min_lower        = 1
+  min_upper        = 1
+  min_numeric      = 1
+  min_special      = 1
+  override_special = "-_.~"
+}
+
+# The handler package only (src/rabbitmq_consumer, without __pycache__), at the zip root as
+# rabbitmq_consumer/...; Powertools comes from the public layer. The file list is computed in
+# main.tf (local.lambda_package_files) so that the tests check the same selection.
+data "archive_file" "lambda" {
+  type             = "zip"
+  output_path      = "${path.module}/build/rabbitmq_consumer.zip"
+  output_file_mode = "0644" # the same zip, and source hash, whatever the local umask
+
+  dynamic "source" {
+    for_each = local.lambda_package_files
+    content {
+      content  = file("${local.lambda_package_dir}/${source.value}")
+      filename = "rabbitmq_consumer/${source.value}"
+    }
+  }
+}
+
+locals {
+  broker_password         = random_password.broker.result
+  lambda_zip_path         = data.archive_file.lambda.output_path
+  lambda_zip_base64sha256 = data.archive_file.lambda.output_base64sha256
+}

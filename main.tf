@@ -1,0 +1,236 @@
+provider "aws" {
+  region = var.region
+
+  default_tags {
+    tags = var.tags
+  }
+}
+
+locals {
+  name = var.name_prefix
+
+  private = !var.publicly_accessible
+
+  # The Lambda package: every file of src/rabbitmq_consumer but compiled Python. generators.tf
+  # zips these as rabbitmq_consumer/<file>.
+  lambda_package_dir = "${path.module}/src/rabbitmq_consumer"
+  lambda_package_files = sort([
+    for file in fileset(local.lambda_package_dir, "**") : file
+    if !can(regex("(^|/)__pycache__/|\\.py[co]$", file))
+  ])
+
+  # AWS's public Powertools for AWS Lambda (Python) V3 layer for this runtime, architecture and
+  # region, e.g. arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27
+  powertools_layer_arn = format(
+    "arn:aws:lambda:%s:017000801446:layer:AWSLambdaPowertoolsPythonV3-%s-%s:%d",
+    var.region, replace(var.lambda_runtime, ".", ""), var.lambda_architecture, var.powertools_layer_version,
+  )
+
+  # Amazon MQ's password rules, checked here too so that whatever generators.tf produces is
+  # refused before the broker is created (at plan time when the password is already known)
+  # rather than by the CreateBroker call in the middle of an apply.
+  broker_password_valid = nonsensitive(
+    length(local.broker_password) >= 12 &&
+    length(local.broker_password) <= 250 &&
+    length(distinct(split("", local.broker_password))) >= 4 &&
+    length(regexall("[,:=]", local.broker_password)) == 0
+  )
+}
+
+################################################################################
+# Broker
+################################################################################
+
+resource "aws_mq_broker" "this" {
+  broker_name                = "${local.name}-broker"
+  engine_type                = "RabbitMQ"
+  engine_version             = var.engine_version
+  host_instance_type         = var.instance_type
+  deployment_mode            = var.deployment_mode
+  auto_minor_version_upgrade = var.auto_minor_version_upgrade
+  apply_immediately          = var.apply_immediately
+
+  # Public by default because the documented flow publishes from the laptop with
+  # scripts/send.py. The broker still accepts only TLS (AMQPS on 5671, HTTPS for the console)
+  # and only the generated 32-character password. Private mode puts it into subnet_ids behind
+  # the security group in network.tf (a public RabbitMQ broker cannot have a security group).
+  #checkov:skip=CKV_AWS_69:Public on purpose and by default so send.py can publish from a laptop; TLS-only endpoints and a generated 32-character password; publicly_accessible = false gives private mode.
+  publicly_accessible = var.publicly_accessible
+  subnet_ids          = local.private ? var.subnet_ids : null
+  security_groups     = local.private ? [aws_security_group.broker[0].id] : null
+
+  user {
+    username = var.broker_username
+    password = local.broker_password
+  }
+
+  # Only general logs exist for RabbitMQ (audit is ActiveMQ only and refused by the API).
+  logs {
+    general = true
+  }
+
+  # Encrypted at rest with an AWS-owned key.
+  #checkov:skip=CKV_AWS_209:Data at rest is encrypted with an AWS-owned key; a customer-managed key adds cost and a key policy that this reference does not need.
+  encryption_options {
+    use_aws_owned_key = true
+  }
+
+  maintenance_window_start_time {
+    day_of_week = var.maintenance_window.day_of_week
+    time_of_day = var.maintenance_window.time_of_day
+    time_zone   = var.maintenance_window.time_zone
+  }
+
+  lifecycle {
+    precondition {
+      condition     = local.broker_password_valid
+      error_message = "The generated broker password breaks Amazon MQ's rules (12-250 characters, at least 4 distinct, none of , : =): check random_password.broker in generators.tf."
+    }
+
+    precondition {
+      condition     = alltrue([for subnet in data.aws_subnet.broker : subnet.vpc_id == var.vpc_id])
+      error_message = "Every subnet in subnet_ids must belong to vpc_id: choose subnets of that VPC, or the VPC of those subnets."
+    }
+
+    precondition {
+      condition     = length(distinct([for subnet in data.aws_subnet.broker : subnet.availability_zone])) == length(data.aws_subnet.broker)
+      error_message = "subnet_ids must be in different availability zones (Amazon MQ cannot place the broker's endpoints in two subnets of one zone): choose one subnet per zone."
+    }
+  }
+}
+
+################################################################################
+# Credentials for the event source mapping (BASIC_AUTH)
+################################################################################
+
+# The password is also in the Terraform state (random_password and aws_mq_broker keep it there;
+# the broker's user block has no write-only form): keep the state private.
+resource "aws_secretsmanager_secret" "broker" {
+  name_prefix             = "${local.name}-broker-admin-"
+  description             = "Admin credentials of Amazon MQ broker ${local.name}-broker, read by the Lambda event source mapping (BASIC_AUTH)."
+  recovery_window_in_days = var.secret_recovery_window_in_days
+
+  #checkov:skip=CKV_AWS_149:Encrypted with the AWS-managed key aws/secretsmanager; a customer-managed key would also need kms:Decrypt for the poller and a key policy, beyond this reference.
+  #checkov:skip=CKV2_AWS_57:The value is the broker's own admin password: rotating the secret alone would break BASIC_AUTH. Rotate with terraform apply -replace=random_password.broker, which updates broker and secret together.
+}
+
+resource "aws_secretsmanager_secret_version" "broker" {
+  secret_id = aws_secretsmanager_secret.broker.id
+  secret_string = jsonencode({
+    username = var.broker_username
+    password = local.broker_password
+  })
+}
+
+################################################################################
+# Dead-letter queue for messages the handler rejects
+################################################################################
+
+# Two dead-letter queues, for two kinds of failure:
+# - this SQS queue receives the messages the handler itself rejects (undecodable, invalid, or
+#   still failing on their last delivery), each with its reason; the handler sends them here
+#   (DEAD_LETTER_QUEUE_URL) and the batch carries on;
+# - <queue_name>.dlq on the broker, declared by scripts/topology.py (send.py), receives what
+#   the broker moves past the queue's x-delivery-limit (delivery_limit): messages that crashed
+#   or timed out the function on every delivery, which Lambda alone would retry forever.
+resource "aws_sqs_queue" "dead_letter" {
+  name                      = "${local.name}-dead-letters"
+  message_retention_seconds = 1209600 # 14 days, the most SQS keeps a message
+  sqs_managed_sse_enabled   = true
+}
+
+################################################################################
+# Lambda function
+################################################################################
+
+resource "aws_cloudwatch_log_group" "this" {
+  name              = "/aws/lambda/${local.name}-consumer"
+  retention_in_days = var.log_retention_in_days
+
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts log data at rest with service keys; a customer-managed key adds cost and a key policy that this reference does not need.
+  #checkov:skip=CKV_AWS_338:Retention is a variable (log_retention_in_days, default 30 days); a year is a compliance choice, not a default for a demo.
+}
+
+resource "aws_lambda_function" "this" {
+  function_name = "${local.name}-consumer"
+  description   = "Consumes queue ${var.queue_name} of Amazon MQ broker ${local.name}-broker"
+  role          = aws_iam_role.this.arn
+
+  handler       = "rabbitmq_consumer.handler.lambda_handler"
+  runtime       = var.lambda_runtime
+  architectures = [var.lambda_architecture]
+  memory_size   = var.lambda_memory_size
+  timeout       = var.lambda_timeout
+  layers        = [local.powertools_layer_arn]
+
+  filename         = local.lambda_zip_path
+  source_code_hash = local.lambda_zip_base64sha256 # a code change redeploys
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  environment {
+    variables = {
+      POWERTOOLS_SERVICE_NAME      = var.service_name
+      POWERTOOLS_LOG_LEVEL         = var.log_level
+      POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
+      DEAD_LETTER_QUEUE_URL        = aws_sqs_queue.dead_letter.url
+      DELIVERY_LIMIT               = tostring(var.delivery_limit)
+    }
+  }
+
+  #checkov:skip=CKV_AWS_115:The event source mapping runs at most one invocation at a time for RabbitMQ; reserving concurrency would fail on new accounts, whose unreserved concurrency may not drop below 10.
+  #checkov:skip=CKV_AWS_116:Only the event source mapping invokes this function, synchronously; a DLQ for asynchronous invocations would never receive anything. Rejected messages go to aws_sqs_queue.dead_letter, crashing ones to the broker's <queue>.dlq.
+  #checkov:skip=CKV_AWS_117:The function calls only public AWS APIs (SQS); the poller reaches a private broker through its own network interfaces, so the function needs no VPC.
+  #checkov:skip=CKV_AWS_173:The environment holds no secrets (names, a log level, a queue URL); Lambda encrypts it at rest with an AWS-managed key.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile and a signed artifact pipeline, beyond a reference deployed from a laptop.
+
+  # Created first, so that Lambda does not create the log group itself (without retention, and
+  # left behind by destroy).
+  depends_on = [aws_cloudwatch_log_group.this]
+}
+
+################################################################################
+# Event source mapping
+################################################################################
+
+# Lambda cannot change a mapping's VIRTUAL_HOST in place: a new virtual host replaces the
+# mapping (through replace_triggered_by below).
+resource "terraform_data" "virtual_host" {
+  input = var.virtual_host
+}
+
+resource "aws_lambda_event_source_mapping" "this" {
+  event_source_arn                   = aws_mq_broker.this.arn
+  function_name                      = aws_lambda_function.this.arn
+  queues                             = [var.queue_name]
+  batch_size                         = var.batch_size
+  maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
+  enabled                            = var.event_source_mapping_enabled
+
+  source_access_configuration {
+    type = "BASIC_AUTH"
+    uri  = aws_secretsmanager_secret.broker.arn
+  }
+
+  source_access_configuration {
+    type = "VIRTUAL_HOST"
+    uri  = var.virtual_host
+  }
+
+  lifecycle {
+    replace_triggered_by = [terraform_data.virtual_host]
+  }
+
+  # Lambda checks the role's permissions when the mapping is created, and the poller uses them
+  # until the mapping is gone: on destroy the provider deletes the mapping and waits until
+  # GetEventSourceMapping no longer finds it (retrying while it is in use), and only then may
+  # the role's policy, the secret value and the VPC endpoints go. Depending on them here orders
+  # exactly that, so the poller can still remove its network interfaces.
+  depends_on = [
+    aws_iam_role_policy.this,
+    aws_secretsmanager_secret_version.broker,
+    aws_vpc_endpoint.this,
+  ]
+}

@@ -1,0 +1,77 @@
+# What scripts/send.py and a person need. No output exposes the broker password: send.py reads
+# it from the secret (credentials_secret_arn) with the deployer's AWS credentials.
+
+output "region" {
+  description = "AWS region of every resource."
+  value       = var.region
+}
+
+output "broker_id" {
+  description = "Amazon MQ broker id (b-...)."
+  value       = aws_mq_broker.this.id
+}
+
+output "broker_arn" {
+  description = "Amazon MQ broker ARN (the event source mapping's event source)."
+  value       = aws_mq_broker.this.arn
+}
+
+output "broker_name" {
+  description = "Amazon MQ broker name (the Broker dimension of its CloudWatch metrics)."
+  value       = aws_mq_broker.this.broker_name
+}
+
+output "amqps_endpoint" {
+  description = "The broker's AMQP 0-9-1 over TLS endpoint, e.g. amqps://b-xxx.mq.eu-west-1.on.aws:5671 (no credentials in it)."
+  value       = [for endpoint in aws_mq_broker.this.instances[0].endpoints : endpoint if startswith(endpoint, "amqps://")][0]
+}
+
+output "console_url" {
+  description = "The RabbitMQ web console; sign in with the credentials in the credentials_secret_arn secret."
+  value       = aws_mq_broker.this.instances[0].console_url
+}
+
+output "credentials_secret_arn" {
+  description = "ARN of the Secrets Manager secret holding the broker's admin credentials as {\"username\", \"password\"} (the ARN only, never the value)."
+  value       = aws_secretsmanager_secret.broker.arn
+}
+
+output "queue_name" {
+  description = "The queue the function consumes; send.py declares it (quorum, x-delivery-limit, dead-letter queue <queue>.dlq)."
+  value       = var.queue_name
+}
+
+output "virtual_host" {
+  description = "The queue's virtual host."
+  value       = var.virtual_host
+}
+
+output "delivery_limit" {
+  description = "The x-delivery-limit send.py must declare the queue with; the function has the same value as DELIVERY_LIMIT."
+  value       = var.delivery_limit
+}
+
+output "function_name" {
+  description = "Name of the Lambda function."
+  value       = aws_lambda_function.this.function_name
+}
+
+output "log_group_name" {
+  description = "CloudWatch log group of the function, e.g. for `aws logs tail <name> --follow`."
+  value       = aws_cloudwatch_log_group.this.name
+}
+
+output "dead_letter_queue_url" {
+  description = "URL of the SQS queue that receives the messages the handler rejects, with their reasons."
+  value       = aws_sqs_queue.dead_letter.url
+}
+
+output "event_source_mapping_uuid" {
+  description = "UUID of the event source mapping, e.g. for `aws lambda get-event-source-mapping --uuid <uuid>` (State, StateTransitionReason)."
+  value       = aws_lambda_event_source_mapping.this.uuid
+}
+
+output "alarm_topic_arn" {
+  description = "ARN of the SNS topic the alarms notify, or null when alarm_email is not set."
+  value       = one(aws_sns_topic.alarms[*].arn)
+}

@@ -1,0 +1,410 @@
+################################################################################
+# General
+################################################################################
+
+variable "region" {
+  description = "AWS region to deploy to (a commercial region: the Powertools layer is published there by account 017000801446)."
+  type        = string
+  default     = "eu-west-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region)) && !can(regex("^(cn|us-gov|us-iso[a-z]*|eu-isoe)-", var.region))
+    error_message = "region must be a commercial AWS region such as eu-west-1 or us-east-1: the Powertools layers for China, GovCloud and isolated regions come from other accounts, which this configuration does not handle."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name, so that two deployments in one account do not collide. 2-32 characters: letters, digits and hyphens, starting with a letter."
+  type        = string
+  default     = "rabbitmq-lambda"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9-]{0,30}[A-Za-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 2-32 characters of letters, digits and hyphens, start with a letter and not end with a hyphen (it prefixes the broker name, which allows 50 characters), e.g. \"rabbitmq-lambda-dev\"."
+  }
+}
+
+variable "tags" {
+  description = "Tags applied to every resource that supports tags (through the provider's default_tags)."
+  type        = map(string)
+  default = {
+    Project = "rabbitmq-lambda-consumer"
+  }
+}
+
+################################################################################
+# Broker
+################################################################################
+
+variable "engine_version" {
+  description = "RabbitMQ version, major.minor only: \"3.13\" or \"4.2\" (4.2 runs only on mq.m7g.* instance types)."
+  type        = string
+  default     = "3.13"
+
+  validation {
+    condition     = contains(["3.13", "4.2"], var.engine_version)
+    error_message = "engine_version must be \"3.13\" or \"4.2\" (major.minor only: Amazon MQ applies the patch versions itself; 3.12 and older are out of support)."
+  }
+
+  validation {
+    condition     = !startswith(var.engine_version, "4.") || startswith(var.instance_type, "mq.m7g.")
+    error_message = "RabbitMQ 4.x runs only on mq.m7g.* instance types on Amazon MQ: set instance_type to an mq.m7g.* type such as mq.m7g.large (with deployment_mode CLUSTER_MULTI_AZ or SINGLE_INSTANCE), or use engine_version = \"3.13\"."
+  }
+}
+
+variable "instance_type" {
+  description = "Broker instance type: mq.t3.micro (SINGLE_INSTANCE only, for trying things out), mq.m5.* or mq.m7g.*."
+  type        = string
+  default     = "mq.t3.micro"
+
+  validation {
+    condition     = can(regex("^mq\\.(t3\\.micro|m5\\.[0-9]*x?large|m7g\\.(medium|[0-9]*x?large))$", var.instance_type))
+    error_message = "instance_type must be mq.t3.micro, an mq.m5.* type (e.g. mq.m5.large) or an mq.m7g.* type (e.g. mq.m7g.large): the RabbitMQ instance types Amazon MQ supports."
+  }
+
+  validation {
+    condition     = var.instance_type != "mq.t3.micro" || var.deployment_mode == "SINGLE_INSTANCE"
+    error_message = "mq.t3.micro supports only deployment_mode = \"SINGLE_INSTANCE\": for CLUSTER_MULTI_AZ choose an mq.m5.* or mq.m7g.* instance type such as mq.m7g.large."
+  }
+}
+
+variable "deployment_mode" {
+  description = "SINGLE_INSTANCE (one node, unavailable during its maintenance window) or CLUSTER_MULTI_AZ (three nodes in three availability zones)."
+  type        = string
+  default     = "SINGLE_INSTANCE"
+
+  validation {
+    condition     = contains(["SINGLE_INSTANCE", "CLUSTER_MULTI_AZ"], var.deployment_mode)
+    error_message = "deployment_mode must be SINGLE_INSTANCE or CLUSTER_MULTI_AZ (ACTIVE_STANDBY_MULTI_AZ is ActiveMQ only)."
+  }
+}
+
+variable "auto_minor_version_upgrade" {
+  description = "Let Amazon MQ apply new patch versions in the maintenance window. Amazon MQ requires true for RabbitMQ 3.13 and later, i.e. every version this configuration accepts."
+  type        = bool
+  default     = true
+
+  validation {
+    condition     = var.auto_minor_version_upgrade || !contains(["3.13", "4.2"], var.engine_version)
+    error_message = "Amazon MQ requires auto_minor_version_upgrade = true for RabbitMQ 3.13 and later (engine_version is given as major.minor and patched by Amazon MQ): set auto_minor_version_upgrade = true."
+  }
+}
+
+variable "maintenance_window" {
+  description = "Weekly start of the broker's maintenance window. A SINGLE_INSTANCE broker is unavailable during it, and no messages are consumed then."
+  type = object({
+    day_of_week = string
+    time_of_day = string
+    time_zone   = optional(string, "UTC")
+  })
+  default = {
+    day_of_week = "SUNDAY"
+    time_of_day = "03:00"
+  }
+
+  validation {
+    condition     = contains(["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"], var.maintenance_window.day_of_week)
+    error_message = "maintenance_window.day_of_week must be a day name in capitals, e.g. \"SUNDAY\"."
+  }
+
+  validation {
+    condition     = can(regex("^([01][0-9]|2[0-3]):[0-5][0-9]$", var.maintenance_window.time_of_day))
+    error_message = "maintenance_window.time_of_day must be HH:MM in 24-hour time, e.g. \"03:00\"."
+  }
+}
+
+variable "apply_immediately" {
+  description = "Apply broker changes now instead of in the next maintenance window."
+  type        = bool
+  default     = false
+}
+
+variable "broker_username" {
+  description = "The broker's admin user (the only user Amazon MQ creates; the event source mapping uses it too). 2-100 characters: letters, digits, '-', '.', '_'; not \"guest\". Its password is generated."
+  type        = string
+  default     = "admin"
+
+  validation {
+    condition     = length(var.broker_username) >= 2 && length(var.broker_username) <= 100
+    error_message = "broker_username must be 2-100 characters long, e.g. \"admin\"."
+  }
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]*$", var.broker_username))
+    error_message = "broker_username may contain only letters, digits, '-', '.' and '_' (Amazon MQ for RabbitMQ refuses anything else, including '~'), e.g. \"admin\" or \"consumer_admin\"."
+  }
+
+  validation {
+    condition     = lower(var.broker_username) != "guest"
+    error_message = "broker_username must not be \"guest\": Amazon MQ deletes that user. Choose another name, e.g. \"admin\"."
+  }
+}
+
+variable "secret_recovery_window_in_days" {
+  description = "Days Secrets Manager keeps the credentials secret after destroy (0 deletes it at once, so destroy removes everything and the name can be reused; 7-30 keeps it recoverable)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.secret_recovery_window_in_days == 0 || (var.secret_recovery_window_in_days >= 7 && var.secret_recovery_window_in_days <= 30)
+    error_message = "secret_recovery_window_in_days must be 0 (delete at once) or between 7 and 30."
+  }
+}
+
+################################################################################
+# Network: public (default) or private broker
+################################################################################
+
+variable "publicly_accessible" {
+  description = "true: the broker gets a public endpoint (TLS only, password protected) so scripts/send.py can publish from a laptop. false: private mode, the broker lives in subnet_ids of vpc_id."
+  type        = bool
+  default     = true
+}
+
+variable "vpc_id" {
+  description = "Private mode only: the VPC of subnet_ids (needs DNS support and DNS hostnames for the interface endpoints)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.publicly_accessible ? var.vpc_id == null : var.vpc_id != null
+    error_message = "vpc_id goes with private mode only: with publicly_accessible = false set vpc_id (and subnet_ids); with publicly_accessible = true leave vpc_id unset."
+  }
+}
+
+variable "subnet_ids" {
+  description = "Private mode only: the broker's subnets, each in a different availability zone. SINGLE_INSTANCE takes exactly one; CLUSTER_MULTI_AZ at least one (three, one per zone, is usual). The interface endpoints go into the same subnets."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = var.publicly_accessible ? length(var.subnet_ids) == 0 : length(var.subnet_ids) > 0
+    error_message = "subnet_ids goes with private mode only: with publicly_accessible = false give the broker's subnets (and vpc_id); with publicly_accessible = true leave subnet_ids empty."
+  }
+
+  validation {
+    condition     = var.publicly_accessible || var.deployment_mode != "SINGLE_INSTANCE" || length(var.subnet_ids) <= 1
+    error_message = "A SINGLE_INSTANCE broker takes exactly one subnet: give one subnet in subnet_ids, or use deployment_mode = \"CLUSTER_MULTI_AZ\" for several."
+  }
+
+  validation {
+    condition     = length(distinct(var.subnet_ids)) == length(var.subnet_ids)
+    error_message = "subnet_ids contains a subnet twice: list each subnet once, one per availability zone."
+  }
+}
+
+variable "create_vpc_endpoints" {
+  description = "Private mode only: create interface VPC endpoints for Lambda, Secrets Manager and STS in subnet_ids, so the event source mapping's poller works without a NAT gateway. Set false if the VPC already has them or a NAT gateway."
+  type        = bool
+  default     = true
+}
+
+variable "broker_ingress_cidr_blocks" {
+  description = "Private mode only: client networks (e.g. a VPN range) allowed to reach the broker on 5671 (AMQPS) and 443 (web console). The poller needs no entry here."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for cidr in var.broker_ingress_cidr_blocks : can(cidrhost(cidr, 0))])
+    error_message = "broker_ingress_cidr_blocks must hold IPv4 CIDR blocks such as \"10.0.0.0/16\"."
+  }
+
+  validation {
+    condition     = !var.publicly_accessible || length(var.broker_ingress_cidr_blocks) == 0
+    error_message = "broker_ingress_cidr_blocks applies to private mode only (Amazon MQ gives a public RabbitMQ broker no security group): remove it, or set publicly_accessible = false."
+  }
+}
+
+################################################################################
+# Queue (declared by scripts/topology.py; these values must match it)
+################################################################################
+
+variable "queue_name" {
+  description = "The queue the function consumes (one per event source mapping). scripts/send.py declares it as a quorum queue with its dead-letter queue <queue_name>.dlq."
+  type        = string
+  default     = "orders"
+
+  validation {
+    condition     = length(var.queue_name) >= 1 && length(var.queue_name) <= 200 && !startswith(var.queue_name, "amq.")
+    error_message = "queue_name must be 1-200 characters and must not start with \"amq.\" (reserved by RabbitMQ), e.g. \"orders\"."
+  }
+}
+
+variable "virtual_host" {
+  description = "The queue's virtual host. The event source mapping cannot change it in place: a change replaces the mapping."
+  type        = string
+  default     = "/"
+
+  validation {
+    condition     = length(var.virtual_host) >= 1 && length(var.virtual_host) <= 255
+    error_message = "virtual_host must be 1-255 characters; the broker's default virtual host is \"/\"."
+  }
+}
+
+variable "delivery_limit" {
+  description = "The queue's x-delivery-limit: after this many deliveries the broker moves a message to <queue_name>.dlq. send.py declares the queue with this value (the delivery_limit output), and the function reads it as DELIVERY_LIMIT."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.delivery_limit >= 1 && floor(var.delivery_limit) == var.delivery_limit
+    error_message = "delivery_limit must be a whole number of at least 1 (20 is RabbitMQ 4's default for quorum queues)."
+  }
+}
+
+################################################################################
+# Event source mapping
+################################################################################
+
+variable "batch_size" {
+  description = "Most messages in one invocation (1-10,000)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.batch_size >= 1 && var.batch_size <= 10000 && floor(var.batch_size) == var.batch_size
+    error_message = "batch_size must be a whole number from 1 to 10000 (Lambda's limit for Amazon MQ); 100 is Lambda's default."
+  }
+}
+
+variable "maximum_batching_window_in_seconds" {
+  description = "Longest wait, in whole seconds (0-300), to fill a batch before invoking. null keeps Lambda's default (0.5 s for Amazon MQ)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.maximum_batching_window_in_seconds == null ? true : var.maximum_batching_window_in_seconds >= 0 && var.maximum_batching_window_in_seconds <= 300 && floor(var.maximum_batching_window_in_seconds) == var.maximum_batching_window_in_seconds
+    error_message = "maximum_batching_window_in_seconds must be a whole number from 0 to 300, or null for Lambda's default of 0.5 s."
+  }
+}
+
+variable "event_source_mapping_enabled" {
+  description = "false stops consuming (the mapping stays, messages wait in the queue)."
+  type        = bool
+  default     = true
+}
+
+################################################################################
+# Lambda function
+################################################################################
+
+variable "lambda_runtime" {
+  description = "Python runtime: python3.12 or python3.13 (a Powertools V3 layer exists for both)."
+  type        = string
+  default     = "python3.13"
+
+  validation {
+    condition     = contains(["python3.12", "python3.13"], var.lambda_runtime)
+    error_message = "lambda_runtime must be \"python3.12\" or \"python3.13\"."
+  }
+}
+
+variable "lambda_architecture" {
+  description = "arm64 (Graviton, cheaper per GB-second) or x86_64."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be \"arm64\" or \"x86_64\"."
+  }
+}
+
+variable "powertools_layer_version" {
+  description = "Version of AWS's public layer AWSLambdaPowertoolsPythonV3-<runtime>-<architecture>. The default is the one Powertools' installation page documents for every commercial region, both architectures and both runtimes; the newest is in SSM at /aws/service/powertools/python/<architecture>/<runtime>/latest."
+  type        = number
+  default     = 27
+
+  validation {
+    condition     = var.powertools_layer_version >= 1 && floor(var.powertools_layer_version) == var.powertools_layer_version
+    error_message = "powertools_layer_version must be a whole number of at least 1 (the number at the end of the layer ARN)."
+  }
+}
+
+variable "lambda_memory_size" {
+  description = "Function memory in MB (128-10,240); CPU grows with it."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = var.lambda_memory_size >= 128 && var.lambda_memory_size <= 10240 && floor(var.lambda_memory_size) == var.lambda_memory_size
+    error_message = "lambda_memory_size must be a whole number of MB from 128 to 10240."
+  }
+}
+
+variable "lambda_timeout" {
+  description = "Function timeout in seconds; at most 840 (14 minutes), the limit for Amazon MQ event sources."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.lambda_timeout >= 1 && var.lambda_timeout <= 840 && floor(var.lambda_timeout) == var.lambda_timeout
+    error_message = "lambda_timeout must be 1-840 seconds: Lambda allows at most 14 minutes for functions with an Amazon MQ event source."
+  }
+}
+
+variable "log_level" {
+  description = "POWERTOOLS_LOG_LEVEL of the function: DEBUG, INFO, WARNING, ERROR or CRITICAL."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL."
+  }
+}
+
+variable "log_retention_in_days" {
+  description = "Retention of the function's log group, in days (one of the values CloudWatch Logs accepts)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
+}
+
+variable "service_name" {
+  description = "POWERTOOLS_SERVICE_NAME: the service name on the function's logs and metrics."
+  type        = string
+  default     = "rabbitmq-consumer"
+}
+
+variable "metrics_namespace" {
+  description = "POWERTOOLS_METRICS_NAMESPACE: the CloudWatch namespace of the function's metrics (BatchSize, Processed, DeadLettered)."
+  type        = string
+  default     = "RabbitMQConsumer"
+}
+
+################################################################################
+# Alarms
+################################################################################
+
+variable "backlog_alarm_threshold" {
+  description = "Alarm when the queue holds more than this many ready messages for 15 minutes."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.backlog_alarm_threshold >= 0
+    error_message = "backlog_alarm_threshold must be 0 or more messages."
+  }
+}
+
+variable "create_poller_stopped_alarm" {
+  description = "Alarm when messages wait in the queue while the function is not invoked for 15 minutes (the mapping's poller stopped, e.g. after a credentials or permission change). Created only while the mapping is enabled."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_email" {
+  description = "Email address notified by the alarms through a new SNS topic (confirm the subscription email). null: alarms without notifications."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_email == null ? true : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
+    error_message = "alarm_email must be an email address such as ops@example.com, or null for no notifications."
+  }
+}
