@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench
+.PHONY: demo test lint bench docs
 
 demo: $(VENV)/.installed  ## run the whole pattern locally against a RabbitMQ, no AWS
 	$(BIN)/python scripts/demo.py
@@ -13,6 +13,9 @@ test: $(VENV)/.installed  ## the full test suite
 
 bench: $(VENV)/.installed-bench  ## benchmarks P1-P4 and Lambda sizing (needs a broker, like test)
 	PYTHONPATH=scripts $(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+docs: $(VENV)/.installed  ## the README's Terraform Inputs and Outputs tables
+	$(BIN)/python scripts/terraform_docs.py
 
 lint: $(VENV)/.installed  ## ruff and mypy
 	$(BIN)/ruff check .

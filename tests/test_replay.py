@@ -14,6 +14,7 @@ import pytest
 from moto import mock_aws
 
 import replay
+import send
 from local_event_source_mapping import LocalLambdaContext
 from rabbitmq_consumer import handler
 from rabbitmq_consumer.dead_letters import SqsSink
@@ -114,5 +115,5 @@ def test_nothing_to_replay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert replay.main(["--file", str(tmp_path / "missing.jsonl")]) == replay.USAGE
+    assert replay.main(["--file", str(tmp_path / "missing.jsonl")]) == send.USAGE
     assert "cannot read the dead-letter file" in capsys.readouterr().err

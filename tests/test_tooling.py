@@ -1,0 +1,91 @@
+"""The tooling a user of the template gets: the GitHub Actions workflow and pre-commit hooks
+must parse and hold the jobs, services and steps the README relies on."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from support import ROOT
+
+pytestmark = pytest.mark.unit
+
+
+def load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict[Any, Any]:
+    document: dict[Any, Any] = load(ROOT / ".github" / "workflows" / "ci.yml")
+    return document
+
+
+def runs(job: dict[str, Any]) -> list[str]:
+    return [step["run"] for step in job["steps"] if "run" in step]
+
+
+def uses(job: dict[str, Any]) -> list[str]:
+    return [step["uses"].split("@")[0] for step in job["steps"] if "uses" in step]
+
+
+def test_workflow_triggers_and_permissions(workflow: dict[Any, Any]) -> None:
+    triggers = workflow[True] if True in workflow else workflow["on"]  # YAML 1.1 reads `on` as true
+    assert {"push", "pull_request"} <= set(triggers)
+    assert workflow["permissions"] == {"contents": "read"}
+    assert set(workflow["jobs"]) == {"test", "terraform", "checkov"}
+
+
+def test_workflow_runs_the_test_suite_against_a_rabbitmq_service(workflow: dict[Any, Any]) -> None:
+    job = workflow["jobs"]["test"]
+    service = job["services"]["rabbitmq"]
+    assert service["image"].startswith("rabbitmq:")
+    assert "5672:5672" in service["ports"]
+    assert "rabbitmq-diagnostics" in service["options"]  # the job waits for a healthy broker
+    assert job["env"]["RABBITMQ_URL"] == "amqp://guest:guest@localhost:5672/"
+    assert {"actions/checkout", "actions/setup-python", "hashicorp/setup-terraform"} <= set(uses(job))
+    commands = runs(job)
+    assert "make lint" in commands
+    assert "make test" in commands  # the README's test command
+    mirror = next(command for command in commands if "providers mirror" in command)
+    assert "$TF_PLUGIN_DIR" in mirror
+    assert job["env"]["TF_PLUGIN_DIR"]
+
+
+def test_workflow_checks_terraform_and_runs_checkov(workflow: dict[Any, Any]) -> None:
+    terraform = " ".join(runs(workflow["jobs"]["terraform"]))
+    assert "terraform fmt -check" in terraform
+    assert "terraform init -backend=false" in terraform
+    assert "terraform validate" in terraform
+    checkov = runs(workflow["jobs"]["checkov"])
+    assert any(re.search(r"pip install 'checkov>=3", command) for command in checkov)
+    assert any(command.startswith("checkov ") and "--framework terraform" in command for command in checkov)
+
+
+def test_readme_test_command_is_the_one_ci_runs(workflow: dict[Any, Any]) -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "make test " in readme
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_pre_commit_hooks() -> None:
+    config = load(ROOT / ".pre-commit-config.yaml")
+    hooks = {hook["id"] for repo in config["repos"] for hook in repo["hooks"]}
+    assert {
+        "terraform_fmt",
+        "terraform_validate",
+        "terraform_tflint",
+        "terraform_docs",
+        "terraform_checkov",
+        "ruff",
+        "ruff-format",
+        "mypy",
+        "trailing-whitespace",
+        "end-of-file-fixer",
+    } <= hooks
+    for repo in config["repos"]:
+        assert repo["repo"] == "local" or re.fullmatch(r"v\d+\.\d+\.\d+", repo["rev"]), repo["repo"]
