@@ -24,6 +24,7 @@ import pytest
 from moto import mock_aws
 
 import send
+from publisher import PublishResult
 from support import ROOT, drain, message_count, url_via, wait_for
 from tcp_proxy import TcpProxy
 from tls import self_signed_certificate, server_context
@@ -537,3 +538,13 @@ def test_topology_is_declared_with_the_delivery_limit(
     assert topology.delivery_limit == 7
     with pytest.raises(TopologyMismatch, match="x-delivery-limit"):
         declare_topology(connection.channel(), queue_name, delivery_limit=8)
+
+
+def test_progress_line_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    result = PublishResult(20_000, sent=12_000, confirmed=11_500)
+    progress = send.Progress(20_000)
+    progress(result)
+    progress.finish()
+    err = capsys.readouterr().err
+    assert err.startswith("\rsent 12,000/20,000 | confirmed 11,500 | ")
+    assert err.endswith(" msg/s\n")
