@@ -1,24 +1,6 @@
 # The two values generated on the deployer's machine: the broker's admin password and the
-# Lambda deployment package. Everything else in this configuration uses only the aws provider.
-#
-# This file is a seam on purpose: the offline tests (tests/test_terraform.py) replace it with a
-# stand-in that defines the same three locals from fixed values, because hashicorp/random and
-# hashicorp/archive cannot be installed there. Keep it to these locals and their two sources;
-# the rest of the configuration reads only `local.broker_password`, `local.lambda_zip_path` and
-# `local.lambda_zip_base64sha256`.
-
-terraform {
-  required_providers {
-    random = {
-      source  = "hashicorp/random"
-      version = ">= 3.6, < 4.0"
-    }
-    archive = {
-      source  = "hashicorp/archive"
-      version = ">= 2.4, < 3.0"
-    }
-  }
-}
+# Lambda deployment package. The rest of the configuration reads only the three locals at the
+# end of this file.
 
 # Amazon MQ's rules: 12-250 characters, at least 4 distinct, none of , : =. Four character
 # classes with one of each guarantee 4 distinct characters; the special characters are the
