@@ -37,34 +37,34 @@ variable "tags" {
 ################################################################################
 
 variable "engine_version" {
-  description = "RabbitMQ version, major.minor only: \"3.13\" or \"4.2\" (4.2 runs only on mq.m7g.* instance types)."
+  description = "RabbitMQ version, major.minor only: \"3.13\", \"4.2\" or \"4.3\" (4.x runs only on mq.m7g.* instance types). 3.13 is the default because Amazon MQ publishes per-queue CloudWatch metrics, which the backlog and dead-letter alarms read, for 3.x brokers only."
   type        = string
   default     = "3.13"
 
   validation {
-    condition     = contains(["3.13", "4.2"], var.engine_version)
-    error_message = "engine_version must be \"3.13\" or \"4.2\" (major.minor only: Amazon MQ applies the patch versions itself; 3.12 and older are out of support)."
+    condition     = contains(["3.13", "4.2", "4.3"], var.engine_version)
+    error_message = "engine_version must be \"3.13\", \"4.2\" or \"4.3\" (major.minor only: Amazon MQ applies the patch versions itself; 3.12 and older are out of support)."
   }
 
   validation {
     condition     = !startswith(var.engine_version, "4.") || startswith(var.instance_type, "mq.m7g.")
-    error_message = "RabbitMQ 4.x runs only on mq.m7g.* instance types on Amazon MQ: set instance_type to an mq.m7g.* type such as mq.m7g.large (with deployment_mode CLUSTER_MULTI_AZ or SINGLE_INSTANCE), or use engine_version = \"3.13\"."
+    error_message = "RabbitMQ 4.x runs only on mq.m7g.* instance types on Amazon MQ: set instance_type to an mq.m7g.* type such as mq.m7g.medium or mq.m7g.large, or use engine_version = \"3.13\"."
   }
 }
 
 variable "instance_type" {
-  description = "Broker instance type: mq.t3.micro (SINGLE_INSTANCE only, for trying things out), mq.m5.* or mq.m7g.*."
+  description = "Broker instance type: mq.m7g.* (medium to 16xlarge; every engine version) or mq.m5.* (large to 4xlarge; 3.13 only). The default mq.m7g.medium is the smallest type Amazon MQ accepts for a new RabbitMQ broker, sized by AWS for evaluation; choose mq.m7g.large or larger for production."
   type        = string
-  default     = "mq.t3.micro"
+  default     = "mq.m7g.medium"
 
   validation {
-    condition     = can(regex("^mq\\.(t3\\.micro|m5\\.[0-9]*x?large|m7g\\.(medium|[0-9]*x?large))$", var.instance_type))
-    error_message = "instance_type must be mq.t3.micro, an mq.m5.* type (e.g. mq.m5.large) or an mq.m7g.* type (e.g. mq.m7g.large): the RabbitMQ instance types Amazon MQ supports."
+    condition     = !startswith(var.instance_type, "mq.t3.")
+    error_message = "Amazon MQ refuses mq.t3.* for new RabbitMQ brokers (\"Broker engine type [RabbitMQ] does not support host instance type\"): use mq.m7g.medium, the smallest type it accepts, or mq.m7g.large for production."
   }
 
   validation {
-    condition     = var.instance_type != "mq.t3.micro" || var.deployment_mode == "SINGLE_INSTANCE"
-    error_message = "mq.t3.micro supports only deployment_mode = \"SINGLE_INSTANCE\": for CLUSTER_MULTI_AZ choose an mq.m5.* or mq.m7g.* instance type such as mq.m7g.large."
+    condition     = startswith(var.instance_type, "mq.t3.") || can(regex("^mq\\.(m5\\.(large|xlarge|2xlarge|4xlarge)|m7g\\.(medium|large|xlarge|2xlarge|4xlarge|8xlarge|12xlarge|16xlarge))$", var.instance_type))
+    error_message = "instance_type must be an mq.m7g.* type (medium, large, xlarge, 2xlarge, 4xlarge, 8xlarge, 12xlarge or 16xlarge) or an mq.m5.* type (large, xlarge, 2xlarge or 4xlarge), e.g. mq.m7g.medium: the RabbitMQ instance types Amazon MQ supports."
   }
 }
 
@@ -85,8 +85,8 @@ variable "auto_minor_version_upgrade" {
   default     = true
 
   validation {
-    condition     = var.auto_minor_version_upgrade || !contains(["3.13", "4.2"], var.engine_version)
-    error_message = "Amazon MQ requires auto_minor_version_upgrade = true for RabbitMQ 3.13 and later (engine_version is given as major.minor and patched by Amazon MQ): set auto_minor_version_upgrade = true."
+    condition     = var.auto_minor_version_upgrade
+    error_message = "Amazon MQ requires auto_minor_version_upgrade = true for RabbitMQ 3.13 and later, which are the only versions it offers for new brokers: set auto_minor_version_upgrade = true."
   }
 }
 
@@ -120,7 +120,7 @@ variable "apply_immediately" {
 }
 
 variable "broker_username" {
-  description = "The broker's admin user (the only user Amazon MQ creates; the event source mapping uses it too). 2-100 characters: letters, digits, '-', '.', '_'; not \"guest\". Its password is generated."
+  description = "The broker's admin user (the only user Amazon MQ creates; the event source mapping uses it too). 2-100 characters: letters, digits, '-', '.', '_'; not \"guest\". Its password is generated. Set at creation only: Amazon MQ cannot change RabbitMQ users later, so a new value changes nothing on an existing broker (docs/security.md says how to change a user or password)."
   type        = string
   default     = "admin"
 
@@ -194,7 +194,7 @@ variable "subnet_ids" {
 }
 
 variable "create_vpc_endpoints" {
-  description = "Private mode only: create interface VPC endpoints for Lambda, Secrets Manager and STS in subnet_ids, so the event source mapping's poller works without a NAT gateway. Set false if the VPC already has them or a NAT gateway."
+  description = "Private mode only: create interface VPC endpoints for Lambda and Secrets Manager in subnet_ids, so the event source mapping's poller works without a NAT gateway. Set false if the VPC already has them or a NAT gateway."
   type        = bool
   default     = true
 }
