@@ -21,7 +21,7 @@ resource "aws_iam_role" "this" {
 }
 
 data "aws_iam_policy_document" "execution" {
-  #checkov:skip=CKV_AWS_111:Only two statements have Resource "*": PollerNetworkInterfaces (EC2 network-interface actions Lambda requires with Resource "*" and checks when the mapping is created; the interfaces do not exist in advance) and WriteTraces (X-Ray writes, no resource-level permissions). All others are scoped to one resource; tests/test_terraform.py enforces it.
+  #checkov:skip=CKV_AWS_111:Only two statements have Resource "*": PollerNetworkInterfaces (the EC2 network-interface actions the Lambda guide lists for Amazon MQ mappings; Describe* has no resource-level permissions and the interfaces do not exist in advance) and WriteTraces (X-Ray writes, no resource-level permissions). All others are scoped to one resource; tests/test_terraform.py enforces it.
   #checkov:skip=CKV_AWS_356:Same two statements as for CKV_AWS_111: the poller's EC2 network-interface actions and the X-Ray write actions. Every other statement names its resource.
 
   # The event source mapping's poller looks up the broker's endpoints, subnets and security
@@ -39,11 +39,11 @@ data "aws_iam_policy_document" "execution" {
     resources = [aws_secretsmanager_secret.broker.arn]
   }
 
-  # "*": the poller creates and removes network interfaces in the broker's subnets, with the
-  # broker's security group. Lambda's documentation for Amazon MQ grants these EC2 actions on
-  # Resource "*" and Lambda checks them when the mapping is created, public broker or not; the
-  # Describe* actions support no resource-level permissions, and the interfaces do not exist
-  # before the poller creates them.
+  # "*": the EC2 actions the Lambda guide ("Using Lambda with Amazon MQ", execution role
+  # permissions) lists for an Amazon MQ mapping, with which the poller creates and removes its
+  # network interfaces in the broker's subnets. The Describe* actions support no resource-level
+  # permissions, and the interfaces do not exist before the poller creates them. The guide does
+  # not say whether a mapping of a public broker uses them; they are granted in both modes.
   statement {
     sid = "PollerNetworkInterfaces"
     actions = [

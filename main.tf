@@ -26,6 +26,11 @@ locals {
     var.region, replace(var.lambda_runtime, ".", ""), var.lambda_architecture, var.powertools_layer_version,
   )
 
+  # The largest message body the broker accepts with Amazon MQ's defaults: RabbitMQ's own 128 MiB
+  # on 3.x; 512 KiB on 4.x, where Amazon MQ sets max_message_size per broker (Amazon MQ guide,
+  # "Default resource limits"; a broker configuration can raise it to 128 MiB).
+  max_message_size = startswith(var.engine_version, "3.") ? 134217728 : 524288
+
   # Amazon MQ's password rules, checked here too so that whatever generators.tf produces is
   # refused before the broker is created (at plan time when the password is already known)
   # rather than by the CreateBroker call in the middle of an apply.
@@ -81,7 +86,21 @@ resource "aws_mq_broker" "this" {
     time_zone   = var.maintenance_window.time_zone
   }
 
+  # Amazon MQ's CreateBroker (RabbitMQ) can take longer than the provider's 30-minute default,
+  # and a timed-out create taints the broker (terraform-provider-aws PR #27035).
+  timeouts {
+    create = "60m"
+    update = "60m"
+    delete = "60m"
+  }
+
   lifecycle {
+    # RabbitMQ users are set at creation only: DescribeBroker never returns them
+    # (aws/aws-sdk#32) and Amazon MQ has no API to change them. Ignoring the block makes that
+    # explicit: a new broker_username or password changes nothing here. Change a password
+    # through the RabbitMQ management API, then the secret (docs/security.md).
+    ignore_changes = [user]
+
     precondition {
       condition     = local.broker_password_valid
       error_message = "The generated broker password breaks Amazon MQ's rules (12-250 characters, at least 4 distinct, none of , : =): check random_password.broker in generators.tf."
@@ -111,7 +130,7 @@ resource "aws_secretsmanager_secret" "broker" {
   recovery_window_in_days = var.secret_recovery_window_in_days
 
   #checkov:skip=CKV_AWS_149:Encrypted with the AWS-managed key aws/secretsmanager; a customer-managed key would also need kms:Decrypt for the poller and a key policy, beyond this reference.
-  #checkov:skip=CKV2_AWS_57:The value is the broker's own admin password: rotating the secret alone would break BASIC_AUTH. Rotate with terraform apply -replace=random_password.broker, which updates broker and secret together.
+  #checkov:skip=CKV2_AWS_57:The value is the broker's own admin password, which Amazon MQ cannot change: rotating the secret alone would break BASIC_AUTH. A rotation that changes the broker first is future work; docs/security.md gives the manual procedure.
 }
 
 resource "aws_secretsmanager_secret_version" "broker" {
@@ -120,6 +139,13 @@ resource "aws_secretsmanager_secret_version" "broker" {
     username = var.broker_username
     password = local.broker_password
   })
+
+  lifecycle {
+    # Written once, like the broker's user (see aws_mq_broker.this): after creation the secret,
+    # not Terraform, holds the current password, so a password changed by hand (management API,
+    # then this secret) is not reverted by the next apply.
+    ignore_changes = [secret_string]
+  }
 }
 
 ################################################################################
@@ -195,10 +221,14 @@ resource "aws_lambda_function" "this" {
 # Event source mapping
 ################################################################################
 
-# Lambda cannot change a mapping's VIRTUAL_HOST in place: a new virtual host replaces the
-# mapping (through replace_triggered_by below).
-resource "terraform_data" "virtual_host" {
-  input = var.virtual_host
+# Lambda cannot change a mapping's VIRTUAL_HOST in place, and the provider sends VIRTUAL_HOST
+# again with every change of the source access configuration: a new virtual host or a new
+# credentials secret therefore replaces the mapping (replace_triggered_by below).
+resource "terraform_data" "event_source_access" {
+  input = {
+    virtual_host = var.virtual_host
+    secret_arn   = aws_secretsmanager_secret.broker.arn
+  }
 }
 
 resource "aws_lambda_event_source_mapping" "this" {
@@ -220,17 +250,24 @@ resource "aws_lambda_event_source_mapping" "this" {
   }
 
   lifecycle {
-    replace_triggered_by = [terraform_data.virtual_host]
+    replace_triggered_by = [terraform_data.event_source_access]
   }
 
   # Lambda checks the role's permissions when the mapping is created, and the poller uses them
   # until the mapping is gone: on destroy the provider deletes the mapping and waits until
   # GetEventSourceMapping no longer finds it (retrying while it is in use), and only then may
   # the role's policy, the secret value and the VPC endpoints go. Depending on them here orders
-  # exactly that, so the poller can still remove its network interfaces.
+  # exactly that, so the poller can still remove its network interfaces. In private mode the
+  # security group rules are what let the poller reach the broker and the endpoints: the
+  # mapping is created after them and removed before them.
   depends_on = [
     aws_iam_role_policy.this,
     aws_secretsmanager_secret_version.broker,
     aws_vpc_endpoint.this,
+    aws_vpc_security_group_ingress_rule.broker_amqps_self,
+    aws_vpc_security_group_egress_rule.broker_amqps_self,
+    aws_vpc_security_group_egress_rule.broker_to_endpoints,
+    aws_vpc_security_group_egress_rule.broker_https_out,
+    aws_vpc_security_group_ingress_rule.endpoints_from_poller,
   ]
 }

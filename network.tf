@@ -50,20 +50,20 @@ resource "aws_vpc_security_group_egress_rule" "broker_to_endpoints" {
   count = local.private && var.create_vpc_endpoints ? 1 : 0
 
   security_group_id            = aws_security_group.broker[0].id
-  description                  = "HTTPS from the Lambda poller network interfaces to the Lambda, Secrets Manager and STS endpoints"
+  description                  = "HTTPS from the Lambda poller network interfaces to the Lambda and Secrets Manager endpoints"
   ip_protocol                  = "tcp"
   from_port                    = 443
   to_port                      = 443
   referenced_security_group_id = aws_security_group.endpoints[0].id
 }
 
-# Without the endpoints above, the poller reaches Lambda, Secrets Manager and STS through what
-# the VPC already has (a NAT gateway, or endpoints of its own): HTTPS out, and nothing else.
+# Without the endpoints above, the poller reaches Lambda and Secrets Manager through what the
+# VPC already has (a NAT gateway, or endpoints of its own): HTTPS out, and nothing else.
 resource "aws_vpc_security_group_egress_rule" "broker_https_out" {
   count = local.private && !var.create_vpc_endpoints ? 1 : 0
 
   security_group_id = aws_security_group.broker[0].id
-  description       = "HTTPS from the Lambda poller network interfaces to Lambda, Secrets Manager and STS through the VPC's NAT gateway or existing endpoints"
+  description       = "HTTPS from the Lambda poller network interfaces to Lambda and Secrets Manager through the VPC's NAT gateway or existing endpoints"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
@@ -87,9 +87,10 @@ resource "aws_vpc_security_group_ingress_rule" "broker_clients" {
   cidr_ipv4         = each.value.cidr
 }
 
-# Interface endpoints, so the poller reaches Lambda, Secrets Manager and STS without a NAT
-# gateway. Private DNS makes the services' usual names resolve to them (the VPC needs DNS
-# support and DNS hostnames turned on).
+# Interface endpoints, so the poller reaches Lambda and Secrets Manager without a NAT gateway.
+# The Lambda guide ("Using Lambda with Amazon MQ", network configuration) lists Lambda and, for
+# BASIC_AUTH, Secrets Manager for RabbitMQ; STS is needed for ActiveMQ only. Private DNS makes
+# the services' usual names resolve to them (the VPC needs DNS support and DNS hostnames).
 resource "aws_security_group" "endpoints" {
   count = local.private && var.create_vpc_endpoints ? 1 : 0
 
@@ -114,7 +115,7 @@ resource "aws_vpc_security_group_ingress_rule" "endpoints_from_poller" {
 }
 
 resource "aws_vpc_endpoint" "this" {
-  for_each = local.private && var.create_vpc_endpoints ? toset(["lambda", "secretsmanager", "sts"]) : toset([])
+  for_each = local.private && var.create_vpc_endpoints ? toset(["lambda", "secretsmanager"]) : toset([])
 
   vpc_id              = var.vpc_id
   service_name        = "com.amazonaws.${var.region}.${each.key}"

@@ -36,6 +36,16 @@ output "credentials_secret_arn" {
   value       = aws_secretsmanager_secret.broker.arn
 }
 
+output "max_message_size" {
+  description = "Largest message body, in bytes, the broker accepts by default: 134217728 (128 MiB) on RabbitMQ 3.13, 524288 (512 KiB) on 4.x. send.py refuses larger bodies before publishing."
+  value       = local.max_message_size
+}
+
+output "broker_log_group_name" {
+  description = "CloudWatch log group of the broker's general logs. Amazon MQ creates it itself, without retention, and terraform destroy leaves it behind (docs/troubleshooting.md)."
+  value       = "/aws/amazonmq/broker/${aws_mq_broker.this.id}/general"
+}
+
 output "queue_name" {
   description = "The queue the function consumes; send.py declares it (quorum, x-delivery-limit, dead-letter queue <queue>.dlq)."
   value       = var.queue_name
@@ -74,4 +84,17 @@ output "event_source_mapping_uuid" {
 output "alarm_topic_arn" {
   description = "ARN of the SNS topic the alarms notify, or null when alarm_email is not set."
   value       = one(aws_sns_topic.alarms[*].arn)
+}
+
+output "alarm_names" {
+  description = "Names of the CloudWatch alarms of this deployment (scripts/verify.py reads their states)."
+  value = concat(
+    [
+      aws_cloudwatch_metric_alarm.lambda_errors.alarm_name,
+      aws_cloudwatch_metric_alarm.dead_letter_queue_not_empty.alarm_name,
+      aws_cloudwatch_metric_alarm.broker_dead_letter_queue_not_empty.alarm_name,
+      aws_cloudwatch_metric_alarm.queue_backlog.alarm_name,
+    ],
+    aws_cloudwatch_metric_alarm.poller_stopped[*].alarm_name,
+  )
 }
