@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench docs
+.PHONY: demo test lint validate bench docs
 
 demo: $(VENV)/.installed  ## run the whole pattern locally against a RabbitMQ, no AWS
 	$(BIN)/python scripts/demo.py
@@ -17,10 +17,14 @@ bench: $(VENV)/.installed-bench  ## benchmarks P1-P4 and Lambda sizing (needs a 
 docs: $(VENV)/.installed  ## the README's Terraform Inputs and Outputs tables
 	$(BIN)/python scripts/terraform_docs.py
 
-lint: $(VENV)/.installed  ## ruff and mypy
+lint: $(VENV)/.installed validate  ## ruff, mypy, and the Terraform checks of validate
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+validate: $(VENV)/.installed  ## terraform fmt -check, and the shipped root *.tf loaded by init and validate
+	terraform fmt -check -recursive
+	$(BIN)/pytest -q -p no:cacheprovider tests/test_terraform.py -k "formatted or is_valid or unmodified"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -39,11 +39,12 @@ data "aws_iam_policy_document" "execution" {
     resources = [aws_secretsmanager_secret.broker.arn]
   }
 
-  # "*": the EC2 actions the Lambda guide ("Using Lambda with Amazon MQ", execution role
-  # permissions) lists for an Amazon MQ mapping, with which the poller creates and removes its
-  # network interfaces in the broker's subnets. The Describe* actions support no resource-level
-  # permissions, and the interfaces do not exist before the poller creates them. The guide does
-  # not say whether a mapping of a public broker uses them; they are granted in both modes.
+  # "*": the EC2 actions the Lambda guide ("Process Amazon MQ messages with Lambda", execution
+  # role permissions) lists for an Amazon MQ mapping, with which the poller creates and removes
+  # its network interfaces in the broker's subnets; the SAM guide (MQ event source) says they are
+  # needed for a broker in a VPC. Neither says whether a public broker's mapping uses them, so
+  # they are granted in both modes. Describe* supports no resource-level permissions, and the
+  # interfaces do not exist before the poller creates them.
   statement {
     sid = "PollerNetworkInterfaces"
     actions = [

@@ -88,8 +88,9 @@ resource "aws_vpc_security_group_ingress_rule" "broker_clients" {
 }
 
 # Interface endpoints, so the poller reaches Lambda and Secrets Manager without a NAT gateway.
-# The Lambda guide ("Using Lambda with Amazon MQ", network configuration) lists Lambda and, for
-# BASIC_AUTH, Secrets Manager for RabbitMQ; STS is needed for ActiveMQ only. Private DNS makes
+# The Lambda guide ("Process Amazon MQ messages with Lambda", network configuration): an endpoint
+# for Lambda, for Secrets Manager when the broker uses authentication, and for STS with ActiveMQ
+# only. Private DNS makes
 # the services' usual names resolve to them (the VPC needs DNS support and DNS hostnames).
 resource "aws_security_group" "endpoints" {
   count = local.private && var.create_vpc_endpoints ? 1 : 0
