@@ -1,0 +1,790 @@
+"""Make the moto test double at least as strict as AWS on every rule this project relies on.
+
+Moto is kinder than AWS: it creates a RabbitMQ broker on any instance type and engine version,
+returns RabbitMQ users from DescribeBroker, knows no Amazon MQ event sources and no public
+layers. A Terraform apply that passes against such a double proves nothing about the first real
+apply. `RULES` lists every AWS refusal the configuration depends on, each with its source;
+`BEHAVIOURS` lists what AWS returns or does by itself where moto differs. `extend_moto` installs
+the moto patches that enforce both, and tests/test_strict_aws.py breaks every rule on purpose.
+
+Sources marked "field report" are real error texts seen in public applies; "text unconfirmed"
+means AWS documents the rule but no public record of its exact error text was found, so the
+text here is ours (the error code and HTTP status are AWS's).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    service_operation: str
+    rule: str
+    source: str
+    enforced_by: str  # the function of this module that enforces it
+
+
+MQ_GUIDE = "https://docs.aws.amazon.com/amazon-mq/latest/developer-guide"
+MQ_API_MODEL = "Amazon MQ API model (botocore data/mq/2017-11-27/service-2.json, the Amazon MQ REST API Reference)"
+LAMBDA_API_MODEL = "Lambda API model (botocore data/lambda/2015-03-31/service-2.json, the Lambda API Reference)"
+PROVIDER = "https://github.com/hashicorp/terraform-provider-aws"
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "mq-instance-type",
+        "mq:CreateBroker",
+        "RabbitMQ runs only on mq.m5.{large,xlarge,2xlarge,4xlarge} and "
+        "mq.m7g.{medium,large,xlarge,2xlarge,4xlarge,8xlarge,12xlarge,16xlarge}, in every deployment mode "
+        "(mq.m7g.medium included in clusters); mq.t3.* is refused: "
+        "BadRequestException 'Broker engine type [RabbitMQ] does not support host instance type [mq.t3.micro]'.",
+        "Field report: that exact error in real applies of several public projects and in the provider's "
+        f"acceptance-test logs ({PROVIDER}/pull/47686); sizes: Amazon MQ guide 'Amazon MQ for RabbitMQ sizing "
+        f"guidelines' ({MQ_GUIDE}/rabbitmq-sizing-guidelines.html) and 'Default resource limits' "
+        f"({MQ_GUIDE}/rabbitmq-resource-limits-configuration.html), whose m7g cluster table lists mq.m7g.medium.",
+        "_check_instance_type",
+    ),
+    Rule(
+        "mq-engine-version",
+        "mq:CreateBroker, mq:UpdateBroker",
+        "EngineVersion is a version Amazon MQ offers, major.minor only: 3.13, 4.2, 4.3. 3.12 and older are "
+        "past end of support; a patch version ('3.13.7') is refused: BadRequestException "
+        "'Broker engine version [3.13.7] is invalid for broker engine type [RABBITMQ]. Valid values: [3.13]' "
+        "(today's list: [4.3, 4.2, 3.13]).",
+        f"Field report: {PROVIDER}/issues/42516 (exact text); Amazon MQ guide 'Managing Amazon MQ for RabbitMQ "
+        f"engine versions' ({MQ_GUIDE}/rabbitmq-version-management.html: 'you only need to specify the major and "
+        f"minor version numbers'), 'RabbitMQ 4' and 'RabbitMQ 4.3' ({MQ_GUIDE}/rabbitmq-43.html).",
+        "_check_engine_version",
+    ),
+    Rule(
+        "mq-rabbitmq4-on-m7g",
+        "mq:CreateBroker, mq:UpdateBroker",
+        "RabbitMQ 4.x (4.2, 4.3) runs only on mq.m7g.* instance types.",
+        f"Amazon MQ guide 'Managing Amazon MQ for RabbitMQ engine versions' and 'In-place upgrade from RabbitMQ 3 "
+        f"to 4' ({MQ_GUIDE}/upgrading-rabbitmq-v3-to-v4-inplace.html: 'RabbitMQ 4.2 requires the mq.m7g instance "
+        "type'). Text unconfirmed.",
+        "_check_instance_type",
+    ),
+    Rule(
+        "mq-auto-minor-version-upgrade",
+        "mq:CreateBroker, mq:UpdateBroker",
+        "RabbitMQ 3.13 and later need AutoMinorVersionUpgrade=true: BadRequestException "
+        "'Brokers on [RabbitMQ] version [3.13] must have [autoMinorVersionUpgrade] set to [true].' "
+        "(The API defaults it to true; the Terraform provider defaults it to false and always sends it.)",
+        f"{MQ_API_MODEL}: CreateBrokerRequest.AutoMinorVersionUpgrade 'Must be set to true ... for RabbitMQ "
+        f"brokers version 3.13 and above'; exact text: field report in {PROVIDER}/issues/42516.",
+        "_check_auto_minor_version_upgrade",
+    ),
+    Rule(
+        "mq-no-audit-log",
+        "mq:CreateBroker, mq:UpdateBroker",
+        "RabbitMQ brokers take no audit log setting at all, not even false: BadRequestException "
+        "'Audit logging is not supported for RabbitMQ brokers.'",
+        f"{MQ_API_MODEL}: Logs.Audit 'Does not apply to RabbitMQ brokers'; exact text: field report "
+        "https://github.com/ansible-collections/community.aws/issues/2130 (refused with audit=false too); "
+        f"the provider omits audit for RabbitMQ (internal/service/mq/broker.go expandLogs).",
+        "_check_logs",
+    ),
+    Rule(
+        "mq-public-no-security-groups",
+        "mq:CreateBroker",
+        "A publicly accessible broker takes no security groups: BadRequestException "
+        "'Broker with [publiclyAccessible] set to true does not support specifying [securityGroups]'.",
+        "Field report (exact text): https://github.com/cloudposse/terraform-aws-mq-broker/pull/42.",
+        "_check_network",
+    ),
+    Rule(
+        "mq-subnet-count",
+        "mq:CreateBroker",
+        "SINGLE_INSTANCE takes exactly one subnet when private and at most one when public; a private "
+        "CLUSTER_MULTI_AZ broker needs at least one subnet.",
+        f"{MQ_API_MODEL}: CreateBrokerRequest.SubnetIds ('A SINGLE_INSTANCE deployment requires one subnet ... "
+        "Deployment without public accessibility requires at least one subnet'). Text unconfirmed.",
+        "_check_network",
+    ),
+    Rule(
+        "mq-subnets",
+        "mq:CreateBroker",
+        "Every subnet exists, all are in one VPC ('Subnets must belong to the same VPC.'), each in a "
+        "different Availability Zone.",
+        f"{MQ_API_MODEL}: CreateBrokerRequest.SubnetIds ('the subnets must be in different Availability Zones'); "
+        "same-VPC text: field report https://github.com/aws-controllers-k8s/community/issues/1517. Texts for a "
+        "missing subnet and for two subnets in one zone unconfirmed.",
+        "_check_subnets",
+    ),
+    Rule(
+        "mq-deployment-mode",
+        "mq:CreateBroker",
+        "RabbitMQ takes SINGLE_INSTANCE or CLUSTER_MULTI_AZ; ACTIVE_STANDBY_MULTI_AZ is ActiveMQ only.",
+        f"{MQ_API_MODEL}: CreateBrokerRequest.SubnetIds ('An ACTIVE_STANDBY_MULTI_AZ Amazon MQ for ActiveMQ "
+        f"deployment'); Amazon MQ guide 'Deployment options for Amazon MQ for RabbitMQ brokers' "
+        f"({MQ_GUIDE}/rabbitmq-broker-architecture.html). Text unconfirmed.",
+        "_check_create_broker",
+    ),
+    Rule(
+        "mq-exactly-one-user",
+        "mq:CreateBroker",
+        "A RabbitMQ broker with simple authentication is created with exactly one (administrative) user: "
+        "BadRequestException 'Specify exactly one user for engine type [RABBITMQ].'",
+        f"{MQ_API_MODEL}: User ('one and only one administrative user is accepted'); exact text: field reports "
+        f"{PROVIDER}/issues/41374 and https://github.com/cloudposse/terraform-aws-mq-broker/issues/21.",
+        "_check_users",
+    ),
+    Rule(
+        "mq-username",
+        "mq:CreateBroker",
+        "The RabbitMQ username is 2-100 characters of letters, digits, '-', '.', '_' (no '~') and not 'guest'.",
+        f"{MQ_API_MODEL}: User.Username; Amazon MQ guide 'Best practices for broker setup and connection "
+        f"management' ({MQ_GUIDE}/best-practices-broker-setup.html: 'does not support the username \"guest\"'). "
+        "Text unconfirmed.",
+        "_check_users",
+    ),
+    Rule(
+        "mq-password",
+        "mq:CreateBroker",
+        "The password is 12-250 characters with at least 4 distinct ones and none of ',', ':', '='.",
+        f"{MQ_API_MODEL}: User.Password; length text: field report 'Password is invalid. Enter a password 12 to "
+        "250 characters long.' (https://github.com/awslabs/aws-servicebroker/pull/147); forbidden-characters "
+        "text: field report https://github.com/awslabs/aws-servicebroker/issues/148; distinct-characters text "
+        f"unconfirmed. The provider checks the same (broker.go ValidBrokerPassword).",
+        "_check_users",
+    ),
+    Rule(
+        "mq-user-api-activemq-only",
+        "mq:CreateUser, mq:UpdateUser, mq:DeleteUser",
+        "Broker users are managed through the Amazon MQ API for ActiveMQ only: ConflictException (HTTP 409) "
+        "'The users API does not apply to RabbitMQ brokers. To manage broker users, please use the RabbitMQ web "
+        "console, or the management API.'",
+        "Field report (exact text, from CreateUser): https://github.com/alphagov/govuk-infrastructure/pull/4002 "
+        f"(provider 6.38 began calling it); {MQ_API_MODEL}: CreateUser 'Creates a new ActiveMQ user', User ('All "
+        "subsequent broker users are created by making RabbitMQ API calls'). Assumed the same for UpdateUser and "
+        "DeleteUser.",
+        "_refuse_rabbitmq_user_api",
+    ),
+    Rule(
+        "mq-update-security-groups",
+        "mq:UpdateBroker",
+        "A RabbitMQ broker's security groups cannot change: BadRequestException "
+        "'Changing security groups is not supported for RabbitMQ brokers.'",
+        f"Field reports (exact text): {PROVIDER}/issues/33514, "
+        "https://github.com/cloudposse/terraform-aws-mq-broker/issues/61.",
+        "_check_update_broker",
+    ),
+    Rule(
+        "mq-update-instance-type",
+        "mq:UpdateBroker",
+        "The new host instance type is one RabbitMQ runs on; a move to mq.t3.* is refused: "
+        "'Downgrading from current instance type [mq.m5.large] to requested instance type [mq.t3.micro] is not "
+        "supported for RabbitMQ brokers.'",
+        "Field report (exact text): https://github.com/alphagov/govuk-infrastructure/pull/1858; Amazon MQ guide "
+        "'sizing guidelines' ('You cannot downgrade a broker from an mq.m5 or mq.m7g instance type to an "
+        "mq.t3.micro instance type').",
+        "_check_instance_type",
+    ),
+    Rule(
+        "mq-update-engine-upgrade-path",
+        "mq:UpdateBroker",
+        "Engine versions only go up, one step at a time: 3.13 -> 4.2 -> 4.3 (no 3.13 -> 4.3, no downgrade).",
+        f"Amazon MQ guide 'RabbitMQ 4.3' ({MQ_GUIDE}/rabbitmq-43.html: 'You cannot upgrade directly from RabbitMQ "
+        f"3.13 to 4.3'), 'In-place upgrade from RabbitMQ 3 to 4'; no downgrade: {PROVIDER}/issues/21651. "
+        "Texts unconfirmed.",
+        "_check_engine_version",
+    ),
+    Rule(
+        "esm-mq-broker-exists",
+        "lambda:CreateEventSourceMapping",
+        "An Amazon MQ event source is an existing broker.",
+        f"{LAMBDA_API_MODEL}: EventSourceArn ('Amazon MQ - The ARN of the broker'). Text unconfirmed.",
+        "_check_create_mapping",
+    ),
+    Rule(
+        "esm-mq-one-queue",
+        "lambda:CreateEventSourceMapping",
+        "Exactly one queue: Queues is required for Amazon MQ and holds one name (model: min 1, max 1).",
+        f"{LAMBDA_API_MODEL}: Queues (list min 1 max 1, '(MQ) The name of the Amazon MQ broker destination queue "
+        "to consume'); modelled constraints fail with ValidationException '1 validation error detected: ...'. "
+        "Text for a missing Queues unconfirmed.",
+        "_check_create_mapping",
+    ),
+    Rule(
+        "esm-mq-basic-auth",
+        "lambda:CreateEventSourceMapping, lambda:UpdateEventSourceMapping",
+        "SourceAccessConfigurations hold exactly one BASIC_AUTH, naming a Secrets Manager secret that exists.",
+        "Lambda guide 'Using Lambda with Amazon MQ' (https://docs.aws.amazon.com/lambda/latest/dg/with-mq.html); "
+        f"{LAMBDA_API_MODEL}: SourceAccessConfiguration.Type ('BASIC_AUTH - (Amazon MQ) The Secrets Manager "
+        "secret that stores your broker credentials'). Text unconfirmed.",
+        "_check_access_configurations",
+    ),
+    Rule(
+        "esm-mq-access-types",
+        "lambda:CreateEventSourceMapping, lambda:UpdateEventSourceMapping",
+        "A RabbitMQ mapping takes BASIC_AUTH and at most one VIRTUAL_HOST; every other type (VPC_SUBNET, "
+        "SASL_*, CLIENT_CERTIFICATE_TLS_AUTH, ...) belongs to Kafka.",
+        f"{LAMBDA_API_MODEL}: SourceAccessConfiguration.Type. Text unconfirmed.",
+        "_check_access_configurations",
+    ),
+    Rule(
+        "esm-mq-batch-size",
+        "lambda:CreateEventSourceMapping, lambda:UpdateEventSourceMapping",
+        "BatchSize is 1-10,000 (default 100).",
+        f"{LAMBDA_API_MODEL}: BatchSize (min 1 max 10000; 'Amazon MQ (ActiveMQ and RabbitMQ) - Default 100. Max "
+        "10,000'); error format of modelled constraints: ValidationException '1 validation error detected: "
+        "Value ... at 'batchSize' failed to satisfy constraint: ...'.",
+        "_check_bounds",
+    ),
+    Rule(
+        "esm-mq-batching-window",
+        "lambda:CreateEventSourceMapping, lambda:UpdateEventSourceMapping",
+        "MaximumBatchingWindowInSeconds is 0-300 (for Amazon MQ the default is 500 ms, which the integer field "
+        "cannot express again once changed).",
+        f"{LAMBDA_API_MODEL}: MaximumBatchingWindowInSeconds (min 0 max 300; 'For ... Amazon MQ ... the default "
+        "batching window is 500 ms').",
+        "_check_bounds",
+    ),
+    Rule(
+        "esm-mq-no-starting-position",
+        "lambda:CreateEventSourceMapping",
+        "Amazon MQ mappings take no StartingPosition (a stream setting).",
+        f"{LAMBDA_API_MODEL}: StartingPosition ('Required for Amazon Kinesis and Amazon DynamoDB Stream event "
+        "sources', AT_TIMESTAMP for streams and Kafka only). Text unconfirmed.",
+        "_check_create_mapping",
+    ),
+    Rule(
+        "esm-mq-update-no-virtual-host",
+        "lambda:UpdateEventSourceMapping",
+        "An update may not name VIRTUAL_HOST at all, changed or not: a new vhost needs a new mapping.",
+        f"{LAMBDA_API_MODEL}: SourceAccessConfiguration.Type ('VIRTUAL_HOST ... This property cannot be specified "
+        "in an UpdateEventSourceMapping API call'); field report 'Invalid parameters: VIRTUAL_HOST' on every "
+        "update of an unchanged mapping: https://github.com/serverless/serverless/issues/11733. Text unconfirmed.",
+        "_check_access_configurations",
+    ),
+    Rule(
+        "lambda-powertools-layer",
+        "lambda:CreateFunction, lambda:UpdateFunctionConfiguration",
+        "A public Powertools for AWS Lambda (Python) V3 layer matches the function's region, runtime and "
+        "architecture (a wrong one does not exist there, or breaks imports).",
+        "Powertools for AWS Lambda (Python) docs, 'Lambda Layer' "
+        "(https://docs.powertools.aws.dev/lambda/python/latest/#lambda-layer): "
+        "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-{python3.x}-{arch}:{version}. "
+        "Text unconfirmed.",
+        "_check_public_layers",
+    ),
+)
+
+# What AWS returns or does by itself where moto would differ; no request can break these, so the
+# tests observe them instead.
+BEHAVIOURS: tuple[Rule, ...] = (
+    Rule(
+        "mq-describe-no-users",
+        "mq:DescribeBroker, mq:ListUsers",
+        "DescribeBroker never returns RabbitMQ users (an empty list), so Terraform cannot see user drift; the "
+        "provider suppresses user diffs once the broker exists.",
+        "https://github.com/aws/aws-sdk/issues/32 and https://github.com/aws/aws-sdk-go/issues/3625; "
+        f"{MQ_API_MODEL}: UserSummary 'Does not apply to RabbitMQ brokers'; provider "
+        "internal/service/mq/broker.go (user DiffSuppressFunc).",
+        "_store_no_rabbitmq_users",
+    ),
+    Rule(
+        "mq-broker-identity",
+        "mq:CreateBroker, mq:DescribeBroker",
+        "Broker id 'b-<uuid>'; ARN arn:aws:mq:<region>:<account>:broker:<name>:<id>; a RabbitMQ broker has one "
+        "endpoint, amqps://<id>.mq.<region>.amazonaws.com:5671, and console https://<id>.mq.<region>.amazonaws.com "
+        "(moto: a 6-hex id, an ARN without the name, amqps://mockmq:5671).",
+        "DescribeBroker output quoted in https://github.com/aws/aws-sdk/issues/32; Amazon MQ guide 'Broker' "
+        f"({MQ_GUIDE}/broker.html: ARN format).",
+        "_shape_rabbitmq_broker",
+    ),
+    Rule(
+        "mq-update-pending-until-reboot",
+        "mq:UpdateBroker, mq:RebootBroker",
+        "A new engine version or host instance type is pending (PendingEngineVersion, PendingHostInstanceType) "
+        "until the broker reboots; DescribeBroker reports the old value until then.",
+        f"Amazon MQ guide 'In-place upgrade from RabbitMQ 3 to 4' ('set the pending engine version ... Reboot the "
+        f"broker to apply'), 'Upgrading an Amazon MQ broker instance type' ({MQ_GUIDE}/upgrading-instance-type.html); "
+        "provider broker.go reboots only with apply_immediately.",
+        "_hold_changes_until_reboot",
+    ),
+    Rule(
+        "esm-mq-defaults",
+        "lambda:CreateEventSourceMapping, lambda:UpdateEventSourceMapping",
+        "An Amazon MQ mapping defaults to BatchSize 100 and has no StartingPosition (moto would say TRIM_HORIZON); "
+        "an update leaves the mapping's VIRTUAL_HOST as it was.",
+        f"{LAMBDA_API_MODEL}: BatchSize, StartingPosition, SourceAccessConfiguration.Type.",
+        "_accept_amazon_mq_event_sources",
+    ),
+)
+
+# Amazon MQ instance types for RabbitMQ (sizing guidelines and default resource limits pages).
+M5_TYPES = frozenset(f"mq.m5.{size}" for size in ("large", "xlarge", "2xlarge", "4xlarge"))
+M7G_TYPES = frozenset(
+    f"mq.m7g.{size}" for size in ("medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge")
+)
+RABBITMQ_INSTANCE_TYPES = M5_TYPES | M7G_TYPES
+
+# Newest first, as AWS lists valid values; each version's only in-place upgrade target.
+RABBITMQ_ENGINE_VERSIONS = ("4.3", "4.2", "3.13")
+RABBITMQ_UPGRADES = {"3.13": "4.2", "4.2": "4.3"}
+
+RABBITMQ_USERNAME = re.compile(r"^[A-Za-z0-9._-]{2,100}$")
+MQ_ACCESS_TYPES = frozenset({"BASIC_AUTH", "VIRTUAL_HOST"})
+
+POWERTOOLS_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER = re.compile(
+    r"^arn:aws:lambda:(?P<region>[a-z0-9-]+):017000801446:layer:"
+    r"AWSLambdaPowertoolsPythonV3-(?P<runtime>python3\d+)-(?P<arch>arm64|x86_64):(?P<version>\d+)$"
+)
+
+
+def extend_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Install every patch that makes moto as strict as AWS on `RULES` and as AWS-like on `BEHAVIOURS`."""
+    _strict_amazon_mq(monkeypatch)
+    _accept_amazon_mq_event_sources(monkeypatch)
+    _accept_public_powertools_layers(monkeypatch)
+
+
+# --------------------------------------------------------------------------------------------
+# Amazon MQ
+# --------------------------------------------------------------------------------------------
+
+
+def _bad_request(message: str, attribute: str) -> Exception:
+    """Amazon MQ's error: BadRequestException (HTTP 400) with the offending request attribute."""
+    from moto.mq.exceptions import BadRequestException
+
+    error = BadRequestException(message)
+    error.error_attribute = attribute  # type: ignore[attr-defined]  # serialized as errorAttribute
+    return error
+
+
+def _is_rabbitmq(engine_type: str | None) -> bool:
+    return (engine_type or "").upper() == "RABBITMQ"
+
+
+def _check_create_broker(request: Mapping[str, Any]) -> None:
+    """CreateBroker for RabbitMQ, checked in the order a request's mistakes are most telling."""
+    if request["deployment_mode"] not in ("SINGLE_INSTANCE", "CLUSTER_MULTI_AZ"):
+        raise _bad_request(
+            f"Broker engine type [RabbitMQ] does not support deployment mode [{request['deployment_mode']}].",
+            "deploymentMode",
+        )
+    _check_instance_type(request["engine_version"], request["host_instance_type"], current=None)
+    _check_engine_version(request["engine_version"], current=None)
+    _check_auto_minor_version_upgrade(request["engine_version"], request["auto_minor_version_upgrade"])
+    _check_logs(request["logs"])
+    _check_network(request)
+    _check_users(request["users"])
+
+
+def _check_engine_version(version: str, current: str | None) -> None:
+    if version not in RABBITMQ_ENGINE_VERSIONS:
+        raise _bad_request(
+            f"Broker engine version [{version}] is invalid for broker engine type [RABBITMQ]. "
+            f"Valid values: [{', '.join(RABBITMQ_ENGINE_VERSIONS)}].",
+            "engineVersion",
+        )
+    if current is None or version == current:
+        return
+    if RABBITMQ_ENGINE_VERSIONS.index(version) > RABBITMQ_ENGINE_VERSIONS.index(current):
+        raise _bad_request(
+            f"Downgrading from current engine version [{current}] to requested engine version [{version}] is not "
+            "supported for RabbitMQ brokers.",
+            "engineVersion",
+        )
+    if RABBITMQ_UPGRADES.get(current) != version:
+        raise _bad_request(
+            f"Upgrading from current engine version [{current}] to requested engine version [{version}] is not "
+            f"supported for RabbitMQ brokers. Upgrade to [{RABBITMQ_UPGRADES[current]}] first.",
+            "engineVersion",
+        )
+
+
+def _check_instance_type(version: str, instance_type: str, current: str | None) -> None:
+    if instance_type not in RABBITMQ_INSTANCE_TYPES:
+        if current is not None:
+            raise _bad_request(
+                f"Downgrading from current instance type [{current}] to requested instance type [{instance_type}] "
+                "is not supported for RabbitMQ brokers.",
+                "hostInstanceType",
+            )
+        raise _bad_request(
+            f"Broker engine type [RabbitMQ] does not support host instance type [{instance_type}]",
+            "hostInstanceType",
+        )
+    if version.startswith("4.") and instance_type not in M7G_TYPES:
+        raise _bad_request(
+            f"Broker engine version [{version}] does not support host instance type [{instance_type}]. "
+            "RabbitMQ 4 runs on mq.m7g instance types only.",
+            "hostInstanceType",
+        )
+
+
+def _check_auto_minor_version_upgrade(version: str, enabled: bool) -> None:
+    if not enabled:  # every offered version is 3.13 or later
+        raise _bad_request(
+            f"Brokers on [RabbitMQ] version [{version}] must have [autoMinorVersionUpgrade] set to [true].",
+            "autoMinorVersionUpgrade",
+        )
+
+
+def _check_logs(logs: Mapping[str, Any] | None) -> None:
+    if logs and logs.get("Audit") is not None:
+        raise _bad_request("Audit logging is not supported for RabbitMQ brokers.", "logs")
+
+
+def _check_network(request: Mapping[str, Any]) -> None:
+    public, mode = bool(request["publicly_accessible"]), request["deployment_mode"]
+    subnets: Sequence[str] = request["subnet_ids"] or []
+    if public and request["security_groups"]:
+        raise _bad_request(
+            "Broker with [publiclyAccessible] set to true does not support specifying [securityGroups]",
+            "securityGroups",
+        )
+    if mode == "SINGLE_INSTANCE" and (len(subnets) > 1 or (not public and len(subnets) != 1)):
+        raise _bad_request(
+            f"Specify exactly one subnet for deployment mode [SINGLE_INSTANCE]; {len(subnets)} given.", "subnetIds"
+        )
+    if mode == "CLUSTER_MULTI_AZ" and not public and not subnets:
+        raise _bad_request(
+            "Specify at least one subnet for a broker of deployment mode [CLUSTER_MULTI_AZ] without public "
+            "accessibility.",
+            "subnetIds",
+        )
+    _check_subnets(request["account_id"], request["region"], subnets)
+
+
+def _check_subnets(account_id: str, region: str, subnet_ids: Sequence[str]) -> None:
+    from moto.ec2.models import ec2_backends
+
+    ec2 = ec2_backends[account_id][region]
+    found = {subnet.id: subnet for subnet in ec2.describe_subnets()}
+    missing = [subnet_id for subnet_id in subnet_ids if subnet_id not in found]
+    if missing:
+        raise _bad_request(f"Subnet [{missing[0]}] does not exist.", "subnetIds")
+    subnets = [found[subnet_id] for subnet_id in subnet_ids]
+    if len({subnet.vpc_id for subnet in subnets}) > 1:
+        raise _bad_request("Subnets must belong to the same VPC.", "subnetIds")
+    if len({subnet.availability_zone for subnet in subnets}) < len(subnets):
+        raise _bad_request("Subnets must be in different Availability Zones.", "subnetIds")
+
+
+def _check_users(users: Sequence[Mapping[str, Any]]) -> None:
+    if len(users) != 1:
+        raise _bad_request("Specify exactly one user for engine type [RABBITMQ].", "users")
+    username, password = users[0].get("Username") or "", users[0].get("Password") or ""
+    if username.lower() == "guest":
+        raise _bad_request("Username [guest] is not allowed for RabbitMQ brokers.", "username")
+    if not RABBITMQ_USERNAME.match(username):
+        raise _bad_request(
+            "Username is invalid. Enter a username 2 to 100 characters long that contains only letters, numbers, "
+            "dashes, periods and underscores.",
+            "username",
+        )
+    if not 12 <= len(password) <= 250:
+        raise _bad_request("Password is invalid. Enter a password 12 to 250 characters long.", "password")
+    if re.search(r"[,:=]", password):
+        raise _bad_request("Make sure your password doesn't contain invalid characters [, :=].", "password")
+    if len(set(password)) < 4:
+        raise _bad_request("Password is invalid. Enter a password with at least 4 unique characters.", "password")
+
+
+def _check_update_broker(broker: Any, request: Mapping[str, Any]) -> None:
+    """UpdateBroker for a RabbitMQ broker, judged against the state it will reach (pending changes too)."""
+    version = broker.pending_engine_version or broker.engine_version
+    instance_type = broker.pending_host_instance_type or broker.host_instance_type
+    groups = request.get("security_groups")
+    if groups and sorted(groups) != sorted(broker.security_groups or []):
+        raise _bad_request("Changing security groups is not supported for RabbitMQ brokers.", "securityGroups")
+    if request.get("engine_version"):
+        _check_engine_version(request["engine_version"], current=version)
+        version = request["engine_version"]
+    instance_type = request.get("host_instance_type") or instance_type
+    _check_instance_type(version, instance_type, current=broker.host_instance_type)
+    enabled = request.get("auto_minor_version_upgrade")
+    _check_auto_minor_version_upgrade(version, broker.auto_minor_version_upgrade if enabled is None else enabled)
+    _check_logs(request.get("logs"))
+
+
+def _refuse_rabbitmq_user_api(broker: Any) -> None:
+    from moto.mq.exceptions import ConflictException
+
+    if _is_rabbitmq(broker.engine_type):
+        raise ConflictException(
+            "The users API does not apply to RabbitMQ brokers. To manage broker users, please use the RabbitMQ web "
+            "console, or the management API."
+        )
+
+
+def _store_no_rabbitmq_users(broker: Any) -> None:
+    broker._users.clear()
+
+
+def _shape_rabbitmq_broker(broker: Any, account_id: str, region: str) -> None:
+    from moto.moto_api._internal import mock_random
+    from moto.utilities.utils import get_partition
+
+    broker.id = f"b-{mock_random.uuid4()}"
+    broker.arn = f"arn:{get_partition(region)}:mq:{region}:{account_id}:broker:{broker.name}:{broker.id}"
+    host = f"{broker.id}.mq.{region}.amazonaws.com"
+    for instance in broker.instances:
+        instance.update(consoleURL=f"https://{host}", endpoints=[f"amqps://{host}:5671"])
+
+
+def _hold_changes_until_reboot(broker: Any, engine_version: str | None, host_instance_type: str | None) -> None:
+    if engine_version and engine_version != broker.engine_version:
+        broker.pending_engine_version = engine_version
+    if host_instance_type and host_instance_type != broker.host_instance_type:
+        broker.pending_host_instance_type = host_instance_type
+
+
+def _strict_amazon_mq(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wrap moto's MQ backend: RabbitMQ requests are checked first, then handed to moto unchanged."""
+    from moto.mq import models as mq_models
+
+    backend_class = mq_models.MQBackend
+    broker_class = mq_models.Broker
+    original_create = backend_class.create_broker
+    original_update = backend_class.update_broker
+    original_broker_init = broker_class.__init__
+    original_broker_update = broker_class.update
+    original_reboot = broker_class.reboot
+
+    def create_broker(self: Any, **request: Any) -> tuple[str, str]:
+        if _is_rabbitmq(request["engine_type"]):
+            # The API's own defaults: the latest version, automatic minor upgrades on.
+            request["engine_version"] = request["engine_version"] or RABBITMQ_ENGINE_VERSIONS[0]
+            if request["auto_minor_version_upgrade"] is None:
+                request["auto_minor_version_upgrade"] = True
+            _check_create_broker({**request, "account_id": self.account_id, "region": self.region_name})
+        result: tuple[str, str] = original_create(self, **request)
+        return result
+
+    def update_broker(self: Any, **request: Any) -> None:
+        broker = self.describe_broker(request["broker_id"])
+        if _is_rabbitmq(broker.engine_type):
+            _check_update_broker(broker, request)
+        original_update(self, **request)
+
+    def broker_init(self: Any, **kwargs: Any) -> None:
+        original_broker_init(self, **kwargs)
+        self.pending_engine_version = None
+        self.pending_host_instance_type = None
+        if _is_rabbitmq(self.engine_type):
+            _store_no_rabbitmq_users(self)
+            _shape_rabbitmq_broker(self, kwargs["account_id"], kwargs["region"])
+
+    def broker_update(self: Any, **changes: Any) -> None:
+        if _is_rabbitmq(self.engine_type):
+            _hold_changes_until_reboot(self, changes.pop("engine_version"), changes.pop("host_instance_type"))
+            changes.update(engine_version=None, host_instance_type=None)
+        original_broker_update(self, **changes)
+
+    def reboot(self: Any) -> None:
+        original_reboot(self)
+        self.engine_version = self.pending_engine_version or self.engine_version
+        self.host_instance_type = self.pending_host_instance_type or self.host_instance_type
+        self.pending_engine_version = self.pending_host_instance_type = None
+
+    def user_call(name: str) -> Callable[..., Any]:
+        original = getattr(backend_class, name)
+
+        def call(self: Any, broker_id: str, *args: Any, **kwargs: Any) -> Any:
+            _refuse_rabbitmq_user_api(self.describe_broker(broker_id))
+            return original(self, broker_id, *args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(backend_class, "create_broker", create_broker)
+    monkeypatch.setattr(backend_class, "update_broker", update_broker)
+    for name in ("create_user", "update_user", "delete_user"):
+        monkeypatch.setattr(backend_class, name, user_call(name))
+    monkeypatch.setattr(broker_class, "__init__", broker_init)
+    monkeypatch.setattr(broker_class, "update", broker_update)
+    monkeypatch.setattr(broker_class, "reboot", reboot)
+
+
+# --------------------------------------------------------------------------------------------
+# Lambda: Amazon MQ event sources
+# --------------------------------------------------------------------------------------------
+
+
+def _invalid(message: str) -> Exception:
+    from moto.core.exceptions import JsonRESTError
+
+    return JsonRESTError("InvalidParameterValueException", message)
+
+
+def _validation(value: object, member: str, constraint: str) -> Exception:
+    """Lambda's error for a value outside the API model's constraints."""
+    from moto.core.exceptions import JsonRESTError
+
+    return JsonRESTError(
+        "ValidationException",
+        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}",
+    )
+
+
+def _is_mq(arn: str | None) -> bool:
+    return (arn or "").split(":")[2:3] == ["mq"]
+
+
+def _check_bounds(spec: Mapping[str, Any]) -> None:
+    for key, member, low, high in (
+        ("BatchSize", "batchSize", 1, 10000),
+        ("MaximumBatchingWindowInSeconds", "maximumBatchingWindowInSeconds", 0, 300),
+    ):
+        value = spec.get(key)
+        if value is not None and value < low:
+            raise _validation(value, member, f"Member must have value greater than or equal to {low}")
+        if value is not None and value > high:
+            raise _validation(value, member, f"Member must have value less than or equal to {high}")
+
+
+def _check_access_configurations(
+    account_id: str, region: str, configurations: Sequence[Mapping[str, str]], *, update: bool
+) -> None:
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    types = [c.get("Type") for c in configurations]
+    if update and "VIRTUAL_HOST" in types:
+        raise _invalid(
+            "Invalid parameters: VIRTUAL_HOST. The virtual host of an Amazon MQ event source mapping cannot be "
+            "specified in an update; create a new event source mapping."
+        )
+    unsupported = sorted({str(t) for t in types} - MQ_ACCESS_TYPES)
+    if unsupported:
+        raise _invalid(f"Unsupported source access configuration type for Amazon MQ (RabbitMQ): {unsupported[0]}.")
+    if types.count("BASIC_AUTH") != 1:
+        raise _invalid("Amazon MQ event sources need exactly one BASIC_AUTH source access configuration.")
+    if types.count("VIRTUAL_HOST") > 1:
+        raise _invalid("Amazon MQ event sources take at most one VIRTUAL_HOST source access configuration.")
+    secret = next(c.get("URI") for c in configurations if c.get("Type") == "BASIC_AUTH")
+    if not secret or not secretsmanager_backends[account_id][region].secrets.get(secret):
+        raise _invalid(f"The BASIC_AUTH secret {secret} does not exist.")
+
+
+def _check_create_mapping(account_id: str, region: str, spec: Mapping[str, Any]) -> None:
+    from moto.mq.models import mq_backends
+
+    arn = spec["EventSourceArn"]
+    if arn.split(":")[-1] not in mq_backends[account_id][region].brokers:
+        raise _invalid(f"The event source broker {arn} does not exist.")
+    queues = spec.get("Queues")
+    if not queues:
+        if queues is None:
+            raise _invalid("Queues is required for an Amazon MQ event source.")
+        raise _validation("[]", "queues", "Member must have length greater than or equal to 1")
+    if len(queues) > 1:
+        raise _validation(f"[{', '.join(queues)}]", "queues", "Member must have length less than or equal to 1")
+    if spec.get("StartingPosition"):
+        raise _invalid("StartingPosition is not valid for Amazon MQ event sources.")
+    _check_access_configurations(account_id, region, spec.get("SourceAccessConfigurations") or [], update=False)
+    _check_bounds(spec)
+
+
+def _accept_amazon_mq_event_sources(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Moto's Lambda accepts only SQS, DynamoDB and Kinesis sources: accept an Amazon MQ broker ARN, with
+    Lambda's rules for it, and make UpdateEventSourceMapping work for such mappings."""
+    from moto.awslambda import models as lambda_models
+
+    esm_class: Any = lambda_models.EventSourceMapping  # typed loosely: its properties are replaced below
+    original_arn: property = esm_class.__dict__["event_source_arn"]
+    original_batch_size: property = esm_class.__dict__["batch_size"]
+    original_init = esm_class.__init__
+    original_create = lambda_models.LambdaBackend.create_event_source_mapping
+    original_update = lambda_models.LambdaBackend.update_event_source_mapping
+
+    def set_event_source_arn(self: Any, arn: str) -> None:
+        if _is_mq(arn):
+            self._event_source_arn = arn
+            return
+        assert original_arn.fset is not None
+        original_arn.fset(self, arn)
+
+    def set_batch_size(self: Any, size: int | None) -> None:
+        if not _is_mq(self.event_source_arn):
+            assert original_batch_size.fset is not None
+            original_batch_size.fset(self, size)
+            return
+        self._batch_size = 100 if size is None else int(size)  # bounds: _check_bounds
+
+    def init(self: Any, spec: dict[str, Any]) -> None:
+        original_init(self, spec)
+        if _is_mq(self.event_source_arn):
+            self.starting_position = None  # moto defaults non-SQS sources to TRIM_HORIZON
+
+    def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
+        if not _is_mq(spec.get("EventSourceArn")):
+            return original_create(self, spec)
+        _check_create_mapping(self.account_id, self.region_name, spec)
+        function = self._lambdas.get_function_by_name_or_arn_with_qualifier(spec["FunctionName"])
+        spec.update(RegionName=self.region_name, AccountId=self.account_id, FunctionArn=function.function_arn)
+        esm = esm_class(spec)
+        self._event_source_mappings[esm.uuid] = esm
+        return esm
+
+    def update_event_source_mapping(self: Any, uuid: str, spec: dict[str, Any]) -> Any:
+        esm = self.get_event_source_mapping(uuid)
+        if esm is None or not _is_mq(esm.event_source_arn):
+            return original_update(self, uuid, spec)
+        _check_bounds(spec)
+        if "SourceAccessConfigurations" in spec:
+            given = spec["SourceAccessConfigurations"] or []
+            _check_access_configurations(self.account_id, self.region_name, given, update=True)
+            kept = [c for c in esm.source_access_config or [] if c.get("Type") == "VIRTUAL_HOST"]
+            spec["SourceAccessConfigurations"] = [*given, *kept]
+        return original_update(self, uuid, spec)
+
+    monkeypatch.setattr(esm_class, "event_source_arn", property(original_arn.fget, set_event_source_arn))
+    monkeypatch.setattr(esm_class, "batch_size", property(original_batch_size.fget, set_batch_size))
+    monkeypatch.setattr(esm_class, "__init__", init)
+    monkeypatch.setattr(lambda_models.LambdaBackend, "create_event_source_mapping", create_event_source_mapping)
+    monkeypatch.setattr(lambda_models.LambdaBackend, "update_event_source_mapping", update_event_source_mapping)
+
+
+# --------------------------------------------------------------------------------------------
+# Lambda: public Powertools layers
+# --------------------------------------------------------------------------------------------
+
+
+def _check_public_layers(function: Any, arns: Sequence[str]) -> None:
+    runtime = (function.run_time or "").replace(".", "")
+    for arn in arns:
+        match = POWERTOOLS_LAYER.match(arn)
+        if (
+            not match
+            or match["region"] != function.region
+            or match["runtime"] != runtime
+            or match["arch"] not in function.architectures
+        ):
+            raise _invalid(f"Layer {arn} does not exist for {function.region}, {runtime}, {function.architectures}")
+
+
+def _accept_public_powertools_layers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Moto only knows layers published in its own account: accept the public Powertools layers of
+    account 017000801446 when their region, runtime and architecture match the function."""
+    from moto.awslambda import models as lambda_models
+
+    function_class = lambda_models.LambdaFunction
+    original_layers = function_class._get_layers_data
+    original_function_init = function_class.__init__
+
+    def get_layers_data(self: Any, arns: list[str]) -> list[dict[str, Any]]:
+        public = [arn for arn in arns if f":{POWERTOOLS_ACCOUNT}:layer:" in arn]
+        if hasattr(self, "architectures"):  # an update; on creation, function_init checks them
+            _check_public_layers(self, public)
+        others = [arn for arn in arns if arn not in public]
+        found: list[dict[str, Any]] = [{"Arn": arn, "CodeSize": 0} for arn in public]
+        return found + ([dict(layer) for layer in original_layers(self, others)] if others else [])
+
+    def function_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_function_init(self, *args, **kwargs)
+        _check_public_layers(self, [layer["Arn"] for layer in self.layers if f":{POWERTOOLS_ACCOUNT}:" in layer["Arn"]])
+
+    monkeypatch.setattr(function_class, "_get_layers_data", get_layers_data)
+    monkeypatch.setattr(function_class, "__init__", function_init)

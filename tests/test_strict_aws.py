@@ -1,0 +1,765 @@
+"""The moto double refuses every request that breaks one of the AWS rules in tests/strict_aws.py.
+
+Each rule in `strict_aws.RULES` has refusal cases here (a test fails when a rule has none, or a
+case names no rule), each sending a request through boto3 that breaks the rule and asserting
+AWS's error code, message and HTTP status. Each of `strict_aws.BEHAVIOURS` is observed. Requests
+that obey every rule succeed, so the double is strict without being stricter than the
+configuration needs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, cast
+
+import boto3
+import pytest
+import strict_aws
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from strict_aws import BEHAVIOURS, RULES
+from terraform_harness import moto_server
+
+pytestmark = pytest.mark.terraform
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's default account
+PASSWORD = "Stand-in_password.1234"
+LAYER = f"arn:aws:lambda:{REGION}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
+MISSING_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:missing-AbCdEf"
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class World:
+    """Clients of one moto server and the valid resources every case starts from."""
+
+    mq: Any
+    lambda_: Any
+    secrets: Any
+    ec2: Any
+    secret_arn: str
+    role_arn: str
+    function_name: str
+    broker_id: str  # 3.13, mq.m7g.medium, public single instance
+    broker_arn: str
+    broker_42_id: str  # 4.2, mq.m7g.large, public cluster
+    private_broker_id: str  # 3.13, private single instance with a security group
+    mapping_uuid: str
+    subnets: list[str]  # default VPC, one per Availability Zone
+    same_az_subnet: str  # default VPC, same zone as subnets[0]
+    other_vpc_subnet: str
+
+    def broker_request(self, **overrides: Any) -> dict[str, Any]:
+        """A CreateBroker request as the Terraform provider sends it, obeying every rule."""
+        request: dict[str, Any] = {
+            "BrokerName": unique("broker"),
+            "EngineType": "RabbitMQ",
+            "EngineVersion": "3.13",
+            "HostInstanceType": "mq.m7g.medium",
+            "DeploymentMode": "SINGLE_INSTANCE",
+            "PubliclyAccessible": True,
+            "AutoMinorVersionUpgrade": True,
+            "Users": [{"Username": "admin", "Password": PASSWORD}],
+            "Logs": {"General": True},
+        }
+        return without_none(request | overrides)
+
+    def access(self, vhost: str = "/") -> list[dict[str, str]]:
+        return [{"Type": "BASIC_AUTH", "URI": self.secret_arn}, {"Type": "VIRTUAL_HOST", "URI": vhost}]
+
+    def mapping_request(self, **overrides: Any) -> dict[str, Any]:
+        """A CreateEventSourceMapping request for the broker, obeying every rule."""
+        request: dict[str, Any] = {
+            "EventSourceArn": self.broker_arn,
+            "FunctionName": self.function_name,
+            "Queues": ["orders"],
+            "SourceAccessConfigurations": self.access(),
+            "BatchSize": 10,
+            "MaximumBatchingWindowInSeconds": 1,
+        }
+        return without_none(request | overrides)
+
+    def function_request(self, **overrides: Any) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "FunctionName": unique("consumer"),
+            "Runtime": "python3.13",
+            "Architectures": ["arm64"],
+            "Role": self.role_arn,
+            "Handler": "handler.lambda_handler",
+            "Code": {"ZipFile": handler_zip()},
+            "Layers": [LAYER],
+        }
+        return request | overrides
+
+
+def without_none(request: dict[str, Any]) -> dict[str, Any]:
+    """A None override leaves the member out of the request."""
+    return {key: value for key, value in request.items() if value is not None}
+
+
+def handler_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def lambda_handler(event, context):\n    return None\n")
+    return buffer.getvalue()
+
+
+def client(endpoint: str, service: str) -> Any:
+    # Client-side validation off: the double, not botocore, must refuse what AWS refuses.
+    return cast(Any, boto3.client)(
+        service,
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(parameter_validation=False, retries={"max_attempts": 1}),
+    )
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    with moto_server() as endpoint:
+        secrets, ec2, iam = (client(endpoint, s) for s in ("secretsmanager", "ec2", "iam"))
+        secret_arn = secrets.create_secret(
+            Name=unique("broker-admin"), SecretString=json.dumps({"username": "admin", "password": PASSWORD})
+        )["ARN"]
+        role_arn = iam.create_role(
+            RoleName=unique("consumer"),
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )["Role"]["Arn"]
+        default_subnets = sorted(
+            ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"],
+            key=lambda s: s["AvailabilityZone"],
+        )
+        same_az_subnet = ec2.create_subnet(
+            VpcId=default_subnets[0]["VpcId"],
+            CidrBlock="172.31.240.0/24",
+            AvailabilityZone=default_subnets[0]["AvailabilityZone"],
+        )["Subnet"]["SubnetId"]
+        other_vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+        other_vpc_subnet = ec2.create_subnet(
+            VpcId=other_vpc, CidrBlock="10.9.1.0/24", AvailabilityZone=default_subnets[1]["AvailabilityZone"]
+        )["Subnet"]["SubnetId"]
+        partial = World(
+            mq=client(endpoint, "mq"),
+            lambda_=client(endpoint, "lambda"),
+            secrets=secrets,
+            ec2=ec2,
+            secret_arn=secret_arn,
+            role_arn=role_arn,
+            function_name="",
+            broker_id="",
+            broker_arn="",
+            broker_42_id="",
+            private_broker_id="",
+            mapping_uuid="",
+            subnets=[s["SubnetId"] for s in default_subnets],
+            same_az_subnet=same_az_subnet,
+            other_vpc_subnet=other_vpc_subnet,
+        )
+        partial.function_name = partial.lambda_.create_function(**partial.function_request())["FunctionName"]
+        broker = partial.mq.create_broker(**partial.broker_request())
+        partial.broker_id, partial.broker_arn = broker["BrokerId"], broker["BrokerArn"]
+        partial.broker_42_id = partial.mq.create_broker(
+            **partial.broker_request(
+                EngineVersion="4.2", HostInstanceType="mq.m7g.large", DeploymentMode="CLUSTER_MULTI_AZ"
+            )
+        )["BrokerId"]
+        partial.private_broker_id = partial.mq.create_broker(
+            **partial.broker_request(
+                PubliclyAccessible=False, SubnetIds=partial.subnets[:1], SecurityGroups=["sg-0123456789abcdef0"]
+            )
+        )["BrokerId"]
+        partial.mapping_uuid = partial.lambda_.create_event_source_mapping(**partial.mapping_request())["UUID"]
+        yield partial
+
+
+# --------------------------------------------------------------------------------------------
+# Refusals: every rule, broken on purpose
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refusal:
+    name: str
+    send: Callable[[World], object]
+    code: str
+    message: str
+    status: int = 400
+
+
+def bad_request(name: str, send: Callable[[World], object], message: str) -> Refusal:
+    return Refusal(name, send, "BadRequestException", message)
+
+
+def invalid(name: str, send: Callable[[World], object], message: str) -> Refusal:
+    return Refusal(name, send, "InvalidParameterValueException", message)
+
+
+def out_of_model(name: str, send: Callable[[World], object], value: str, member: str, constraint: str) -> Refusal:
+    message = f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"
+    return Refusal(name, send, "ValidationException", message)
+
+
+def create_broker(**overrides: Any) -> Callable[[World], object]:
+    return lambda w: w.mq.create_broker(**w.broker_request(**overrides))
+
+
+def create_private_broker(subnets: Callable[[World], list[str]], **overrides: Any) -> Callable[[World], object]:
+    return lambda w: w.mq.create_broker(**w.broker_request(PubliclyAccessible=False, SubnetIds=subnets(w), **overrides))
+
+
+def update_broker(broker: Callable[[World], str], **changes: Any) -> Callable[[World], object]:
+    return lambda w: w.mq.update_broker(BrokerId=broker(w), **changes)
+
+
+def create_mapping(**overrides: Any) -> Callable[[World], object]:
+    return lambda w: w.lambda_.create_event_source_mapping(**w.mapping_request(**overrides))
+
+
+def create_mapping_with(access: Callable[[World], list[dict[str, str]]]) -> Callable[[World], object]:
+    return lambda w: w.lambda_.create_event_source_mapping(**w.mapping_request(SourceAccessConfigurations=access(w)))
+
+
+def update_mapping(**changes: Any) -> Callable[[World], object]:
+    return lambda w: w.lambda_.update_event_source_mapping(UUID=w.mapping_uuid, **changes)
+
+
+def update_mapping_access(access: Callable[[World], list[dict[str, str]]]) -> Callable[[World], object]:
+    return lambda w: w.lambda_.update_event_source_mapping(UUID=w.mapping_uuid, SourceAccessConfigurations=access(w))
+
+
+def public_broker(w: World) -> str:
+    return str(w.broker_id)
+
+
+def cluster_42(w: World) -> str:
+    return str(w.broker_42_id)
+
+
+def private_broker(w: World) -> str:
+    return str(w.private_broker_id)
+
+
+def basic_auth(w: World) -> dict[str, str]:
+    return {"Type": "BASIC_AUTH", "URI": w.secret_arn}
+
+
+T3 = "Broker engine type [RabbitMQ] does not support host instance type [mq.t3.micro]"
+VALID_VERSIONS = "Valid values: [4.3, 4.2, 3.13]."
+SINGLE_SUBNET = "Specify exactly one subnet for deployment mode [SINGLE_INSTANCE]; {} given."
+ONE_USER = "Specify exactly one user for engine type [RABBITMQ]."
+BAD_USERNAME = (
+    "Username is invalid. Enter a username 2 to 100 characters long that contains only letters, numbers, "
+    "dashes, periods and underscores."
+)
+USERS_API = (
+    "The users API does not apply to RabbitMQ brokers. To manage broker users, please use the RabbitMQ web console, "
+    "or the management API."
+)
+ONE_BASIC_AUTH = "Amazon MQ event sources need exactly one BASIC_AUTH source access configuration."
+NO_VHOST_UPDATE = (
+    "Invalid parameters: VIRTUAL_HOST. The virtual host of an Amazon MQ event source mapping cannot be specified in "
+    "an update; create a new event source mapping."
+)
+GE, LE = "Member must have value greater than or equal to {}", "Member must have value less than or equal to {}"
+
+REFUSALS: dict[str, tuple[Refusal, ...]] = {
+    "mq-instance-type": (
+        bad_request("t3-single-instance", create_broker(HostInstanceType="mq.t3.micro"), T3),
+        bad_request("t3-cluster", create_broker(HostInstanceType="mq.t3.micro", DeploymentMode="CLUSTER_MULTI_AZ"), T3),
+        bad_request(
+            "m4-large",
+            create_broker(HostInstanceType="mq.m4.large"),
+            "Broker engine type [RabbitMQ] does not support host instance type [mq.m4.large]",
+        ),
+        bad_request(
+            "m5-medium",
+            create_broker(HostInstanceType="mq.m5.medium"),
+            "Broker engine type [RabbitMQ] does not support host instance type [mq.m5.medium]",
+        ),
+    ),
+    "mq-engine-version": (
+        bad_request(
+            "3.12-out-of-support",
+            create_broker(EngineVersion="3.12"),
+            f"Broker engine version [3.12] is invalid for broker engine type [RABBITMQ]. {VALID_VERSIONS}",
+        ),
+        bad_request(
+            "patch-version",
+            create_broker(EngineVersion="3.13.2"),
+            f"Broker engine version [3.13.2] is invalid for broker engine type [RABBITMQ]. {VALID_VERSIONS}",
+        ),
+        bad_request(
+            "patch-version-on-update",
+            update_broker(public_broker, EngineVersion="3.13.7"),
+            f"Broker engine version [3.13.7] is invalid for broker engine type [RABBITMQ]. {VALID_VERSIONS}",
+        ),
+    ),
+    "mq-rabbitmq4-on-m7g": (
+        bad_request(
+            "4.2-on-m5",
+            create_broker(EngineVersion="4.2", HostInstanceType="mq.m5.large", DeploymentMode="CLUSTER_MULTI_AZ"),
+            "Broker engine version [4.2] does not support host instance type [mq.m5.large]. "
+            "RabbitMQ 4 runs on mq.m7g instance types only.",
+        ),
+        bad_request(
+            "4.2-moved-to-m5",
+            update_broker(cluster_42, HostInstanceType="mq.m5.xlarge"),
+            "Broker engine version [4.2] does not support host instance type [mq.m5.xlarge]. "
+            "RabbitMQ 4 runs on mq.m7g instance types only.",
+        ),
+    ),
+    "mq-auto-minor-version-upgrade": (
+        bad_request(
+            "create-without",
+            create_broker(AutoMinorVersionUpgrade=False),
+            "Brokers on [RabbitMQ] version [3.13] must have [autoMinorVersionUpgrade] set to [true].",
+        ),
+        bad_request(
+            "update-turns-off",
+            update_broker(cluster_42, AutoMinorVersionUpgrade=False),
+            "Brokers on [RabbitMQ] version [4.2] must have [autoMinorVersionUpgrade] set to [true].",
+        ),
+    ),
+    "mq-no-audit-log": (
+        bad_request(
+            "audit-false",
+            create_broker(Logs={"General": True, "Audit": False}),
+            "Audit logging is not supported for RabbitMQ brokers.",
+        ),
+        bad_request(
+            "audit-on-update",
+            update_broker(public_broker, Logs={"General": True, "Audit": True}),
+            "Audit logging is not supported for RabbitMQ brokers.",
+        ),
+    ),
+    "mq-public-no-security-groups": (
+        bad_request(
+            "public-with-group",
+            create_broker(SecurityGroups=["sg-0123456789abcdef0"]),
+            "Broker with [publiclyAccessible] set to true does not support specifying [securityGroups]",
+        ),
+    ),
+    "mq-subnet-count": (
+        bad_request(
+            "private-single-two-subnets", create_private_broker(lambda w: w.subnets[:2]), SINGLE_SUBNET.format(2)
+        ),
+        bad_request("private-single-no-subnet", create_private_broker(lambda w: []), SINGLE_SUBNET.format(0)),
+        bad_request(
+            "public-single-two-subnets", create_broker(SubnetIds=["subnet-a", "subnet-b"]), SINGLE_SUBNET.format(2)
+        ),
+        bad_request(
+            "private-cluster-no-subnet",
+            create_private_broker(lambda w: [], DeploymentMode="CLUSTER_MULTI_AZ"),
+            "Specify at least one subnet for a broker of deployment mode [CLUSTER_MULTI_AZ] without public "
+            "accessibility.",
+        ),
+    ),
+    "mq-subnets": (
+        bad_request(
+            "missing-subnet",
+            create_private_broker(lambda w: ["subnet-0000000000"]),
+            "Subnet [subnet-0000000000] does not exist.",
+        ),
+        bad_request(
+            "two-vpcs",
+            create_private_broker(lambda w: [w.subnets[0], w.other_vpc_subnet], DeploymentMode="CLUSTER_MULTI_AZ"),
+            "Subnets must belong to the same VPC.",
+        ),
+        bad_request(
+            "one-zone",
+            create_private_broker(lambda w: [w.subnets[0], w.same_az_subnet], DeploymentMode="CLUSTER_MULTI_AZ"),
+            "Subnets must be in different Availability Zones.",
+        ),
+    ),
+    "mq-deployment-mode": (
+        bad_request(
+            "active-standby",
+            create_broker(DeploymentMode="ACTIVE_STANDBY_MULTI_AZ"),
+            "Broker engine type [RabbitMQ] does not support deployment mode [ACTIVE_STANDBY_MULTI_AZ].",
+        ),
+    ),
+    "mq-exactly-one-user": (
+        bad_request("no-user", create_broker(Users=[]), ONE_USER),
+        bad_request(
+            "two-users",
+            create_broker(
+                Users=[{"Username": "admin", "Password": PASSWORD}, {"Username": "app", "Password": PASSWORD}]
+            ),
+            ONE_USER,
+        ),
+    ),
+    "mq-username": (
+        bad_request(
+            "guest",
+            create_broker(Users=[{"Username": "guest", "Password": PASSWORD}]),
+            "Username [guest] is not allowed for RabbitMQ brokers.",
+        ),
+        bad_request("one-character", create_broker(Users=[{"Username": "a", "Password": PASSWORD}]), BAD_USERNAME),
+        bad_request("tilde", create_broker(Users=[{"Username": "admin~1", "Password": PASSWORD}]), BAD_USERNAME),
+        bad_request(
+            "101-characters", create_broker(Users=[{"Username": "a" * 101, "Password": PASSWORD}]), BAD_USERNAME
+        ),
+    ),
+    "mq-password": (
+        bad_request(
+            "11-characters",
+            create_broker(Users=[{"Username": "admin", "Password": "Abcdefgh123"}]),
+            "Password is invalid. Enter a password 12 to 250 characters long.",
+        ),
+        bad_request(
+            "251-characters",
+            create_broker(Users=[{"Username": "admin", "Password": "Abcd" * 62 + "xyz"}]),
+            "Password is invalid. Enter a password 12 to 250 characters long.",
+        ),
+        bad_request(
+            "colon",
+            create_broker(Users=[{"Username": "admin", "Password": "Stand-in:password.1234"}]),
+            "Make sure your password doesn't contain invalid characters [, :=].",
+        ),
+        bad_request(
+            "three-distinct",
+            create_broker(Users=[{"Username": "admin", "Password": "abcabcabcabc"}]),
+            "Password is invalid. Enter a password with at least 4 unique characters.",
+        ),
+    ),
+    "mq-user-api-activemq-only": tuple(
+        Refusal(operation, send, "ConflictException", USERS_API, 409)
+        for operation, send in (
+            ("create-user", lambda w: w.mq.create_user(BrokerId=w.broker_id, Username="app", Password=PASSWORD)),
+            (
+                "update-user",
+                lambda w: w.mq.update_user(BrokerId=w.broker_id, Username="admin", Password=PASSWORD + "x"),
+            ),
+            ("delete-user", lambda w: w.mq.delete_user(BrokerId=w.broker_id, Username="admin")),
+        )
+    ),
+    "mq-update-security-groups": (
+        bad_request(
+            "new-group",
+            update_broker(private_broker, SecurityGroups=["sg-0fedcba9876543210"]),
+            "Changing security groups is not supported for RabbitMQ brokers.",
+        ),
+    ),
+    "mq-update-instance-type": (
+        bad_request(
+            "to-t3",
+            update_broker(public_broker, HostInstanceType="mq.t3.micro"),
+            "Downgrading from current instance type [mq.m7g.medium] to requested instance type [mq.t3.micro] is not "
+            "supported for RabbitMQ brokers.",
+        ),
+    ),
+    "mq-update-engine-upgrade-path": (
+        bad_request(
+            "3.13-to-4.3",
+            update_broker(public_broker, EngineVersion="4.3"),
+            "Upgrading from current engine version [3.13] to requested engine version [4.3] is not supported for "
+            "RabbitMQ brokers. Upgrade to [4.2] first.",
+        ),
+        bad_request(
+            "4.2-to-3.13",
+            update_broker(cluster_42, EngineVersion="3.13"),
+            "Downgrading from current engine version [4.2] to requested engine version [3.13] is not supported for "
+            "RabbitMQ brokers.",
+        ),
+    ),
+    "esm-mq-broker-exists": (
+        invalid(
+            "missing-broker",
+            lambda w: w.lambda_.create_event_source_mapping(
+                **w.mapping_request(EventSourceArn=f"arn:aws:mq:{REGION}:{ACCOUNT}:broker:gone:b-{uuid.UUID(int=0)}")
+            ),
+            f"The event source broker arn:aws:mq:{REGION}:{ACCOUNT}:broker:gone:b-{uuid.UUID(int=0)} does not exist.",
+        ),
+    ),
+    "esm-mq-one-queue": (
+        invalid("no-queues", create_mapping(Queues=None), "Queues is required for an Amazon MQ event source."),
+        out_of_model(
+            "empty-queues",
+            create_mapping(Queues=[]),
+            "[]",
+            "queues",
+            "Member must have length greater than or equal to 1",
+        ),
+        out_of_model(
+            "two-queues",
+            create_mapping(Queues=["orders", "payments"]),
+            "[orders, payments]",
+            "queues",
+            "Member must have length less than or equal to 1",
+        ),
+    ),
+    "esm-mq-basic-auth": (
+        invalid("no-basic-auth", create_mapping_with(lambda w: [{"Type": "VIRTUAL_HOST", "URI": "/"}]), ONE_BASIC_AUTH),
+        invalid("two-basic-auth", create_mapping_with(lambda w: [basic_auth(w), basic_auth(w)]), ONE_BASIC_AUTH),
+        invalid(
+            "missing-secret",
+            create_mapping_with(lambda w: [{"Type": "BASIC_AUTH", "URI": MISSING_SECRET}]),
+            f"The BASIC_AUTH secret {MISSING_SECRET} does not exist.",
+        ),
+        invalid(
+            "missing-secret-on-update",
+            update_mapping_access(lambda w: [{"Type": "BASIC_AUTH", "URI": MISSING_SECRET}]),
+            f"The BASIC_AUTH secret {MISSING_SECRET} does not exist.",
+        ),
+    ),
+    "esm-mq-access-types": (
+        invalid(
+            "vpc-subnet",
+            create_mapping_with(lambda w: [basic_auth(w), {"Type": "VPC_SUBNET", "URI": "subnet:subnet-0123"}]),
+            "Unsupported source access configuration type for Amazon MQ (RabbitMQ): VPC_SUBNET.",
+        ),
+        invalid(
+            "two-virtual-hosts",
+            create_mapping_with(
+                lambda w: [basic_auth(w), {"Type": "VIRTUAL_HOST", "URI": "/"}, {"Type": "VIRTUAL_HOST", "URI": "prod"}]
+            ),
+            "Amazon MQ event sources take at most one VIRTUAL_HOST source access configuration.",
+        ),
+        invalid(
+            "sasl-on-update",
+            update_mapping_access(lambda w: [basic_auth(w), {"Type": "SASL_SCRAM_512_AUTH", "URI": w.secret_arn}]),
+            "Unsupported source access configuration type for Amazon MQ (RabbitMQ): SASL_SCRAM_512_AUTH.",
+        ),
+    ),
+    "esm-mq-batch-size": (
+        out_of_model("zero", create_mapping(BatchSize=0), "0", "batchSize", GE.format(1)),
+        out_of_model("10001", create_mapping(BatchSize=10001), "10001", "batchSize", LE.format(10000)),
+        out_of_model("10001-on-update", update_mapping(BatchSize=10001), "10001", "batchSize", LE.format(10000)),
+    ),
+    "esm-mq-batching-window": (
+        out_of_model(
+            "negative",
+            create_mapping(MaximumBatchingWindowInSeconds=-1),
+            "-1",
+            "maximumBatchingWindowInSeconds",
+            GE.format(0),
+        ),
+        out_of_model(
+            "301",
+            create_mapping(MaximumBatchingWindowInSeconds=301),
+            "301",
+            "maximumBatchingWindowInSeconds",
+            LE.format(300),
+        ),
+        out_of_model(
+            "301-on-update",
+            update_mapping(MaximumBatchingWindowInSeconds=301),
+            "301",
+            "maximumBatchingWindowInSeconds",
+            LE.format(300),
+        ),
+    ),
+    "esm-mq-no-starting-position": (
+        invalid(
+            "latest",
+            create_mapping(StartingPosition="LATEST"),
+            "StartingPosition is not valid for Amazon MQ event sources.",
+        ),
+    ),
+    "esm-mq-update-no-virtual-host": (
+        invalid("same-vhost", update_mapping_access(lambda w: w.access("/")), NO_VHOST_UPDATE),
+        invalid("new-vhost", update_mapping_access(lambda w: w.access("prod")), NO_VHOST_UPDATE),
+    ),
+    "lambda-powertools-layer": (
+        invalid(
+            "x86-layer-on-arm64",
+            lambda w: w.lambda_.create_function(**w.function_request(Layers=[LAYER.replace("arm64", "x86_64")])),
+            f"Layer {LAYER.replace('arm64', 'x86_64')} does not exist for {REGION}, python313, ['arm64']",
+        ),
+        invalid(
+            "other-region",
+            lambda w: w.lambda_.create_function(**w.function_request(Layers=[LAYER.replace(REGION, "us-east-1")])),
+            f"Layer {LAYER.replace(REGION, 'us-east-1')} does not exist for {REGION}, python313, ['arm64']",
+        ),
+        invalid(
+            "python312-layer-on-update",
+            lambda w: w.lambda_.update_function_configuration(
+                FunctionName=w.function_name, Layers=[LAYER.replace("python313", "python312")]
+            ),
+            f"Layer {LAYER.replace('python313', 'python312')} does not exist for {REGION}, python313, ['arm64']",
+        ),
+    ),
+}
+
+
+def test_every_rule_has_a_refusal_case() -> None:
+    assert sorted(REFUSALS) == sorted(rule.id for rule in RULES)
+    assert all(REFUSALS.values())
+
+
+def test_rules_name_their_source_and_enforcer() -> None:
+    ids = [rule.id for rule in (*RULES, *BEHAVIOURS)]
+    assert len(ids) == len(set(ids))
+    for rule in (*RULES, *BEHAVIOURS):
+        assert rule.rule, rule.id
+        assert rule.service_operation, rule.id
+        assert rule.source, rule.id
+        assert re.search(r"https://|API model", rule.source), rule.id
+        assert callable(getattr(strict_aws, rule.enforced_by, None)), rule.id
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [pytest.param(refusal, id=f"{rule_id}/{refusal.name}") for rule_id, cases in REFUSALS.items() for refusal in cases],
+)
+def test_double_refuses(world: World, refusal: Refusal) -> None:
+    with pytest.raises(ClientError) as caught:
+        refusal.send(world)
+    error = caught.value.response
+    assert (error["Error"]["Code"], error["Error"]["Message"]) == (refusal.code, refusal.message)
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == refusal.status
+
+
+# --------------------------------------------------------------------------------------------
+# Requests that obey every rule succeed
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({}, id="3.13-m7g.medium-single-public"),
+        pytest.param(
+            {"EngineVersion": "4.2", "HostInstanceType": "mq.m7g.large", "DeploymentMode": "CLUSTER_MULTI_AZ"},
+            id="4.2-m7g.large-cluster-public",
+        ),
+        pytest.param(
+            {"EngineVersion": "4.3", "HostInstanceType": "mq.m7g.medium", "DeploymentMode": "CLUSTER_MULTI_AZ"},
+            id="4.3-m7g.medium-cluster-public",
+        ),
+        pytest.param({"HostInstanceType": "mq.m5.large", "Logs": {"General": False}}, id="3.13-m5.large-single-public"),
+    ],
+)
+def test_valid_public_broker_is_created(world: World, overrides: dict[str, Any]) -> None:
+    request = world.broker_request(**overrides)
+    broker = world.mq.describe_broker(BrokerId=world.mq.create_broker(**request)["BrokerId"])
+    assert broker["BrokerState"] == "RUNNING"
+    assert (broker["EngineVersion"], broker["HostInstanceType"], broker["DeploymentMode"]) == (
+        request["EngineVersion"],
+        request["HostInstanceType"],
+        request["DeploymentMode"],
+    )
+
+
+def test_valid_private_brokers_are_created(world: World) -> None:
+    single = world.mq.create_broker(
+        **world.broker_request(PubliclyAccessible=False, SubnetIds=world.subnets[1:2], SecurityGroups=["sg-0a"])
+    )
+    cluster = world.mq.create_broker(
+        **world.broker_request(
+            EngineVersion="4.2",
+            HostInstanceType="mq.m7g.large",
+            DeploymentMode="CLUSTER_MULTI_AZ",
+            PubliclyAccessible=False,
+            SubnetIds=world.subnets[:3],
+            SecurityGroups=["sg-0a"],
+        )
+    )
+    assert world.mq.describe_broker(BrokerId=single["BrokerId"])["SubnetIds"] == world.subnets[1:2]
+    assert sorted(world.mq.describe_broker(BrokerId=cluster["BrokerId"])["SubnetIds"]) == sorted(world.subnets[:3])
+
+
+def test_valid_broker_updates_are_accepted(world: World) -> None:
+    broker_id = world.mq.create_broker(**world.broker_request(HostInstanceType="mq.m7g.large"))["BrokerId"]
+    world.mq.update_broker(BrokerId=broker_id, EngineVersion="4.2", Logs={"General": False})
+    world.mq.reboot_broker(BrokerId=broker_id)
+    world.mq.update_broker(BrokerId=broker_id, EngineVersion="4.3", HostInstanceType="mq.m7g.xlarge")
+    world.mq.update_broker(BrokerId=world.private_broker_id, SecurityGroups=["sg-0123456789abcdef0"])  # unchanged
+
+
+def test_valid_mapping_is_created_and_updated(world: World) -> None:
+    created = world.lambda_.get_event_source_mapping(UUID=world.mapping_uuid)
+    assert (created["Queues"], created["SourceAccessConfigurations"]) == (["orders"], world.access())
+    updated = world.lambda_.update_event_source_mapping(UUID=world.mapping_uuid, BatchSize=250, Enabled=False)
+    assert (updated["BatchSize"], updated["SourceAccessConfigurations"]) == (250, world.access())
+    assert world.lambda_.get_event_source_mapping(UUID=world.mapping_uuid)["BatchSize"] == 250
+
+
+# --------------------------------------------------------------------------------------------
+# Behaviours: what AWS returns or does by itself
+# --------------------------------------------------------------------------------------------
+
+
+def observe_no_users(w: World) -> None:
+    broker_id = w.mq.create_broker(**w.broker_request())["BrokerId"]
+    assert w.mq.describe_broker(BrokerId=broker_id)["Users"] == []
+    assert w.mq.list_users(BrokerId=broker_id)["Users"] == []
+    with pytest.raises(ClientError) as caught:
+        w.mq.describe_user(BrokerId=broker_id, Username="admin")
+    assert caught.value.response["Error"]["Code"] == "NotFoundException"
+
+
+def observe_broker_identity(w: World) -> None:
+    request = w.broker_request()
+    created = w.mq.create_broker(**request)
+    broker_id = created["BrokerId"]
+    assert re.fullmatch(r"b-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", broker_id)
+    assert created["BrokerArn"] == f"arn:aws:mq:{REGION}:{ACCOUNT}:broker:{request['BrokerName']}:{broker_id}"
+    host = f"{broker_id}.mq.{REGION}.amazonaws.com"
+    [instance] = w.mq.describe_broker(BrokerId=broker_id)["BrokerInstances"]
+    assert (instance["Endpoints"], instance["ConsoleURL"]) == ([f"amqps://{host}:5671"], f"https://{host}")
+
+
+def observe_pending_until_reboot(w: World) -> None:
+    broker_id = w.mq.create_broker(**w.broker_request(HostInstanceType="mq.m7g.large"))["BrokerId"]
+    w.mq.update_broker(BrokerId=broker_id, EngineVersion="4.2", HostInstanceType="mq.m7g.xlarge")
+    pending = w.mq.describe_broker(BrokerId=broker_id)
+    assert (pending["EngineVersion"], pending["PendingEngineVersion"]) == ("3.13", "4.2")
+    assert (pending["HostInstanceType"], pending["PendingHostInstanceType"]) == ("mq.m7g.large", "mq.m7g.xlarge")
+    w.mq.reboot_broker(BrokerId=broker_id)
+    rebooted = w.mq.describe_broker(BrokerId=broker_id)
+    assert (rebooted["EngineVersion"], rebooted["HostInstanceType"]) == ("4.2", "mq.m7g.xlarge")
+    assert "PendingEngineVersion" not in rebooted
+    assert "PendingHostInstanceType" not in rebooted
+
+
+def observe_mapping_defaults(w: World) -> None:
+    request = w.mapping_request()
+    del request["BatchSize"], request["MaximumBatchingWindowInSeconds"]
+    mapping = w.lambda_.create_event_source_mapping(**request)
+    assert mapping["BatchSize"] == 100
+    assert "StartingPosition" not in mapping
+    other_secret = w.secrets.create_secret(Name=unique("rotated"), SecretString="{}")["ARN"]
+    access = [{"Type": "BASIC_AUTH", "URI": other_secret}]
+    updated = w.lambda_.update_event_source_mapping(UUID=mapping["UUID"], SourceAccessConfigurations=access)
+    assert updated["SourceAccessConfigurations"] == [*access, {"Type": "VIRTUAL_HOST", "URI": "/"}]
+
+
+OBSERVATIONS: dict[str, Callable[[World], None]] = {
+    "mq-describe-no-users": observe_no_users,
+    "mq-broker-identity": observe_broker_identity,
+    "mq-update-pending-until-reboot": observe_pending_until_reboot,
+    "esm-mq-defaults": observe_mapping_defaults,
+}
+
+
+def test_every_behaviour_is_observed() -> None:
+    assert sorted(OBSERVATIONS) == sorted(behaviour.id for behaviour in BEHAVIOURS)
+
+
+@pytest.mark.parametrize("behaviour", sorted(OBSERVATIONS))
+def test_double_behaves_like_aws(world: World, behaviour: str) -> None:
+    OBSERVATIONS[behaviour](world)
