@@ -19,9 +19,10 @@ resource "random_password" "broker" {
 # rabbitmq_consumer/...; Powertools comes from the public layer. The file list is computed in
 # main.tf (local.lambda_package_files) so that the tests check the same selection.
 data "archive_file" "lambda" {
-  type             = "zip"
-  output_path      = "${path.module}/build/rabbitmq_consumer.zip"
-  output_file_mode = "0644" # the same zip, and source hash, whatever the local umask
+  type = "zip"
+  # Entries from source blocks carry no timestamp or mode of the local files, so the same
+  # package gives the same zip, and source hash, on every machine.
+  output_path = "${path.module}/build/rabbitmq_consumer.zip"
 
   dynamic "source" {
     for_each = local.lambda_package_files

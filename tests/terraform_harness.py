@@ -1,36 +1,31 @@
 """Test harness for the Terraform configuration: run Terraform offline against a moto server.
 
-Three seams, all test-only (nothing here changes the product):
+The root *.tf files are copied unmodified; the tests only add what a user's machine provides:
 
-- **Providers**: only hashicorp/aws is available offline, from a local filesystem mirror; the
-  harness finds it and writes its own Terraform CLI configuration.
-- **generators.tf**: its random password and archive zip come from providers that are not
-  available offline. Working copies replace it with `STAND_IN_GENERATORS`, which defines the
-  same three locals from a fixed password and a zip built here from the same file list.
-- **AWS**: a `*_override.tf` file points the aws provider at a moto server running in this
-  process. Moto knows no Amazon MQ event sources and no public layers, so `extend_moto` teaches
-  it both (see there).
+- **Providers**: hashicorp/aws from a local filesystem mirror (found here), and hashicorp/random
+  and hashicorp/archive, which cannot be downloaded here, from stand-in providers with the real
+  providers' schema and behaviour (tests/stand_in_providers). The harness writes its own
+  Terraform CLI configuration naming both mirrors.
+- **AWS**: a test-only `moto_override.tf` points the aws provider at a moto server in this
+  process, made as strict as AWS on the rules the configuration relies on (tests/strict_aws.py).
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import socket
 import subprocess
-import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from stand_in_providers.mirror import cli_config_text
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = REPO_ROOT / "src" / "rabbitmq_consumer"
@@ -38,26 +33,6 @@ AWS_PROVIDER_PATH = Path("registry.terraform.io") / "hashicorp" / "aws"
 
 # Every AWS service the configuration talks to, each pointed at moto.
 AWS_SERVICES = ("cloudwatch", "ec2", "iam", "lambda", "logs", "mq", "secretsmanager", "sns", "sqs", "sts")
-
-# The password the stand-in generators file gives the broker (Amazon MQ's rules: 12-250
-# characters, at least 4 distinct, none of , : =).
-TEST_BROKER_PASSWORD = "Stand-in_password.1234"
-
-POWERTOOLS_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER = re.compile(
-    r"^arn:aws:lambda:(?P<region>[a-z0-9-]+):017000801446:layer:"
-    r"AWSLambdaPowertoolsPythonV3-(?P<runtime>python3\d+)-(?P<arch>arm64|x86_64):(?P<version>\d+)$"
-)
-
-STAND_IN_GENERATORS = """\
-# Test-only stand-in for generators.tf (written by tests/terraform_harness.py): the same three
-# locals, without hashicorp/random and hashicorp/archive, which are not available offline.
-locals {{
-  broker_password         = {password}
-  lambda_zip_path         = {zip_path}
-  lambda_zip_base64sha256 = {zip_sha}
-}}
-"""
 
 MOTO_OVERRIDE = """\
 # Test-only: every AWS call goes to the moto server at {endpoint}.
@@ -160,16 +135,9 @@ def _search_mirror(base: Path, max_depth: int) -> Path | None:
     return None
 
 
-def write_cli_config(path: Path, mirror: Path) -> Path:
-    """A CLI configuration that installs hashicorp/aws from the mirror and nothing from the network."""
-    path.write_text(
-        "provider_installation {\n"
-        "  filesystem_mirror {\n"
-        f"    path    = {json.dumps(str(mirror))}\n"
-        '    include = ["registry.terraform.io/hashicorp/aws"]\n'
-        "  }\n"
-        "}\n"
-    )
+def write_cli_config(path: Path, aws_mirror: Path, stand_in_mirror: Path) -> Path:
+    """A CLI configuration that installs every provider from a mirror and nothing from the network."""
+    path.write_text(cli_config_text(aws_mirror, stand_in_mirror))
     return path
 
 
@@ -259,26 +227,14 @@ def package_files(package_dir: Path = PACKAGE_DIR) -> list[str]:
     )
 
 
-def build_lambda_zip(package_dir: Path, files: Sequence[str], zip_path: Path) -> str:
-    """Zip `files` as rabbitmq_consumer/<file>, as generators.tf does; return the base64 SHA-256."""
-    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name in files:
-            info = zipfile.ZipInfo(f"rabbitmq_consumer/{name}", date_time=(2020, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, (package_dir / name).read_bytes())
-    return base64.b64encode(hashlib.sha256(zip_path.read_bytes()).digest()).decode()
-
-
-def stand_in_generators(password: str, zip_path: Path, zip_sha: str) -> str:
-    return STAND_IN_GENERATORS.format(
-        password=json.dumps(password), zip_path=json.dumps(str(zip_path)), zip_sha=json.dumps(zip_sha)
-    )
-
-
 def moto_override(endpoint: str) -> str:
     endpoints = "\n".join(f"    {service:<14} = {json.dumps(endpoint)}" for service in AWS_SERVICES)
     return MOTO_OVERRIDE.format(endpoint=endpoint, endpoints=endpoints)
+
+
+def product_files() -> list[Path]:
+    """The root module as a user gets it: every *.tf file of the repository root."""
+    return sorted(REPO_ROOT.glob("*.tf"))
 
 
 def make_workdir(
@@ -287,24 +243,24 @@ def make_workdir(
     cli_config: Path,
     moto_endpoint: str,
     *,
-    password: str = TEST_BROKER_PASSWORD,
+    overrides: Mapping[str, str] | None = None,
     plant_pycache: bool = True,
 ) -> TerraformWorkdir:
-    """Copy the root module and the Lambda package, swap generators.tf, point AWS at moto, init."""
+    """Copy the root module and the Lambda package unmodified, point AWS at moto, init.
+
+    `overrides` adds test-only `<name>_override.tf` files (Terraform's override mechanism), the
+    only way a test may change what the configuration does."""
     destination.mkdir(parents=True, exist_ok=True)
-    for tf in REPO_ROOT.glob("*.tf"):
+    for tf in product_files():
         shutil.copy2(tf, destination / tf.name)
     package_copy = destination / "src" / "rabbitmq_consumer"
     shutil.copytree(PACKAGE_DIR, package_copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     if plant_pycache:  # so the file selection is shown to leave compiled Python out
         (package_copy / "__pycache__").mkdir()
         (package_copy / "__pycache__" / "handler.cpython-313.pyc").write_bytes(b"\x00not python source")
-    files = package_files(package_copy)
-    zip_path = destination / "build" / "rabbitmq_consumer.zip"
-    zip_path.parent.mkdir()
-    zip_sha = build_lambda_zip(package_copy, files, zip_path)
-    (destination / "generators.tf").write_text(stand_in_generators(password, zip_path, zip_sha))
     (destination / "moto_override.tf").write_text(moto_override(moto_endpoint))
+    for name, text in (overrides or {}).items():
+        (destination / f"{name}_override.tf").write_text(text)
     workdir = TerraformWorkdir(destination, terraform, cli_config)
     workdir.run("init", "-input=false", "-no-color", "-backend=false", timeout=180).check()
     return workdir
@@ -324,7 +280,7 @@ def make_variables_workdir(destination: Path, terraform: str, cli_config: Path) 
 
 
 # --------------------------------------------------------------------------------------------
-# Moto: a server in this process, taught Amazon MQ event sources and the public layers
+# Moto: a server in this process, as strict as AWS (tests/strict_aws.py)
 # --------------------------------------------------------------------------------------------
 
 
@@ -335,125 +291,11 @@ def free_port() -> int:
         return port
 
 
-def extend_moto(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Teach moto's Lambda backend what the configuration needs and moto 5 lacks."""
-    _accept_amazon_mq_event_sources(monkeypatch)
-    _accept_public_powertools_layers(monkeypatch)
-
-
-def _accept_amazon_mq_event_sources(monkeypatch: pytest.MonkeyPatch) -> None:
-    """CreateEventSourceMapping with an Amazon MQ broker ARN: moto accepts only SQS, DynamoDB and
-    Kinesis sources. Here an `arn:aws:mq:` source is accepted when the broker exists, with
-    Lambda's rules for it: exactly one queue, a BASIC_AUTH secret that exists, batch size
-    1-10,000 (default 100), no starting position."""
-    from moto.awslambda import models as lambda_models
-    from moto.core.exceptions import JsonRESTError
-    from moto.mq.models import mq_backends
-    from moto.secretsmanager.models import secretsmanager_backends
-
-    esm_class: Any = lambda_models.EventSourceMapping  # typed loosely: its properties are replaced below
-    original_arn: property = esm_class.__dict__["event_source_arn"]
-    original_batch_size: property = esm_class.__dict__["batch_size"]
-    original_init = esm_class.__init__
-    original_create = lambda_models.LambdaBackend.create_event_source_mapping
-
-    def is_mq(arn: str) -> bool:
-        return arn.split(":")[2:3] == ["mq"]
-
-    def set_event_source_arn(self: Any, arn: str) -> None:
-        if is_mq(arn):
-            self._event_source_arn = arn
-            return
-        assert original_arn.fset is not None
-        original_arn.fset(self, arn)
-
-    def set_batch_size(self: Any, size: int | None) -> None:
-        if not is_mq(self.event_source_arn):
-            assert original_batch_size.fset is not None
-            original_batch_size.fset(self, size)
-            return
-        if size is not None and not 1 <= int(size) <= 10000:
-            raise ValueError("InvalidParameterValueException", f"BatchSize {size} is not between 1 and 10000")
-        self._batch_size = 100 if size is None else int(size)
-
-    def init(self: Any, spec: dict[str, Any]) -> None:
-        original_init(self, spec)
-        if is_mq(self.event_source_arn):
-            self.starting_position = spec.get("StartingPosition")
-
-    def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
-        arn = spec.get("EventSourceArn") or ""
-        if not is_mq(arn):
-            return original_create(self, spec)
-        if arn.split(":")[-1] not in mq_backends[self.account_id][self.region_name].brokers:
-            raise JsonRESTError("InvalidParameterValueException", f"Broker {arn} not found")
-        if len(spec.get("Queues") or []) != 1:
-            raise JsonRESTError("InvalidParameterValueException", "Exactly one queue is required for Amazon MQ")
-        access = {c["Type"]: c["URI"] for c in spec.get("SourceAccessConfigurations") or []}
-        secret = access.get("BASIC_AUTH")
-        if not secret or not secretsmanager_backends[self.account_id][self.region_name].secrets.get(secret):
-            raise JsonRESTError("InvalidParameterValueException", f"BASIC_AUTH secret {secret!r} not found")
-        function = self._lambdas.get_function_by_name_or_arn_with_qualifier(spec["FunctionName"])
-        spec.update(RegionName=self.region_name, AccountId=self.account_id, FunctionArn=function.function_arn)
-        try:
-            esm = esm_class(spec)
-        except ValueError as exc:
-            raise JsonRESTError(exc.args[0], exc.args[1]) from None
-        self._event_source_mappings[esm.uuid] = esm
-        return esm
-
-    monkeypatch.setattr(esm_class, "event_source_arn", property(original_arn.fget, set_event_source_arn))
-    monkeypatch.setattr(esm_class, "batch_size", property(original_batch_size.fget, set_batch_size))
-    monkeypatch.setattr(esm_class, "__init__", init)
-    monkeypatch.setattr(lambda_models.LambdaBackend, "create_event_source_mapping", create_event_source_mapping)
-
-
-def _accept_public_powertools_layers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Layers: moto only knows layers published in its own account. Here the public Powertools
-    layers of account 017000801446 are accepted when their region, runtime and architecture
-    match the function, as a wrong layer would fail (or break imports) in AWS."""
-    from moto.awslambda import models as lambda_models
-    from moto.core.exceptions import JsonRESTError
-
-    function_class = lambda_models.LambdaFunction
-    original_layers = function_class._get_layers_data
-    original_function_init = function_class.__init__
-
-    def check_public_layers(function: Any, arns: Sequence[str]) -> None:
-        runtime = (function.run_time or "").replace(".", "")
-        for arn in arns:
-            match = POWERTOOLS_LAYER.match(arn)
-            if (
-                not match
-                or match["region"] != function.region
-                or match["runtime"] != runtime
-                or match["arch"] not in function.architectures
-            ):
-                raise JsonRESTError(
-                    "InvalidParameterValueException",
-                    f"Layer {arn} does not exist for {function.region}, {runtime}, {function.architectures}",
-                )
-
-    def get_layers_data(self: Any, arns: list[str]) -> list[dict[str, Any]]:
-        public = [arn for arn in arns if f":{POWERTOOLS_ACCOUNT}:layer:" in arn]
-        if hasattr(self, "architectures"):  # an update; on creation, function_init checks them
-            check_public_layers(self, public)
-        others = [arn for arn in arns if arn not in public]
-        found: list[dict[str, Any]] = [{"Arn": arn, "CodeSize": 0} for arn in public]
-        return found + ([dict(layer) for layer in original_layers(self, others)] if others else [])
-
-    def function_init(self: Any, *args: Any, **kwargs: Any) -> None:
-        original_function_init(self, *args, **kwargs)
-        check_public_layers(self, [layer["Arn"] for layer in self.layers if f":{POWERTOOLS_ACCOUNT}:" in layer["Arn"]])
-
-    monkeypatch.setattr(function_class, "_get_layers_data", get_layers_data)
-    monkeypatch.setattr(function_class, "__init__", function_init)
-
-
 @contextlib.contextmanager
 def moto_server() -> Iterator[str]:
     """A moto server on a free loopback port, extended by `extend_moto`; yields its URL."""
     from moto.server import ThreadedMotoServer
+    from strict_aws import extend_moto
 
     with pytest.MonkeyPatch.context() as monkeypatch:
         extend_moto(monkeypatch)

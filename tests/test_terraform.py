@@ -1,27 +1,23 @@
-"""The Terraform configuration (root *.tf files), verified offline.
+"""The Terraform configuration (root *.tf files), verified offline, exactly as shipped.
 
-What runs here: `terraform fmt`, `init` from a local provider mirror, `validate`, `plan` for the
-defaults, a 4.2 cluster and private mode, one failing plan per rule the configuration enforces,
-`apply` / `destroy` of two full deployments against a moto server (checked through boto3),
-checkov, and checks over the configuration as Terraform parses it.
+What runs here: `terraform fmt`, `init` from local provider mirrors (hashicorp/aws, and stand-ins
+for hashicorp/random and hashicorp/archive with the real providers' schema: see
+tests/stand_in_providers), `validate`, `plan` for the defaults, the example tfvars, a 4.x
+cluster and private mode, one failing plan per rule the configuration enforces, `apply` /
+`destroy` of three deployments against a moto server made as strict as AWS (tests/strict_aws.py),
+re-plans after apply, checkov, and checks over the configuration as Terraform parses it.
 
-Variable rules are planned against variables.tf alone: they refer to variables only, so they
-fail such a plan exactly as they fail a plan of the whole configuration (which one test shows),
-in a tenth of the time. Preconditions, which need data sources, are planned in full.
+No product file is swapped, skipped or rewritten: a working copy holds every root *.tf file
+byte for byte, plus test-only `*_override.tf` files (the AWS endpoints; where a test needs it,
+a value such as a bad password), and a test fails if any product file is not loaded.
 
 What is NOT covered offline:
-- real AWS behaviour: moto accepts what AWS might refuse (moto does not know Amazon MQ's
-  engine/instance rules, does not start a broker, and does not run the event source mapping's
-  poller, so permissions, networking, private DNS and teardown timing are untested), and moto
-  is extended by the harness to accept Amazon MQ event sources and the public Powertools layers
-  at all (their existence at the configured version is not checked);
-- hashicorp/random and hashicorp/archive: generators.tf is replaced by a stand-in (see
-  tests/terraform_harness.py) that builds the same zip from the same file list in Python and
-  uses a fixed password; the real password is only checked by the configuration's own
-  precondition, whose rules are tested here with bad stand-in passwords;
-- the aws provider versions other than the mirror's (5.100.0), and Terraform versions other
-  than the one installed;
-- the README's commands and scripts/send.py against a deployed stack.
+- real AWS behaviour beyond the rules in tests/strict_aws.py: moto starts no broker and runs no
+  event source mapping poller, so permissions, networking, private DNS and teardown timing are
+  untested; the public Powertools layers are accepted by pattern, not by existence;
+- the real hashicorp/random and hashicorp/archive binaries (their schema is compared in
+  tests/test_stand_in_providers.py), the aws provider versions other than the mirror's
+  (5.100.0), and Terraform versions other than the one installed.
 """
 
 from __future__ import annotations
@@ -42,21 +38,19 @@ from typing import Any, TypeVar, cast
 
 import boto3
 import pytest
+from stand_in_providers.mirror import build_mirror
 from terraform_harness import (
     PACKAGE_DIR,
     REPO_ROOT,
-    TEST_BROKER_PASSWORD,
     HarnessError,
     TerraformResult,
     TerraformWorkdir,
-    build_lambda_zip,
     find_aws_provider_mirror,
     find_terraform,
-    make_variables_workdir,
     make_workdir,
     moto_server,
     package_files,
-    stand_in_generators,
+    product_files,
     write_cli_config,
 )
 
@@ -84,6 +78,9 @@ STAR_RESOURCE_ACTIONS = {
 
 OUTPUTS = {
     "region",
+    "max_message_size",
+    "broker_log_group_name",
+    "alarm_names",
     "broker_id",
     "broker_arn",
     "amqps_endpoint",
@@ -174,7 +171,7 @@ def terraform() -> str:
 def harness(terraform: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     mirror = required(find_aws_provider_mirror)
     tmp = tmp_path_factory.mktemp("terraform")
-    cli_config = write_cli_config(tmp / "terraform.tfrc", mirror)
+    cli_config = write_cli_config(tmp / "terraform.tfrc", mirror, build_mirror(tmp / "stand-in-providers"))
     with moto_server() as endpoint:
         ec2 = boto3.client(
             "ec2",
@@ -247,13 +244,45 @@ def test_terraform_files_are_formatted(terraform: str) -> None:
 
 
 def test_configuration_is_valid(workdir: TerraformWorkdir) -> None:
-    """init (done by the fixture, from the mirror) and validate, with the generators seam in place."""
+    """init (done by the fixture, from the mirrors) and validate, on the files as shipped."""
     result = workdir.run("validate", "-no-color").check()
     assert "The configuration is valid" in result.output
 
 
-def test_lambda_package_is_the_handler_package_without_compiled_python(workdir: TerraformWorkdir) -> None:
-    """The file list generators.tf zips, as Terraform computes it: every package file, no __pycache__."""
+def test_working_copy_holds_every_product_file_unmodified(workdir: TerraformWorkdir) -> None:
+    """Byte for byte, every root *.tf file; besides them only test-only *_override.tf files."""
+    shipped = {tf.name: tf.read_bytes() for tf in product_files()}
+    copied = {tf.name: tf.read_bytes() for tf in workdir.path.glob("*.tf") if not tf.name.endswith("_override.tf")}
+    assert copied == shipped
+    assert {"versions.tf", "main.tf", "generators.tf"} <= set(shipped)
+
+
+def declared_blocks(text: str) -> set[str]:
+    """The addresses of what a .tf file declares, read from its source with a regular expression
+    (independent of Terraform's parser, so a file Terraform did not load shows up as missing)."""
+    blocks = set()
+    for kind, first, second in re.findall(r'^(resource|data|variable|output)\s+"([^"]+)"(?:\s+"([^"]+)")?', text, re.M):
+        blocks.add({"resource": f"{first}.{second}", "data": f"data.{first}.{second}"}.get(kind, f"{kind}.{first}"))
+    return blocks
+
+
+def test_every_product_file_is_loaded(configuration: dict[str, Any]) -> None:
+    """Every resource, data source, variable and output of every root *.tf file is in the
+    configuration Terraform planned: a file left out (or renamed away from *.tf) fails here."""
+    loaded = {r["address"] for r in configuration["resources"]}
+    loaded |= {f"variable.{name}" for name in configuration["variables"]}
+    loaded |= {f"output.{name}" for name in configuration["outputs"]}
+    for tf in product_files():
+        declared = declared_blocks(tf.read_text())
+        assert declared - loaded == set(), f"{tf.name} declares blocks Terraform did not load"
+    assert {"random_password.broker", "data.archive_file.lambda"} <= loaded
+
+
+def test_lambda_package_is_the_handler_package_without_compiled_python(
+    workdir: TerraformWorkdir, default_plan: dict[str, Any]
+) -> None:
+    """The zip archive_file builds: every package file, no __pycache__, and the source hash the
+    function is deployed with is the SHA-256 of the zip's bytes."""
     planted = workdir.path / "src" / "rabbitmq_consumer" / "__pycache__"
     assert planted.is_dir(), "the working copy should hold a __pycache__ to leave out"
 
@@ -262,30 +291,17 @@ def test_lambda_package_is_the_handler_package_without_compiled_python(workdir: 
     assert files == package_files(PACKAGE_DIR)
     assert {"__init__.py", "handler.py"} <= set(files)
     assert not [f for f in files if "__pycache__" in f or f.endswith((".pyc", ".pyo"))]
-    with zipfile.ZipFile(workdir.path / "build" / "rabbitmq_consumer.zip") as archive:
+    zip_path = workdir.path / "build" / "rabbitmq_consumer.zip"
+    with zipfile.ZipFile(zip_path) as archive:
         assert sorted(archive.namelist()) == [f"rabbitmq_consumer/{f}" for f in files]
+        for name in files:
+            assert archive.read(f"rabbitmq_consumer/{name}") == (PACKAGE_DIR / name).read_bytes(), name
+    function = planned_resources(default_plan)["aws_lambda_function.this"]
+    assert function["source_code_hash"] == sha256_base64(zip_path.read_bytes())
 
 
-def test_generators_seam_defines_the_same_locals(workdir: TerraformWorkdir) -> None:
-    """The real generators.tf and the stand-in define the same locals, and the real one holds
-    only the random password and the archive (the rest of the configuration reads the locals)."""
-    real = (REPO_ROOT / "generators.tf").read_text()
-    stand_in = (workdir.path / "generators.tf").read_text()
-
-    def local_names(text: str) -> set[str]:
-        block = re.search(r"^locals \{\n(.*?)^\}", text, re.M | re.S)
-        assert block, "no locals block"
-        return set(re.findall(r"^\s+(\w+)\s+=", block.group(1), re.M))
-
-    assert (
-        local_names(real) == local_names(stand_in) == {"broker_password", "lambda_zip_path", "lambda_zip_base64sha256"}
-    )
-    assert re.findall(r'^(resource|data) "(\w+)" "(\w+)"', real, re.M) == [
-        ("resource", "random_password", "broker"),
-        ("data", "archive_file", "lambda"),
-    ]
-    others = "".join((REPO_ROOT / name).read_text() for name in ROOT_MODULE_FILES if name != "generators.tf")
-    assert not re.search(r"random_password\.\w+\.\w+|data\.archive_file\.", others), "read the locals instead"
+def sha256_base64(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
 # --------------------------------------------------------------------------------------------
@@ -299,19 +315,20 @@ def default_plan(workdir: TerraformWorkdir) -> dict[str, Any]:
 
 
 def test_plan_with_defaults(default_plan: dict[str, Any]) -> None:
-    """The documented default: public single-instance 3.13 broker on mq.t3.micro, arm64 function."""
+    """The documented default: public single-instance 3.13 broker on mq.m7g.medium, arm64 function."""
     plan = default_plan
     resources = planned_resources(plan)
 
     broker = resources["aws_mq_broker.this"]
     assert broker["engine_type"] == "RabbitMQ"
     assert broker["engine_version"] == "3.13"
-    assert broker["host_instance_type"] == "mq.t3.micro"
+    assert broker["host_instance_type"] == "mq.m7g.medium"
     assert broker["deployment_mode"] == "SINGLE_INSTANCE"
     assert broker["auto_minor_version_upgrade"] is True
     assert broker["publicly_accessible"] is True
     assert broker["logs"] == [{"audit": None, "general": True}]
     assert broker["tags_all"] == {"Project": "rabbitmq-lambda-consumer"}
+    assert broker["timeouts"] == {"create": "60m", "update": "60m", "delete": "60m"}
 
     function = resources["aws_lambda_function.this"]
     assert function["runtime"] == "python3.13"
@@ -335,19 +352,30 @@ def test_plan_with_defaults(default_plan: dict[str, Any]) -> None:
     assert not [address for address in resources if address.startswith(private_only)]
     assert not [address for address in resources if address.startswith(("aws_sns_topic", "aws_sns_topic_subscription"))]
     assert set(plan["planned_values"]["outputs"]) >= OUTPUTS
+    assert plan["planned_values"]["outputs"]["max_message_size"]["value"] == 128 * 1024 * 1024
 
 
-def test_plan_cluster_on_rabbitmq_4_2(workdir: TerraformWorkdir) -> None:
+@pytest.mark.parametrize("version", ["4.2", "4.3"])
+def test_plan_cluster_on_rabbitmq_4(workdir: TerraformWorkdir, version: str) -> None:
     plan = workdir.plan_json(
-        {"engine_version": "4.2", "instance_type": "mq.m7g.large", "deployment_mode": "CLUSTER_MULTI_AZ"}, "cluster"
+        {"engine_version": version, "instance_type": "mq.m7g.large", "deployment_mode": "CLUSTER_MULTI_AZ"},
+        f"cluster-{version}",
     )
     broker = planned_resources(plan)["aws_mq_broker.this"]
     assert (broker["engine_version"], broker["host_instance_type"], broker["deployment_mode"]) == (
-        "4.2",
+        version,
         "mq.m7g.large",
         "CLUSTER_MULTI_AZ",
     )
     assert broker["publicly_accessible"] is True
+    assert plan["planned_values"]["outputs"]["max_message_size"]["value"] == 512 * 1024  # Amazon MQ's 4.x default
+
+
+def test_example_tfvars_plan(workdir: TerraformWorkdir) -> None:
+    """terraform.tfvars.example, as shipped, is a valid set of inputs."""
+    shutil.copy2(REPO_ROOT / "terraform.tfvars.example", workdir.path / "example.tfvars")
+    result = workdir.run("plan", "-input=false", "-no-color", "-lock=false", "-var-file=example.tfvars").check()
+    assert "mq.m7g.medium" in result.output
 
 
 def test_plan_private_mode(harness: Harness, workdir: TerraformWorkdir) -> None:
@@ -364,7 +392,7 @@ def test_plan_private_mode(harness: Harness, workdir: TerraformWorkdir) -> None:
     assert (self_rule["from_port"], self_rule["to_port"], self_rule["ip_protocol"]) == (5671, 5671, "tcp")
     endpoints = {k: v for k, v in resources.items() if k.startswith("aws_vpc_endpoint.this")}
     assert sorted(v["service_name"] for v in endpoints.values()) == [
-        f"com.amazonaws.{REGION}.{service}" for service in ("lambda", "secretsmanager", "sts")
+        f"com.amazonaws.{REGION}.{service}" for service in ("lambda", "secretsmanager")
     ]
     assert all(v["private_dns_enabled"] and v["vpc_endpoint_type"] == "Interface" for v in endpoints.values())
     assert all(sorted(v["subnet_ids"]) == sorted(variables["subnet_ids"]) for v in endpoints.values())
@@ -395,17 +423,24 @@ class Invalid:
 
 # Variable validations (variables.tf).
 VARIABLE_RULES: dict[str, Invalid] = {
+    "t3_micro": Invalid({"instance_type": "mq.t3.micro"}, "Amazon MQ refuses mq.t3.* for new RabbitMQ brokers"),
     "t3_micro_as_cluster": Invalid(
-        {"deployment_mode": "CLUSTER_MULTI_AZ"}, 'mq.t3.micro supports only deployment_mode = "SINGLE_INSTANCE"'
+        {"instance_type": "mq.t3.micro", "deployment_mode": "CLUSTER_MULTI_AZ"},
+        "Amazon MQ refuses mq.t3.* for new RabbitMQ brokers",
     ),
     "rabbitmq_4_on_m5": Invalid(
         {"engine_version": "4.2", "instance_type": "mq.m5.large", "deployment_mode": "CLUSTER_MULTI_AZ"},
         "RabbitMQ 4.x runs only on mq.m7g.* instance types",
     ),
-    "rabbitmq_4_on_t3_micro": Invalid({"engine_version": "4.2"}, "RabbitMQ 4.x runs only on mq.m7g.* instance types"),
-    "engine_version_out_of_support": Invalid({"engine_version": "3.12"}, 'engine_version must be "3.13" or "4.2"'),
+    "rabbitmq_4_3_on_m5": Invalid(
+        {"engine_version": "4.3", "instance_type": "mq.m5.xlarge"}, "RabbitMQ 4.x runs only on mq.m7g.* instance types"
+    ),
+    "engine_version_out_of_support": Invalid(
+        {"engine_version": "3.12"}, 'engine_version must be "3.13", "4.2" or "4.3"'
+    ),
     "engine_version_with_patch": Invalid({"engine_version": "3.13.2"}, "major.minor only"),
-    "instance_type_unknown": Invalid({"instance_type": "mq.t2.micro"}, "instance_type must be mq.t3.micro, an mq.m5.*"),
+    "instance_type_unknown": Invalid({"instance_type": "mq.t2.micro"}, "instance_type must be an mq.m7g.* type"),
+    "m5_medium_does_not_exist": Invalid({"instance_type": "mq.m5.medium"}, "instance_type must be an mq.m7g.* type"),
     "deployment_mode_active_standby": Invalid(
         {"deployment_mode": "ACTIVE_STANDBY_MULTI_AZ", "instance_type": "mq.m5.large"},
         "deployment_mode must be SINGLE_INSTANCE or CLUSTER_MULTI_AZ",
@@ -500,7 +535,8 @@ PRECONDITIONS: dict[str, Invalid] = {
     ),
 }
 
-# Stand-in passwords that break one of Amazon MQ's rules each, checked by a precondition.
+# Passwords that break one of Amazon MQ's rules each, put in place of the generated one by a
+# test-only override of local.broker_password, and refused by the configuration's precondition.
 BAD_PASSWORDS = {
     "too_short": "Short-pw.1",
     "three_distinct_characters": "aaaaaaaaaaaaabbc",
@@ -511,29 +547,29 @@ BAD_PASSWORDS = {
 
 
 @pytest.fixture(scope="module")
-def variables_workdir(harness: Harness) -> TerraformWorkdir:
-    return make_variables_workdir(harness.tmp / "variables", harness.terraform, harness.cli_config)
+def variable_rule_plans(harness: Harness) -> Iterator[dict[str, Future[TerraformResult]]]:
+    """One failing plan per variable rule, in a working copy of their own, a few at a time: each
+    plan mostly waits for its providers to start."""
+    workdir = harness.workdir("variables")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        yield {
+            name: pool.submit(workdir.plan, case.resolve(harness.network), f"invalid-{name}")
+            for name, case in VARIABLE_RULES.items()
+        }
 
 
 @pytest.mark.parametrize("name", list(VARIABLE_RULES))
 def test_invalid_input_fails_plan_with_its_message(
-    name: str, harness: Harness, variables_workdir: TerraformWorkdir
+    name: str, variable_rule_plans: dict[str, Future[TerraformResult]]
 ) -> None:
-    """Each variable rule fails `terraform plan` with its own message, and only that rule."""
+    """Each variable rule fails `terraform plan` of the whole configuration with its own message,
+    and only that rule, before any resource is planned."""
     case = VARIABLE_RULES[name]
-    result = variables_workdir.plan(case.resolve(harness.network), f"invalid-{name}")
+    result = variable_rule_plans[name].result(timeout=900)
 
     assert result.returncode != 0, f"plan should have failed:\n{result.output[-3000:]}"
     assert errors_in(result) == ["Invalid value for variable"], result.output[-4000:]
     assert case.message in normalized(result.output), result.output[-4000:]
-
-
-def test_invalid_input_fails_the_full_plan_before_any_resource(workdir: TerraformWorkdir) -> None:
-    """The same rules stop a plan of the whole configuration (here: mq.t3.micro as a cluster)."""
-    result = workdir.plan(VARIABLE_RULES["t3_micro_as_cluster"].resolve(Network("", {}, "")), "invalid-full")
-    assert result.returncode != 0
-    assert errors_in(result) == ["Invalid value for variable"], result.output[-4000:]
-    assert VARIABLE_RULES["t3_micro_as_cluster"].message in normalized(result.output)
 
 
 @pytest.fixture(scope="module")
@@ -541,7 +577,8 @@ def precondition_plans(harness: Harness, workdir: TerraformWorkdir) -> Iterator[
     """The plans that need the whole configuration, started together on a small pool."""
 
     def password_plan(name: str, password: str) -> TerraformResult:
-        return harness.workdir(f"password-{name}", password=password).plan({}, "password")
+        override = f"locals {{\n  broker_password = {json.dumps(password)}\n}}\n"
+        return harness.workdir(f"password-{name}", overrides={"password": override}).plan({}, "password")
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {
@@ -617,13 +654,21 @@ def test_no_iam_statement_has_star_resource_except_network_interfaces_and_xray(c
 
 def test_event_source_mapping_outlives_what_its_poller_uses(configuration: dict[str, Any]) -> None:
     """Destroy order: the mapping goes first (the provider waits until it is deleted), then the role's
-    policy, the credentials and the VPC endpoints it depends on; and a vhost change replaces it."""
+    policy, the credentials, the VPC endpoints and the security group rules it depends on."""
     (mapping,) = [r for r in configuration["resources"] if r["address"] == "aws_lambda_event_source_mapping.this"]
     assert set(mapping["depends_on"]) == {
         "aws_iam_role_policy.this",
         "aws_secretsmanager_secret_version.broker",
         "aws_vpc_endpoint.this",
+        "aws_vpc_security_group_ingress_rule.broker_amqps_self",
+        "aws_vpc_security_group_egress_rule.broker_amqps_self",
+        "aws_vpc_security_group_egress_rule.broker_to_endpoints",
+        "aws_vpc_security_group_egress_rule.broker_https_out",
+        "aws_vpc_security_group_ingress_rule.endpoints_from_poller",
     }
+    # Every security group rule of the configuration but the clients' is among them.
+    rules = {r["address"] for r in configuration["resources"] if r["type"].startswith("aws_vpc_security_group_")}
+    assert rules - set(mapping["depends_on"]) == {"aws_vpc_security_group_ingress_rule.broker_clients"}
     (function,) = [r for r in configuration["resources"] if r["address"] == "aws_lambda_function.this"]
     assert function["depends_on"] == ["aws_cloudwatch_log_group.this"]
 
@@ -681,6 +726,7 @@ class Deployment:
     apply: TerraformResult
     outputs: dict[str, Any]
     code_sha256: str  # of the zip the apply uploaded (the plans after it may rebuild the zip)
+    password: str  # the generated broker password, from the state
     plans: dict[str, Any]
     resources: set[str]  # the managed resources in the state after apply, without instance keys
 
@@ -698,8 +744,8 @@ def deploy(
     outputs: dict[str, Any] = {}
     plans: dict[str, Any] = {}
     resources: set[str] = set()
-    uploaded = (workdir.path / "build" / "rabbitmq_consumer.zip").read_bytes()
-    code_sha256 = base64.b64encode(hashlib.sha256(uploaded).digest()).decode()
+    password = ""
+    code_sha256 = sha256_base64((workdir.path / "build" / "rabbitmq_consumer.zip").read_bytes())
     if result.returncode == 0:
         shown = json.loads(workdir.run("output", "-json", "-no-color").check().stdout)
         outputs = {k: v["value"] for k, v in shown.items()}
@@ -709,35 +755,58 @@ def deploy(
             for r in state["values"]["root_module"]["resources"]
             if r["mode"] == "managed"
         }
+        (generated,) = [
+            r for r in state["values"]["root_module"]["resources"] if r["address"] == "random_password.broker"
+        ]
+        password = generated["values"]["result"]
         plans = then(workdir) if then else {}
-    return Deployment(workdir, variables, result, outputs, code_sha256, plans, resources)
+    return Deployment(workdir, variables, result, outputs, code_sha256, password, plans, resources)
 
 
 def plans_after_public_apply(workdir: TerraformWorkdir) -> dict[str, Any]:
-    """Re-plans of the applied public deployment: unchanged, a new vhost, a batch size and a code change."""
-    unchanged = workdir.run(
-        "plan", "-input=false", "-no-color", "-detailed-exitcode", "-var-file=deployment.tfvars.json"
-    )
+    """Re-plans of the applied public deployment: unchanged; a new admin username or password
+    (users are set at creation only); a new vhost; a new secret; a batch size and a code change."""
+
+    def detailed(*args: str) -> TerraformResult:
+        return workdir.run("plan", "-input=false", "-no-color", "-lock=false", "-detailed-exitcode", *args)
+
+    unchanged = detailed("-var-file=deployment.tfvars.json")
+    username = detailed(f"-var-file={workdir.write_vars('username', {**PUBLIC, 'broker_username': 'ops-admin'})}")
+    override = workdir.path / "password_override.tf"
+    override.write_text('locals {\n  broker_password = "An0ther-generated.password"\n}\n')
+    password = detailed("-var-file=deployment.tfvars.json")
+    override.unlink()
     vhost = workdir.plan_json({**PUBLIC, "virtual_host": "staging"}, "vhost")
+    workdir.run(
+        "plan",
+        "-input=false",
+        "-no-color",
+        "-lock=false",
+        "-var-file=deployment.tfvars.json",
+        "-replace=aws_secretsmanager_secret.broker",
+        "-out=new-secret.tfplan",
+    ).check()
+    new_secret_plan = json.loads(workdir.run("show", "-json", "-no-color", "new-secret.tfplan").check().stdout)
     handler = workdir.path / "src" / "rabbitmq_consumer" / "handler.py"
     handler.write_text(handler.read_text() + "\n# changed\n")
-    new_hash = rebuild_stand_in(workdir)
     change = workdir.plan_json({**PUBLIC, "batch_size": 500}, "change")
-    return {"unchanged": unchanged, "vhost": vhost, "change": change, "new_hash": new_hash}
-
-
-def rebuild_stand_in(workdir: TerraformWorkdir) -> str:
-    """Rebuild the zip and the stand-in generators file after a source change; return the new hash."""
-    package = workdir.path / "src" / "rabbitmq_consumer"
-    zip_path = workdir.path / "build" / "rabbitmq_consumer.zip"
-    sha = build_lambda_zip(package, package_files(package), zip_path)
-    (workdir.path / "generators.tf").write_text(stand_in_generators(TEST_BROKER_PASSWORD, zip_path, sha))
-    return sha
+    new_hash = sha256_base64((workdir.path / "build" / "rabbitmq_consumer.zip").read_bytes())
+    return {
+        "unchanged": unchanged,
+        "username": username,
+        "password": password,
+        "vhost": vhost,
+        "new_secret": new_secret_plan,
+        "change": change,
+        "new_hash": new_hash,
+    }
 
 
 def private_behind_nat(network: Network) -> dict[str, Any]:
-    """Private single-instance broker whose VPC reaches AWS through a NAT gateway: no endpoints."""
-    return private_mode(network, name_prefix="rmq-nat", create_vpc_endpoints=False)
+    """Private single-instance 4.3 broker whose VPC reaches AWS through a NAT gateway: no endpoints."""
+    return private_mode(
+        network, name_prefix="rmq-nat", create_vpc_endpoints=False, engine_version="4.3", instance_type="mq.m7g.medium"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -798,7 +867,7 @@ def assert_common(
     out, variables = deployment.outputs, deployment.variables
     lambda_ = harness.client("lambda")
     assert set(out) >= OUTPUTS
-    assert TEST_BROKER_PASSWORD not in json.dumps(out)
+    assert deployment.password not in json.dumps(out)
 
     # The event source mapping: broker, queue, virtual host, credentials, batching.
     mapping = lambda_.get_event_source_mapping(UUID=out["event_source_mapping_uuid"])
@@ -817,8 +886,16 @@ def assert_common(
     secret = harness.client("secretsmanager").get_secret_value(SecretId=out["credentials_secret_arn"])
     assert json.loads(secret["SecretString"]) == {
         "username": variables.get("broker_username", "admin"),
-        "password": TEST_BROKER_PASSWORD,
+        "password": deployment.password,
     }
+    # The generated password obeys the rules of random_password.broker and Amazon MQ's own.
+    password = deployment.password
+    assert len(password) == 32
+    assert re.search(r"[a-z]", password)
+    assert re.search(r"[A-Z]", password)
+    assert re.search(r"[0-9]", password)
+    assert re.search(r"[-_.~]", password)
+    assert re.fullmatch(r"[A-Za-z0-9._~-]+", password)
 
     assert_function(harness, deployment, runtime, architecture, layer_version)
     assert_role(harness, deployment)
@@ -951,17 +1028,20 @@ def test_apply_and_destroy_public_default(harness: Harness, deployments: dict[st
     assert (broker["EngineType"].lower(), broker["EngineVersion"], broker["HostInstanceType"]) == (
         "rabbitmq",
         "3.13",
-        "mq.t3.micro",
+        "mq.m7g.medium",
     )
     assert broker["DeploymentMode"] == "SINGLE_INSTANCE"
     assert broker["PubliclyAccessible"] is True
     assert broker["AutoMinorVersionUpgrade"] is True
     assert broker["Logs"]["General"] is True
-    assert [u["Username"] for u in broker["Users"]] == ["admin"]
     assert broker["Tags"] == {"Project": "rabbitmq-lambda-consumer"}
     assert not broker.get("SecurityGroups")
-    assert re.fullmatch(r"amqps://[^/@]+:5671", out["amqps_endpoint"]), out["amqps_endpoint"]
-    assert out["console_url"].startswith("https://")
+    # The outputs pick the AMQPS endpoint and the console from what DescribeBroker reports.
+    (instance,) = broker["BrokerInstances"]
+    assert out["amqps_endpoint"] in instance["Endpoints"]
+    assert out["amqps_endpoint"].startswith("amqps://")
+    assert out["console_url"] == instance["ConsoleURL"]
+    assert out["broker_log_group_name"] == f"/aws/amazonmq/broker/{out['broker_id']}/general"
     assert (out["region"], out["queue_name"], out["virtual_host"], out["delivery_limit"]) == (REGION, "orders", "/", 20)
 
     assert_common(harness, deployment, "python3.13", "arm64", 27)
@@ -972,9 +1052,21 @@ def test_apply_and_destroy_public_default(harness: Harness, deployments: dict[st
     assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("email", "ops@example.com")]
     assert_alarms(harness, deployment, out["alarm_topic_arn"], poller_alarm=True)
 
-    # Applied again, nothing changes (no drift between what is sent and what is read back).
+    # Applied again, nothing changes (no drift between what is sent and what is read back, with
+    # a double that, like AWS, never returns the broker's users).
     unchanged = deployment.plans["unchanged"]
     assert unchanged.returncode == 0, unchanged.output[-4000:]
+
+    # Users are set at creation only: a new admin username or password changes nothing at all
+    # (neither the broker nor the secret, which would then disagree with the broker).
+    for change in ("username", "password"):
+        result = deployment.plans[change]
+        assert result.returncode == 0, f"{change}: {result.output[-4000:]}"
+
+    # A new credentials secret replaces the mapping (the provider would re-send VIRTUAL_HOST).
+    secret = {c["address"]: c for c in deployment.plans["new_secret"]["resource_changes"]}
+    assert secret["aws_lambda_event_source_mapping.this"]["change"]["actions"] == ["delete", "create"]
+    assert secret["aws_lambda_event_source_mapping.this"]["action_reason"] == "replace_by_triggers"
 
     # A new virtual host replaces the mapping; nothing else is replaced.
     vhost = actions(deployment.plans["vhost"])
@@ -1041,7 +1133,7 @@ def test_apply_and_destroy_private_cluster(harness: Harness, deployments: dict[s
         if e["State"].lower() != "deleted"
     ]
     assert sorted(e["ServiceName"] for e in endpoints) == [
-        f"com.amazonaws.{REGION}.{s}" for s in ("lambda", "secretsmanager", "sts")
+        f"com.amazonaws.{REGION}.{s}" for s in ("lambda", "secretsmanager")
     ]
     for endpoint in endpoints:
         assert endpoint["VpcEndpointType"] == "Interface"
@@ -1069,6 +1161,7 @@ def test_apply_and_destroy_private_broker_behind_a_nat_gateway(
     ec2 = harness.client("ec2")
 
     broker = harness.client("mq").describe_broker(BrokerId=out["broker_id"])
+    assert (broker["EngineVersion"], broker["HostInstanceType"]) == ("4.3", "mq.m7g.medium")
     assert broker["PubliclyAccessible"] is False
     assert broker["SubnetIds"] == variables["subnet_ids"]
     (broker_sg,) = broker["SecurityGroups"]
