@@ -1,11 +1,11 @@
-"""Write the README's Inputs and Outputs tables from variables.tf and outputs.tf, in
-terraform-docs' markdown-table format, between its BEGIN_TF_DOCS/END_TF_DOCS markers.
+"""Write the Inputs and Outputs tables of docs/terraform.md from variables.tf and outputs.tf,
+in terraform-docs' markdown-table format, between its BEGIN_TF_DOCS/END_TF_DOCS markers.
 
     make docs          # or: python scripts/terraform_docs.py [--check]
 
 The terraform_docs pre-commit hook produces the same tables with terraform-docs itself (see
 .terraform-docs.yml); this script does it where terraform-docs is not installed, and
-tests/test_readme.py checks that the README agrees with the configuration either way.
+tests/test_readme.py checks that docs/terraform.md agrees with the configuration either way.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 import hcl2
 
 ROOT = Path(__file__).resolve().parent.parent
+TARGET = ROOT / "docs" / "terraform.md"  # the file that holds the tables
 BEGIN, END = "<!-- BEGIN_TF_DOCS -->", "<!-- END_TF_DOCS -->"
 _NO_DEFAULT = object()
 
@@ -131,26 +132,25 @@ def render(variables: Sequence[Variable], outputs: Sequence[Output]) -> str:
     return "\n".join(lines)
 
 
-def inject(readme: str, tables: str) -> str:
+def inject(document: str, tables: str) -> str:
     pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.DOTALL)
-    if not pattern.search(readme):
-        raise ValueError(f"README.md has no {BEGIN} ... {END} block to fill")
-    return pattern.sub(lambda _: f"{BEGIN}\n{tables}\n{END}", readme)
+    if not pattern.search(document):
+        raise ValueError(f"{TARGET.relative_to(ROOT)} has no {BEGIN} ... {END} block to fill")
+    return pattern.sub(lambda _: f"{BEGIN}\n{tables}\n{END}", document)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Fill the README's Terraform Inputs and Outputs tables.")
-    parser.add_argument("--check", action="store_true", help="exit 1 if the README is not up to date")
+    parser = argparse.ArgumentParser(description="Fill the Terraform Inputs and Outputs tables of docs/terraform.md.")
+    parser.add_argument("--check", action="store_true", help="exit 1 if docs/terraform.md is not up to date")
     args = parser.parse_args(argv)
-    readme_path = ROOT / "README.md"
-    readme = readme_path.read_text()
-    updated = inject(readme, render(read_variables(), read_outputs()))
+    document = TARGET.read_text()
+    updated = inject(document, render(read_variables(), read_outputs()))
     if args.check:
-        if updated != readme:
-            print("README.md's Terraform tables are out of date: run `make docs`", file=sys.stderr)
+        if updated != document:
+            print(f"{TARGET.relative_to(ROOT)}'s Terraform tables are out of date: run `make docs`", file=sys.stderr)
             return 1
         return 0
-    readme_path.write_text(updated)
+    TARGET.write_text(updated)
     return 0
 
 

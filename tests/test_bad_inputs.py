@@ -1,5 +1,5 @@
-"""Bad inputs and what the handler does with each; the README's table is this table, and the
-last test keeps the two in step."""
+"""Bad inputs and what the handler does with each; the table in docs/error-handling.md is this
+table, and the last test keeps the two in step."""
 
 from __future__ import annotations
 
@@ -173,11 +173,11 @@ def test_odd_headers_are_decoded(dead_letter_file: Path, monkeypatch: pytest.Mon
     assert dict(seen[1]) == {"city": "München"}
 
 
-def readme_rows() -> list[str]:
+def table_rows() -> list[str]:
     return [f"| {case.input} | {case.outcome} |" for case in CASES]
 
 
-def test_readme_shows_this_table() -> None:
-    readme = (ROOT / "README.md").read_text()
-    missing = [row for row in readme_rows() if row not in readme]
-    assert missing == [], "README.md lacks rows of the bad-input table:\n" + "\n".join(missing)
+def test_error_handling_page_shows_this_table() -> None:
+    page = (ROOT / "docs" / "error-handling.md").read_text()
+    missing = [row for row in table_rows() if row not in page]
+    assert missing == [], "docs/error-handling.md lacks rows of the bad-input table:\n" + "\n".join(missing)
