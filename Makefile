@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint validate bench docs
+.PHONY: demo test lint validate bench docs verify
 
 demo: $(VENV)/.installed  ## run the whole pattern locally against a RabbitMQ, no AWS
 	$(BIN)/python scripts/demo.py
@@ -14,7 +14,10 @@ test: $(VENV)/.installed  ## the full test suite
 bench: $(VENV)/.installed-bench  ## benchmarks P1-P4 and Lambda sizing (needs a broker, like test)
 	PYTHONPATH=scripts $(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
-docs: $(VENV)/.installed  ## the README's Terraform Inputs and Outputs tables
+verify: $(VENV)/.installed  ## after terraform apply: publish, then check the function's log, the dead letter, mapping, alarms
+	$(BIN)/python scripts/verify.py $(VERIFY_ARGS)
+
+docs: $(VENV)/.installed  ## the Inputs and Outputs tables of docs/terraform.md
 	$(BIN)/python scripts/terraform_docs.py
 
 lint: $(VENV)/.installed validate  ## ruff, mypy, and the Terraform checks of validate
