@@ -21,9 +21,9 @@ from pathlib import Path
 import pika
 import pika.exceptions
 
-from broker import BrokerUnavailable, connection_parameters, rabbitmq_url
 from local_event_source_mapping import LocalEventSourceMapping, MappingSettings, describe_connection_error, load_handler
-from topology import declare_topology, delete_topology
+from rabbitmq_tools.broker import BrokerUnavailable, connection_parameters, rabbitmq_url
+from rabbitmq_tools.topology import declare_topology, delete_topology
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example-message.json"
 

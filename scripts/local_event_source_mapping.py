@@ -32,9 +32,9 @@ import pika
 import pika.exceptions
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from broker import connection_parameters, explain_connection_error
-from lambda_event import LOCAL_BROKER_ARN, MAX_EVENT_BYTES, build_event, build_record
-from topology import DEFAULT_DELIVERY_LIMIT, TopologyMismatch, declare_topology
+from rabbitmq_tools.broker import connection_parameters, explain_connection_error
+from rabbitmq_tools.lambda_event import LOCAL_BROKER_ARN, MAX_EVENT_BYTES, build_event, build_record
+from rabbitmq_tools.topology import DEFAULT_DELIVERY_LIMIT, TopologyMismatch, declare_topology
 
 MAX_BATCH_SIZE = 10_000
 MAX_BATCHING_WINDOW = 300.0

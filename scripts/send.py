@@ -28,9 +28,9 @@ from typing import Any, NoReturn
 import pika
 import pika.exceptions
 
-from broker import CREDENTIALS, VHOST, connection_parameters, explain_connection_error
-from lambda_event import LOCAL_BROKER_ARN, MAX_EVENT_BYTES, build_event, build_record
-from publisher import (
+from rabbitmq_tools.broker import CREDENTIALS, VHOST, connection_parameters, explain_connection_error
+from rabbitmq_tools.lambda_event import LOCAL_BROKER_ARN, MAX_EVENT_BYTES, build_event, build_record
+from rabbitmq_tools.publisher import (
     DEFAULT_WINDOW,
     ConfirmedPublisher,
     MessageFactory,
@@ -38,7 +38,7 @@ from publisher import (
     PublishInterrupted,
     PublishResult,
 )
-from topology import DEFAULT_DELIVERY_LIMIT, TopologyMismatch, declare_topology
+from rabbitmq_tools.topology import DEFAULT_DELIVERY_LIMIT, TopologyMismatch, declare_topology
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example-message.json"

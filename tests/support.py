@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pika
 
-from lambda_event import LOCAL_BROKER_ARN, build_event, build_record
+from rabbitmq_tools.lambda_event import LOCAL_BROKER_ARN, build_event, build_record
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
