@@ -30,10 +30,10 @@ from typing import Any
 
 import pika
 
-from local_event_source_mapping import LocalEventSourceMapping, LocalLambdaContext, MappingSettings
 from rabbitmq_consumer import business_logic, handler
 from rabbitmq_consumer.dead_letters import JsonLinesSink
 from rabbitmq_tools.lambda_event import LOCAL_BROKER_ARN, MAX_EVENT_BYTES, build_event, build_record
+from rabbitmq_tools.local_event_source_mapping import LocalEventSourceMapping, LocalLambdaContext, MappingSettings
 from rabbitmq_tools.publisher import ConfirmedPublisher
 from rabbitmq_tools.topology import declare_topology, delete_topology
 

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 import pika
 import pytest
 
-from local_event_source_mapping import LocalEventSourceMapping, MappingSettings, Stats, main
 from rabbitmq_consumer import business_logic, handler
 from rabbitmq_consumer.messages import Message
+from rabbitmq_tools.local_event_source_mapping import LocalEventSourceMapping, MappingSettings, Stats, main
 from rabbitmq_tools.topology import Topology
 from support import drain, json_properties, message_count, order, publish, runner_process, wait_for
 

@@ -23,7 +23,7 @@ import pika.exceptions
 import pytest
 from moto import mock_aws
 
-import send
+from rabbitmq_tools import send
 from rabbitmq_tools.publisher import PublishResult
 from rabbitmq_tools.topology import Topology
 from support import ROOT, drain, message_count, url_via, wait_for
