@@ -12,7 +12,7 @@ test: $(VENV)/.installed  ## the full test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-bench  ## benchmarks P1-P4 and Lambda sizing (needs a broker, like test)
-	PYTHONPATH=scripts $(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 docs: $(VENV)/.installed  ## the README's Terraform Inputs and Outputs tables
 	$(BIN)/python scripts/terraform_docs.py

@@ -185,7 +185,7 @@ def p1_handler(repeat: int, scratch: Path) -> list[Figure]:
 
 
 def p2_cold_import(repeat: int) -> Figure:
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"}
 
     def process(code: str) -> Callable[[], float]:
         return lambda: timed(lambda: subprocess.run([sys.executable, "-c", code], env=env, check=True))

@@ -147,6 +147,6 @@ def test_importing_the_handler_loads_no_aws_sdk() -> None:
         text=True,
         check=True,
         cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT / "src")},
+        env={},
     )
     assert out.stdout.strip() == "[]"

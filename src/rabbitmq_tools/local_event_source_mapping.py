@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -26,6 +27,8 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pika
@@ -246,10 +249,38 @@ class LocalEventSourceMapping:
 
 
 def load_handler(path: str) -> Handler:
-    """Import a handler by Lambda's `module.function` notation."""
+    """A handler in Lambda's `module.function` notation. The module is imported by name (it must
+    be installed, like the default), or, when it is a path with a slash in it, loaded from that
+    file: `handlers/orders.lambda_handler` is the function `lambda_handler` of handlers/orders.py,
+    as Lambda reads `dir/module.function` relative to its task root (here: the current directory).
+    Raises ImportError, or AttributeError for a missing function."""
     module_name, _, function_name = path.rpartition(".")
-    handler: Handler = getattr(importlib.import_module(module_name), function_name)
+    if not module_name or not function_name:
+        raise ImportError(f"handler {path!r} is not in the form module.function")
+    if "/" in module_name or os.sep in module_name:
+        module = _load_module_file(Path(f"{module_name}.py"))
+    else:
+        module = importlib.import_module(module_name)
+    handler: Handler = getattr(module, function_name)
     return handler
+
+
+def _load_module_file(file: Path) -> ModuleType:
+    """Import a module from its file, under its file name, without touching sys.path."""
+    name = file.stem
+    if name in sys.modules:
+        raise ImportError(f"cannot load {file} as module {name!r}: a module of that name is already imported")
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None or not file.is_file():
+        raise ImportError(f"no handler module file {file}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # as an import would: dataclasses, pickle and the like look it up there
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -269,7 +300,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--max-messages", type=int, help="stop after this many messages were processed")
     parser.add_argument("--idle-timeout", type=float, help="stop when no message arrived for this many seconds")
-    parser.add_argument("--handler", default=DEFAULT_HANDLER, help=f"handler to invoke (default {DEFAULT_HANDLER})")
+    parser.add_argument(
+        "--handler",
+        default=DEFAULT_HANDLER,
+        help="handler to invoke, module.function: an installed module, or a file path without .py such as "
+        f"handlers/orders.lambda_handler (default {DEFAULT_HANDLER})",
+    )
     parser.add_argument(
         "--dead-letter-file",
         default=DEFAULT_DEAD_LETTER_FILE,
@@ -309,7 +345,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"\r{stats.line()}", end="", file=sys.stderr, flush=True)
             last_shown = time.monotonic()
 
-    mapping = LocalEventSourceMapping(parameters, settings, load_handler(args.handler))
+    try:
+        handler = load_handler(args.handler)
+    except (ImportError, AttributeError) as exc:
+        print(f"error: cannot load the handler {args.handler!r}: {exc}", file=sys.stderr)
+        return 1
+    mapping = LocalEventSourceMapping(parameters, settings, handler)
     try:
         if not args.no_declare:
             with pika.BlockingConnection(parameters) as connection:
