@@ -1,6 +1,6 @@
 """The whole pattern, locally: no AWS account needed.
 
-Finds a broker ($RABBITMQ_URL, else RabbitMQ in Docker via Testcontainers), declares the
+Finds a broker ($RABBITMQ_URL, else RabbitMQ in Docker via Testcontainers, the `docker` extra), declares the
 queue topology on a fresh queue, publishes example-message.json and one invalid order,
 runs the local event source mapping with the real Lambda handler, shows what happened to
 each message, and deletes the queue again.
@@ -10,6 +10,7 @@ each message, and deletes the queue again.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -33,7 +34,12 @@ from rabbitmq_tools.topology import declare_topology, delete_topology
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    del argv  # no options
+    argparse.ArgumentParser(
+        description="Run the whole pattern locally, no AWS account needed: declare a fresh queue, publish "
+        "example-message.json and an invalid order, run the local event source mapping with the Lambda handler, "
+        "show what happened to each message, delete the queue. The broker is $RABBITMQ_URL, else a RabbitMQ "
+        "in Docker via Testcontainers. Exit code 0 when both messages went where they should.",
+    ).parse_args(argv)
     queue = f"orders-demo-{uuid.uuid4().hex[:8]}"
     dead_letter_file = Path(tempfile.mkdtemp(prefix="rabbitmq-demo-")) / "dead-letters.jsonl"
     os.environ["DEAD_LETTER_FILE"] = str(dead_letter_file)

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import hcl2
-
 from rabbitmq_tools.project import ROOT
 
 BEGIN, END = "<!-- BEGIN_TF_DOCS -->", "<!-- END_TF_DOCS -->"
@@ -60,6 +58,8 @@ def _unquote(value: Any) -> Any:
 
 
 def _blocks(kind: str, root: Path) -> list[tuple[str, dict[str, Any]]]:
+    import hcl2  # python-hcl2, the `docs` extra: the runtime tools do not need it
+
     blocks = []
     for path in sorted(root.glob("*.tf")):
         with path.open() as file:
@@ -145,7 +145,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     readme_path = ROOT / "README.md"
     readme = readme_path.read_text()
-    updated = inject(readme, render(read_variables(), read_outputs()))
+    try:
+        tables = render(read_variables(), read_outputs())
+    except ModuleNotFoundError as exc:
+        print(f"error: {exc}: install the docs extra, pip install -e '.[docs]' (make docs does)", file=sys.stderr)
+        return 1
+    updated = inject(readme, tables)
     if args.check:
         if updated != readme:
             print("README.md's Terraform tables are out of date: run `make docs`", file=sys.stderr)
