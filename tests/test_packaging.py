@@ -18,12 +18,11 @@ from typing import Any
 
 import pytest
 
-from rabbitmq_tools import broker, terraform_docs
+from rabbitmq_tools import broker, project, terraform_docs
 from support import ROOT
 
 pytestmark = pytest.mark.unit
 
-SRC = ROOT / "src"
 FIRST_PARTY = {"rabbitmq_consumer", "rabbitmq_tools"}
 PYPROJECT: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PROJECT: dict[str, Any] = PYPROJECT["project"]
@@ -153,6 +152,20 @@ def test_scripts_and_console_scripts_run_from_any_directory(tmp_path: Path) -> N
         done = subprocess.run(command, cwd=tmp_path, env=environment, capture_output=True, text=True, check=False)
         assert done.returncode == 0, (command, done.stderr)
         assert done.stdout.startswith("usage: "), command
+
+
+def test_the_tools_find_the_checkout_installed_either_way(tmp_path: Path) -> None:
+    # Editable (make, pip install -e): the checkout the package sits in, from any directory.
+    assert project.ROOT == ROOT
+    assert project.find_root(cwd=tmp_path) == ROOT
+    # Installed into site-packages: the current directory's checkout, or the nearest above it.
+    installed = tmp_path / "venv" / "lib" / "python3" / "site-packages" / "rabbitmq_tools" / "project.py"
+    checkout = tmp_path / "checkout"
+    (checkout / "sub").mkdir(parents=True)
+    for name in ("main.tf", "example-message.json"):
+        (checkout / name).touch()
+    assert project.find_root(installed, cwd=checkout / "sub") == checkout
+    assert project.find_root(installed, cwd=tmp_path) == tmp_path  # no checkout: the current directory
 
 
 # --- dependencies -------------------------------------------------------------------------

@@ -18,8 +18,8 @@ def is_checkout(directory: Path) -> bool:
     return all((directory / name).is_file() for name in _MARKERS)
 
 
-def find_root(cwd: Path | None = None) -> Path:
-    source_tree = Path(__file__).resolve().parents[2]  # <checkout>/src/rabbitmq_tools/project.py
+def find_root(module_file: Path = Path(__file__), cwd: Path | None = None) -> Path:
+    source_tree = module_file.resolve().parents[2]  # <checkout>/src/rabbitmq_tools/project.py
     if is_checkout(source_tree):
         return source_tree
     cwd = Path.cwd() if cwd is None else cwd
