@@ -12,7 +12,7 @@ test: $(VENV)/.installed  ## the full test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-bench  ## benchmarks P1-P4 and Lambda sizing (needs a broker, like test)
-	PYTHONPATH=scripts $(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 verify: $(VENV)/.installed  ## after terraform apply: publish, then check the function's log, the dead letter, mapping, alarms
 	$(BIN)/python scripts/verify.py $(VERIFY_ARGS)

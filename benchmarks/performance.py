@@ -30,12 +30,12 @@ from typing import Any
 
 import pika
 
-from lambda_event import LOCAL_BROKER_ARN, MAX_EVENT_BYTES, build_event, build_record
-from local_event_source_mapping import LocalEventSourceMapping, LocalLambdaContext, MappingSettings
-from publisher import ConfirmedPublisher
 from rabbitmq_consumer import business_logic, handler
 from rabbitmq_consumer.dead_letters import JsonLinesSink
-from topology import declare_topology, delete_topology
+from rabbitmq_tools.lambda_event import LOCAL_BROKER_ARN, MAX_EVENT_BYTES, build_event, build_record
+from rabbitmq_tools.local_event_source_mapping import LocalEventSourceMapping, LocalLambdaContext, MappingSettings
+from rabbitmq_tools.publisher import ConfirmedPublisher
+from rabbitmq_tools.topology import declare_topology, delete_topology
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = (ROOT / "example-message.json").read_bytes()
@@ -185,7 +185,7 @@ def p1_handler(repeat: int, scratch: Path) -> list[Figure]:
 
 
 def p2_cold_import(repeat: int) -> Figure:
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"}
 
     def process(code: str) -> Callable[[], float]:
         return lambda: timed(lambda: subprocess.run([sys.executable, "-c", code], env=env, check=True))

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import sizing
-from broker import BrokerUnavailable, connection_parameters, rabbitmq_url
 from performance import Figure, p1_handler, p2_cold_import, p3_publisher, p4_end_to_end
+from rabbitmq_tools.broker import BrokerUnavailable, connection_parameters, rabbitmq_url
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambda_event import LOCAL_BROKER_ARN, build_event, build_record
-from local_event_source_mapping import LocalLambdaContext
 from performance import EXAMPLE, message_properties, quiet_handler, timed
 from rabbitmq_consumer import handler
+from rabbitmq_tools.lambda_event import LOCAL_BROKER_ARN, build_event, build_record
+from rabbitmq_tools.local_event_source_mapping import LocalLambdaContext
 
 # AWS Lambda prices, arm64, US East (N. Virginia), first tier, from aws.amazon.com/lambda/pricing
 # (unchanged since arm64 launched in 2021; read on 2026-11-29).

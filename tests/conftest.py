@@ -11,11 +11,11 @@ from urllib.parse import urlsplit
 import pika
 import pytest
 
-from broker import BrokerUnavailable, rabbitmq_url
-from local_event_source_mapping import LocalLambdaContext
 from rabbitmq_consumer import handler
 from rabbitmq_consumer.dead_letters import JsonLinesSink
-from topology import Topology, declare_topology, delete_topology, topology_for
+from rabbitmq_tools.broker import BrokerUnavailable, rabbitmq_url
+from rabbitmq_tools.local_event_source_mapping import LocalLambdaContext
+from rabbitmq_tools.topology import Topology, declare_topology, delete_topology, topology_for
 
 
 @pytest.fixture(autouse=True)

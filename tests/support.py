@@ -16,10 +16,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pika
 
-from lambda_event import LOCAL_BROKER_ARN, build_event, build_record
+from rabbitmq_tools.lambda_event import LOCAL_BROKER_ARN, build_event, build_record
 
-ROOT = Path(__file__).resolve().parent.parent
-EVENTS = Path(__file__).resolve().parent / "events"
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+EVENTS = TESTS / "events"
 EXAMPLE_ORDER: dict[str, Any] = json.loads((ROOT / "example-message.json").read_text())
 
 
@@ -96,8 +97,10 @@ def message_count(channel: Any, queue: str) -> int:
 def runner_process(
     broker_url: str, queue: str, handler: str, env: dict[str, str], args: list[str]
 ) -> subprocess.Popen[str]:
-    """The local event source mapping's command line in its own process, with `handler`
-    importable from tests/."""
+    """The local event source mapping's command line in its own process (the installed
+    project's), running `handler`, the module.function of a module in tests/: the mapping
+    loads that module from its file."""
+    module, _, function = handler.rpartition(".")
     return subprocess.Popen(
         [
             sys.executable,
@@ -107,14 +110,10 @@ def runner_process(
             "--url",
             broker_url,
             "--handler",
-            handler,
+            f"{TESTS / module}.{function}",
             *args,
         ],
-        env={
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT / "scripts"), str(ROOT / "src")]),
-            **env,
-        },
+        env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

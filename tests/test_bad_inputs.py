@@ -13,8 +13,8 @@ from typing import Any
 import pika
 import pytest
 
-from local_event_source_mapping import LocalLambdaContext
 from rabbitmq_consumer import handler
+from rabbitmq_tools.local_event_source_mapping import LocalLambdaContext
 from support import ROOT, event_of, order, record
 
 pytestmark = [pytest.mark.fault_injection, pytest.mark.unit]

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 def test_demo_processes_the_example_and_dead_letters_the_bad_order(broker_url: str) -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "demo.py")],
-        env={"PATH": "/usr/bin:/bin", "RABBITMQ_URL": broker_url, "PYTHONPATH": str(ROOT / "src")},
+        env={"PATH": "/usr/bin:/bin", "RABBITMQ_URL": broker_url},
         capture_output=True,
         text=True,
         timeout=120,
@@ -32,7 +32,7 @@ def test_demo_processes_the_example_and_dead_letters_the_bad_order(broker_url: s
 def test_demo_without_a_broker_says_how_to_get_one() -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "demo.py")],
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "src"), "DOCKER_HOST": "unix:///nonexistent.sock"},
+        env={"PATH": "/usr/bin:/bin", "DOCKER_HOST": "unix:///nonexistent.sock"},
         capture_output=True,
         text=True,
         timeout=60,

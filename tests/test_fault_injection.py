@@ -20,15 +20,15 @@ from typing import Any
 import pika
 import pytest
 
-import send
-from local_event_source_mapping import LocalEventSourceMapping, MappingSettings
-from publisher import ConfirmedPublisher
 from rabbitmq_consumer import business_logic, handler
 from rabbitmq_consumer.errors import RetryableError
 from rabbitmq_consumer.messages import Message
+from rabbitmq_tools import send
+from rabbitmq_tools.local_event_source_mapping import LocalEventSourceMapping, MappingSettings
+from rabbitmq_tools.publisher import ConfirmedPublisher
+from rabbitmq_tools.topology import Topology, declare_topology
 from support import drain, message_count, order, runner_process, url_via
 from tcp_proxy import TcpProxy
-from topology import Topology, declare_topology
 
 pytestmark = [pytest.mark.fault_injection, pytest.mark.integration]
 

@@ -13,10 +13,10 @@ from typing import Any
 import pika
 import pytest
 
-from local_event_source_mapping import LocalLambdaContext
 from rabbitmq_consumer import handler
 from rabbitmq_consumer.config import load_config
 from rabbitmq_consumer.decoding import InvalidEvent
+from rabbitmq_tools.local_event_source_mapping import LocalLambdaContext
 from support import ROOT, event_of, load_event, order, order_event, record
 
 pytestmark = pytest.mark.unit
@@ -147,6 +147,6 @@ def test_importing_the_handler_loads_no_aws_sdk() -> None:
         text=True,
         check=True,
         cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT / "src")},
+        env={},
     )
     assert out.stdout.strip() == "[]"

@@ -9,7 +9,13 @@ from decimal import Decimal
 import pika
 import pytest
 
-from lambda_event import LOCAL_BROKER_ARN, build_event, build_record, encode_header_value, format_timestamp
+from rabbitmq_tools.lambda_event import (
+    LOCAL_BROKER_ARN,
+    build_event,
+    build_record,
+    encode_header_value,
+    format_timestamp,
+)
 from support import load_event
 
 pytestmark = pytest.mark.unit

@@ -7,8 +7,10 @@ import dataclasses
 import json
 import signal
 import subprocess
+import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,11 +19,17 @@ from urllib.parse import urlsplit, urlunsplit
 import pika
 import pytest
 
-from local_event_source_mapping import LocalEventSourceMapping, MappingSettings, Stats, main
 from rabbitmq_consumer import business_logic, handler
 from rabbitmq_consumer.messages import Message
+from rabbitmq_tools.local_event_source_mapping import (
+    LocalEventSourceMapping,
+    MappingSettings,
+    Stats,
+    load_handler,
+    main,
+)
+from rabbitmq_tools.topology import Topology
 from support import drain, json_properties, message_count, order, publish, runner_process, wait_for
-from topology import Topology
 
 pytestmark = pytest.mark.integration
 
@@ -341,6 +349,9 @@ def with_password(url: str, password: str) -> str:
         (lambda url: ["--url", "amqp://guest:guest@127.0.0.1:1/"], "error: cannot connect to RabbitMQ at 127.0.0.1:1"),
         (lambda url: ["--url", with_password(url, "wrong")], "error: RabbitMQ at "),
         (lambda url: ["--url", ""], "error: no broker URL: pass --url"),
+        (lambda url: ["--handler", "no_such_module.handler"], "error: cannot load the handler 'no_such_module"),
+        (lambda url: ["--handler", "/no/such/file.handler"], "error: cannot load the handler '/no/such/file"),
+        (lambda url: ["--handler", "rabbitmq_consumer.handler.nope"], "error: cannot load the handler"),
     ],
 )
 def test_command_line_errors(
@@ -356,3 +367,23 @@ def test_command_line_errors(
     assert code == 1
     assert err.startswith(error)
     assert len(err.splitlines()) == 1
+
+
+def test_a_handler_is_loaded_from_its_file_when_given_as_a_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Lambda's dir/module.function, relative to the current directory (Lambda's task root) or absolute
+    names = [f"handler_{uuid.uuid4().hex}" for _ in range(2)]
+    (tmp_path / "handlers").mkdir()
+    for name in names:
+        (tmp_path / "handlers" / f"{name}.py").write_text("def lambda_handler(event, context):\n    return event\n")
+    monkeypatch.chdir(tmp_path)
+    try:
+        assert load_handler(f"handlers/{names[0]}.lambda_handler")({"a": 1}, None) == {"a": 1}
+        assert load_handler(f"{tmp_path}/handlers/{names[1]}.lambda_handler")({"b": 2}, None) == {"b": 2}
+        with pytest.raises(ImportError, match="already imported"):  # never shadows an imported module
+            load_handler(f"handlers/{names[0]}.lambda_handler")
+    finally:
+        for name in names:
+            sys.modules.pop(name, None)
+    assert load_handler("rabbitmq_consumer.handler.lambda_handler") is handler.lambda_handler

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-import terraform_docs
+from rabbitmq_tools import terraform_docs
 from support import ROOT
 
 pytestmark = pytest.mark.unit

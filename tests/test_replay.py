@@ -13,11 +13,10 @@ import pika
 import pytest
 from moto import mock_aws
 
-import replay
-import send
-from local_event_source_mapping import LocalLambdaContext
 from rabbitmq_consumer import handler
 from rabbitmq_consumer.dead_letters import SqsSink
+from rabbitmq_tools import replay, send
+from rabbitmq_tools.local_event_source_mapping import LocalLambdaContext
 from support import drain, event_of, order, record
 
 pytestmark = pytest.mark.integration

@@ -23,12 +23,12 @@ import pika.exceptions
 import pytest
 from moto import mock_aws
 
-import send
-from publisher import PublishResult
+from rabbitmq_tools import send
+from rabbitmq_tools.publisher import PublishResult
+from rabbitmq_tools.topology import Topology
 from support import ROOT, drain, message_count, url_via, wait_for
 from tcp_proxy import TcpProxy
 from tls import self_signed_certificate, server_context
-from topology import Topology
 
 pytestmark = pytest.mark.integration
 
@@ -499,7 +499,7 @@ def test_ctrl_c_reports_what_was_confirmed(broker_url: str, connection: Any, cha
             "--rate",
             "500",
         ],
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        env=os.environ.copy(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -532,7 +532,7 @@ def test_topology_is_declared_with_the_delivery_limit(
 ) -> None:
     assert run_send(["--url", broker_url, "--queue", queue_name, "--delivery-limit", "7"], capsys)[0] == 0
     # Declaring the same topology with limit 7 is a no-op; any other limit clashes.
-    from topology import TopologyMismatch, declare_topology
+    from rabbitmq_tools.topology import TopologyMismatch, declare_topology
 
     topology: Topology = declare_topology(connection.channel(), queue_name, delivery_limit=7)
     assert topology.delivery_limit == 7

@@ -8,8 +8,8 @@ from typing import Any
 import pika
 import pytest
 
+from rabbitmq_tools.topology import Topology, TopologyMismatch, declare_topology, topology_for
 from support import drain, message_count, publish, wait_for
-from topology import Topology, TopologyMismatch, declare_topology, topology_for
 
 pytestmark = pytest.mark.integration
 

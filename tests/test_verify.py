@@ -21,17 +21,16 @@ from typing import Any
 import boto3
 import pika
 import pytest
-import verify
 from moto import mock_aws
 from strict_aws import extend_moto
 
-import send
-from local_event_source_mapping import LocalEventSourceMapping, MappingSettings
 from rabbitmq_consumer import handler
 from rabbitmq_consumer.dead_letters import SqsSink
-from send import EXAMPLE
+from rabbitmq_tools import send, verify
+from rabbitmq_tools.local_event_source_mapping import LocalEventSourceMapping, MappingSettings
+from rabbitmq_tools.project import EXAMPLE_MESSAGE
+from rabbitmq_tools.topology import Topology
 from support import drain
-from topology import Topology
 
 REGION = "eu-west-1"
 NAME = "verify-test"
@@ -306,7 +305,7 @@ def test_a_working_deployment_passes_every_check(
     # AND the function received both messages under their markers: the example order and a poison
     received = {record["basicProperties"]["messageId"]: record for record in invocations.records}
     assert sorted(received) == sorted([valid, poison])
-    assert base64.b64decode(received[valid]["data"]) == EXAMPLE.read_bytes()
+    assert base64.b64decode(received[valid]["data"]) == EXAMPLE_MESSAGE.read_bytes()
     assert received[poison]["basicProperties"]["contentType"] == "application/json"
     # AND the log check matched the handler's own line: the marker at DEBUG, the batch summary at INFO
     if log_level == "DEBUG":
@@ -347,7 +346,7 @@ def test_no_log_line_within_the_timeout(
     # AND both marked messages are on the queue, as published
     messages = {properties.message_id: (properties, body) for properties, body in drain(channel, topology.queue)}
     assert sorted(messages) == sorted([valid, marker_in(report["publish"][1], "poison")])
-    assert messages[valid][1] == EXAMPLE.read_bytes()
+    assert messages[valid][1] == EXAMPLE_MESSAGE.read_bytes()
 
 
 # --- states only --------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from .dead_letters import DeadLetterSink, JsonLinesSink, SqsSink
 DEFAULT_SERVICE_NAME = "rabbitmq-consumer"
 DEFAULT_METRICS_NAMESPACE = "RabbitMQConsumer"
 # The work queue's x-delivery-limit: RabbitMQ 4's default for quorum queues, used when the
-# topology is declared (scripts/topology.py) and by the handler's last-delivery guard.
+# topology is declared (rabbitmq_tools.topology) and by the handler's last-delivery guard.
 DEFAULT_DELIVERY_LIMIT = 20
 
 

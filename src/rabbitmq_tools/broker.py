@@ -2,8 +2,8 @@
 a broker for the local demo and the tests.
 
 `rabbitmq_url()` finds one in order: the `RABBITMQ_URL` environment variable; else a
-throwaway RabbitMQ in Docker, started with Testcontainers; else a clear error saying how
-to provide one.
+throwaway RabbitMQ in Docker, started with Testcontainers (the optional `docker` extra);
+else a clear error saying how to provide one.
 """
 
 from __future__ import annotations
@@ -22,6 +22,11 @@ from pika.adapters.utils.connection_workflow import AMQPConnectorSocketConnectEr
 # The engine version Amazon MQ deploys by default (variables.tf).
 RABBITMQ_IMAGE = "rabbitmq:3.13"
 
+_NO_BROKER = (
+    "no RabbitMQ broker: set RABBITMQ_URL (for example "
+    "RABBITMQ_URL=amqp://guest:guest@localhost:5672/ for a local rabbitmq-server)"
+)
+
 
 class BrokerUnavailable(RuntimeError):
     pass
@@ -34,14 +39,15 @@ def rabbitmq_url() -> Iterator[str]:
     if url:
         yield url
         return
-    if not docker_available():
+    try:
+        from testcontainers.community.rabbitmq import RabbitMqContainer
+    except ImportError:
         raise BrokerUnavailable(
-            "no RabbitMQ broker: set RABBITMQ_URL (for example "
-            "RABBITMQ_URL=amqp://guest:guest@localhost:5672/ for a local rabbitmq-server), "
-            "or start a Docker engine so Testcontainers can run one"
-        )
-    from testcontainers.community.rabbitmq import RabbitMqContainer
-
+            f"{_NO_BROKER}, or install Testcontainers (pip install -e '.[docker]' in the checkout) and start a "
+            "Docker engine so that it can run one"
+        ) from None
+    if not docker_available():
+        raise BrokerUnavailable(f"{_NO_BROKER}, or start a Docker engine so Testcontainers can run one")
     with RabbitMqContainer(RABBITMQ_IMAGE) as container:
         host = container.get_container_host_ip()
         port = container.get_exposed_port(container.port)

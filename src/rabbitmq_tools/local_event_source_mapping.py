@@ -1,0 +1,378 @@
+"""A local stand-in for Lambda's RabbitMQ event source mapping.
+
+It consumes a queue on any RabbitMQ, batches messages by Lambda's rules (batch size,
+batching window, 6 MB payload), builds each event with `lambda_event.build_event`, and
+invokes the handler in-process, one invocation at a time. After a successful invocation it
+acks the batch; after a failed one it rejects every message of the batch back to the queue
+(counting toward the queue's delivery limit), so the broker redelivers them with
+`redelivered: true`. Nothing is acked before the handler has returned, so an interrupted
+or killed run loses nothing: the broker requeues what was unacked when the connection drops.
+
+One difference from AWS: Lambda drops a single message too large for a 6 MB event; here it
+is rejected to the broker's dead-letter queue instead, with a warning.
+
+    python scripts/local_event_source_mapping.py --queue orders --url amqp://guest:guest@localhost:5672/
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import sys
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pika
+import pika.exceptions
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from rabbitmq_tools.broker import connection_parameters, explain_connection_error
+from rabbitmq_tools.lambda_event import LOCAL_BROKER_ARN, MAX_EVENT_BYTES, build_event, build_record
+from rabbitmq_tools.topology import DEFAULT_DELIVERY_LIMIT, TopologyMismatch, declare_topology
+
+MAX_BATCH_SIZE = 10_000
+MAX_BATCHING_WINDOW = 300.0
+DEFAULT_HANDLER = "rabbitmq_consumer.handler.lambda_handler"
+DEFAULT_DEAD_LETTER_FILE = ".local/dead-letters.jsonl"
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass(frozen=True)
+class MappingSettings:
+    """The event source mapping's settings, with Lambda's defaults and limits."""
+
+    queue: str
+    batch_size: int = 100
+    batching_window: float = 0.5
+    broker_arn: str = LOCAL_BROKER_ARN
+    function_name: str = "local-rabbitmq-consumer"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+            raise ValueError(f"batch size must be 1 to {MAX_BATCH_SIZE:,}, got {self.batch_size}")
+        if not 0 <= self.batching_window <= MAX_BATCHING_WINDOW:
+            raise ValueError(
+                f"batching window must be 0 to {MAX_BATCHING_WINDOW:g} seconds, got {self.batching_window}"
+            )
+
+
+@dataclass
+class Stats:
+    messages: int = 0  # messages in successful invocations, now acked
+    batches: int = 0  # invocations, successful or not
+    failures: int = 0  # failed invocations, whose messages went back to the queue
+    dead_lettered: int = 0  # as reported by the handler's summaries
+    oversized: int = 0  # single messages too large for an event
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.elapsed if self.elapsed > 0 else 0.0
+
+    def line(self) -> str:
+        return (
+            f"messages {self.messages:,} | batches {self.batches:,} | failures {self.failures:,} | "
+            f"dead-lettered {self.dead_lettered:,} | {self.rate:,.0f} msg/s"
+        )
+
+
+class LocalLambdaContext(LambdaContext):
+    """Lambda's context object for one local invocation: what Powertools and handlers read."""
+
+    def __init__(self, function_name: str, timeout_seconds: float = 60.0, memory_limit_in_mb: int = 128) -> None:
+        self._function_name = function_name
+        self._function_version = "$LATEST"
+        self._invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{function_name}"
+        self._memory_limit_in_mb = memory_limit_in_mb
+        self._aws_request_id = str(uuid.uuid4())
+        self._log_group_name = f"/aws/lambda/{function_name}"
+        self._log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:  # type: ignore[override]  # static in the stub
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+Delivery = tuple[Any, pika.BasicProperties, bytes]  # (method, properties, body) from pika
+
+
+class LocalEventSourceMapping:
+    def __init__(self, parameters: pika.ConnectionParameters, settings: MappingSettings, handler: Handler) -> None:
+        self.parameters = parameters
+        self.settings = settings
+        self.handler = handler
+        self.vhost: str = parameters.virtual_host
+        self._envelope_bytes = len(json.dumps(build_event(settings.broker_arn, settings.queue, self.vhost, [])))
+        self.stats = Stats()
+        self._pending: deque[Delivery] = deque()  # delivered by the broker, not yet in a batch
+        self._channel: Any = None
+        self._consumer_tag = ""
+
+    def run(
+        self,
+        max_messages: int | None = None,
+        idle_timeout: float | None = None,
+        progress: Callable[[Stats], None] | None = None,
+    ) -> Stats:
+        """Invoke the handler until `max_messages` were processed, no message arrived for
+        `idle_timeout` seconds, or the caller interrupts; unacked messages go back to the queue.
+        `self.stats` counts as it goes, so an interrupted caller can still report."""
+        stats = self.stats = Stats()
+        connection = pika.BlockingConnection(self.parameters)
+        try:
+            self._channel = connection.channel()
+            self._pending.clear()
+            self._consume(
+                self.settings.batch_size if max_messages is None else min(self.settings.batch_size, max_messages)
+            )
+            while max_messages is None or stats.messages < max_messages:
+                remaining = None if max_messages is None else max_messages - stats.messages
+                batch = self._collect(connection, stats, remaining, idle_timeout, progress)
+                if batch is None:
+                    break  # idle timeout
+                self._invoke(batch, stats, remaining)
+                if progress:
+                    progress(stats)
+        finally:
+            if connection.is_open:
+                connection.close()  # the broker requeues whatever was not acked
+        return stats
+
+    def _consume(self, prefetch: int) -> None:
+        # The broker sends no more than one batch ahead of the acks: Lambda's
+        # one-invocation-at-a-time behaviour, and no message sits idle in this process.
+        self._channel.basic_qos(prefetch_count=prefetch)
+        self._consumer_tag = self._channel.basic_consume(
+            self.settings.queue,
+            on_message_callback=lambda _ch, method, props, body: self._pending.append((method, props, body)),
+        )
+
+    def _collect(
+        self,
+        connection: pika.BlockingConnection,
+        stats: Stats,
+        remaining: int | None,
+        idle_timeout: float | None,
+        progress: Callable[[Stats], None] | None,
+    ) -> tuple[list[dict[str, Any]], list[int]] | None:
+        """Gather one batch: (records, their delivery tags), or None after `idle_timeout`."""
+        limit = self.settings.batch_size if remaining is None else min(self.settings.batch_size, remaining)
+        records: list[dict[str, Any]] = []
+        size = self._envelope_bytes
+        tags: list[int] = []
+        pending, channel = self._pending, self._channel
+        window_ends = 0.0
+        idle_since = time.monotonic()
+        while len(records) < limit:
+            if not pending:
+                now = time.monotonic()
+                if records:
+                    wait = window_ends - now
+                    if wait <= 0:
+                        break
+                else:
+                    if idle_timeout is not None and now - idle_since >= idle_timeout:
+                        return None
+                    wait = 1.0 if idle_timeout is None else min(1.0, idle_since + idle_timeout - now)
+                    if progress:
+                        progress(stats)
+                connection.process_data_events(time_limit=max(wait, 0))
+                continue
+            method, properties, body = pending.popleft()
+            record = build_record(body, properties, method.redelivered)
+            record_bytes = len(json.dumps(record)) + 2  # and the ", " that separates records
+            if self._envelope_bytes + record_bytes > MAX_EVENT_BYTES:
+                channel.basic_reject(method.delivery_tag, requeue=False)
+                stats.oversized += 1
+                print(
+                    f"warning: message {properties.message_id!r} of {len(body):,} bytes cannot fit in a "
+                    f"6 MB event (Lambda would drop it): rejected to the broker's dead-letter queue",
+                    file=sys.stderr,
+                )
+                continue
+            if size + record_bytes > MAX_EVENT_BYTES:
+                pending.appendleft((method, properties, body))  # it opens the next batch
+                break
+            if not records:
+                window_ends = time.monotonic() + self.settings.batching_window
+            records.append(record)
+            size += record_bytes
+            tags.append(method.delivery_tag)
+        return records, tags
+
+    def _invoke(self, batch: tuple[list[dict[str, Any]], list[int]], stats: Stats, remaining: int | None) -> None:
+        records, tags = batch
+        channel = self._channel
+        event = build_event(self.settings.broker_arn, self.settings.queue, self.vhost, records)
+        stats.batches += 1
+        try:
+            result = self.handler(event, LocalLambdaContext(self.settings.function_name))
+        except Exception as exc:
+            # One basic.reject per message: since RabbitMQ 4.3 only a reject counts toward the
+            # queue's delivery limit (a nack, even with multiple=False, does not).
+            for tag in tags:
+                channel.basic_reject(tag, requeue=True)
+            stats.failures += 1
+            print(
+                f"invocation failed ({type(exc).__name__}: {exc}): "
+                f"{len(records)} message(s) returned to the queue for redelivery",
+                file=sys.stderr,
+            )
+            return
+        wanted = None if remaining is None else remaining - len(records) - len(self._pending)
+        if wanted is not None and wanted < self.settings.batch_size:
+            # Near max_messages: a consumer's prefetch cannot shrink while it runs, so stop it
+            # before the ack frees room, and start one that takes only what is still wanted.
+            channel.basic_cancel(self._consumer_tag)
+        # Every delivery up to the batch's last is in the batch or already settled, so one
+        # `multiple` ack settles exactly this batch, whatever is prefetched behind it.
+        channel.basic_ack(tags[-1], multiple=True)
+        if wanted is not None and 0 < wanted < self.settings.batch_size:
+            self._consume(wanted)
+        stats.messages += len(records)
+        if isinstance(result, dict):
+            stats.dead_lettered += int(result.get("deadLettered", 0))
+
+
+def load_handler(path: str) -> Handler:
+    """A handler in Lambda's `module.function` notation. The module is imported by name (it must
+    be installed, like the default), or, when it is a path with a slash in it, loaded from that
+    file: `handlers/orders.lambda_handler` is the function `lambda_handler` of handlers/orders.py,
+    as Lambda reads `dir/module.function` relative to its task root (here: the current directory).
+    Raises ImportError, or AttributeError for a missing function."""
+    module_name, _, function_name = path.rpartition(".")
+    if not module_name or not function_name:
+        raise ImportError(f"handler {path!r} is not in the form module.function")
+    if "/" in module_name or os.sep in module_name:
+        module = _load_module_file(Path(f"{module_name}.py"))
+    else:
+        module = importlib.import_module(module_name)
+    handler: Handler = getattr(module, function_name)
+    return handler
+
+
+def _load_module_file(file: Path) -> ModuleType:
+    """Import a module from its file, under its file name, without touching sys.path."""
+    name = file.stem
+    if name in sys.modules:
+        raise ImportError(f"cannot load {file} as module {name!r}: a module of that name is already imported")
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None or not file.is_file():
+        raise ImportError(f"no handler module file {file}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # as an import would: dataclasses, pickle and the like look it up there
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Run the Lambda handler on a RabbitMQ queue, batching and retrying as Lambda's "
+        "event source mapping does. Exit codes: 0 done, 1 error, 130 interrupted."
+    )
+    parser.add_argument("--queue", required=True, help="queue to consume")
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("RABBITMQ_URL"),
+        help="broker URL, amqp[s]://user:password@host:port/vhost (default: $RABBITMQ_URL)",
+    )
+    parser.add_argument("--batch-size", type=int, default=100, help="messages per event, 1-10000 (default 100)")
+    parser.add_argument(
+        "--batching-window", type=float, default=0.5, help="seconds to gather a batch, 0-300 (default 0.5)"
+    )
+    parser.add_argument("--max-messages", type=int, help="stop after this many messages were processed")
+    parser.add_argument("--idle-timeout", type=float, help="stop when no message arrived for this many seconds")
+    parser.add_argument(
+        "--handler",
+        default=DEFAULT_HANDLER,
+        help="handler to invoke, module.function: an installed module, or a file path without .py such as "
+        f"handlers/orders.lambda_handler (default {DEFAULT_HANDLER})",
+    )
+    parser.add_argument(
+        "--dead-letter-file",
+        default=DEFAULT_DEAD_LETTER_FILE,
+        help="JSON-lines file for messages the handler rejects, unless DEAD_LETTER_QUEUE_URL or "
+        f"DEAD_LETTER_FILE is set (default {DEFAULT_DEAD_LETTER_FILE})",
+    )
+    parser.add_argument(
+        "--delivery-limit",
+        type=int,
+        default=DEFAULT_DELIVERY_LIMIT,
+        help=f"delivery limit when the queue is declared (default {DEFAULT_DELIVERY_LIMIT})",
+    )
+    parser.add_argument("--no-declare", action="store_true", help="do not declare the queue topology first")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not args.url:
+        print("error: no broker URL: pass --url amqp://user:password@host:5672/ or set RABBITMQ_URL", file=sys.stderr)
+        return 1
+    try:
+        settings = MappingSettings(args.queue, args.batch_size, args.batching_window)
+        parameters = connection_parameters(args.url)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not (os.environ.get("DEAD_LETTER_QUEUE_URL") or os.environ.get("DEAD_LETTER_FILE")):
+        os.environ["DEAD_LETTER_FILE"] = args.dead_letter_file
+    os.environ.setdefault("DELIVERY_LIMIT", str(args.delivery_limit))  # the handler's last-delivery guard
+    live = sys.stderr.isatty()
+    last_shown = 0.0
+
+    def show(stats: Stats) -> None:
+        nonlocal last_shown
+        if live and time.monotonic() - last_shown >= 0.5:
+            print(f"\r{stats.line()}", end="", file=sys.stderr, flush=True)
+            last_shown = time.monotonic()
+
+    try:
+        handler = load_handler(args.handler)
+    except (ImportError, AttributeError) as exc:
+        print(f"error: cannot load the handler {args.handler!r}: {exc}", file=sys.stderr)
+        return 1
+    mapping = LocalEventSourceMapping(parameters, settings, handler)
+    try:
+        if not args.no_declare:
+            with pika.BlockingConnection(parameters) as connection:
+                declare_topology(connection.channel(), args.queue, args.delivery_limit)
+        stats = mapping.run(args.max_messages, args.idle_timeout, show)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: unacked messages returned to the queue\n{mapping.stats.line()}", file=sys.stderr)
+        return 130
+    except (pika.exceptions.AMQPError, TopologyMismatch, OSError) as exc:
+        print(f"\nerror: {describe_connection_error(exc, parameters)}", file=sys.stderr)
+        return 1
+    print(("\n" if live else "") + f"done: {stats.line()} in {stats.elapsed:.1f} s", file=sys.stderr)
+    return 0
+
+
+def describe_connection_error(error: BaseException, parameters: pika.ConnectionParameters) -> str:
+    if isinstance(error, pika.exceptions.ChannelClosedByBroker):
+        return f"the broker closed the channel: {error.reply_code} {error.reply_text}"
+    if isinstance(error, (TopologyMismatch, ValueError)):
+        return str(error)
+    return explain_connection_error(error, parameters)[1]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,458 @@
+"""Publish test messages to the deployed broker, or to any RabbitMQ.
+
+After `terraform apply`, with no arguments, it publishes example-message.json once to the
+deployed queue: the broker endpoint, queue, vhost and credentials secret come from the
+Terraform outputs, the user name and password from Secrets Manager. With --url it publishes
+to any broker instead. Always over verified TLS for amqps, as persistent messages with the
+mandatory flag and publisher confirms; it declares the queue topology first (rabbitmq_tools.topology).
+
+    python scripts/send.py                                   # once, to the deployed queue
+    python scripts/send.py --count 20000                     # a load test
+    python scripts/send.py --url amqp://guest:guest@localhost:5672/ --queue orders
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pika
+import pika.exceptions
+
+from rabbitmq_tools.broker import CREDENTIALS, VHOST, connection_parameters, explain_connection_error
+from rabbitmq_tools.lambda_event import LOCAL_BROKER_ARN, MAX_EVENT_BYTES, build_event, build_record
+from rabbitmq_tools.project import EXAMPLE_MESSAGE, ROOT
+from rabbitmq_tools.publisher import (
+    DEFAULT_WINDOW,
+    ConfirmedPublisher,
+    MessageFactory,
+    PublishError,
+    PublishInterrupted,
+    PublishResult,
+)
+from rabbitmq_tools.topology import DEFAULT_DELIVERY_LIMIT, TopologyMismatch, declare_topology
+
+OUTPUT_NAMES = ("region", "amqps_endpoint", "credentials_secret_arn", "queue_name", "virtual_host", "delivery_limit")
+
+OK, ERROR, USAGE, OUTPUTS, AWS, UNREACHABLE, REFUSED, QUEUE, NOT_CONFIRMED, INTERRUPTED = (
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    130,
+)
+EXIT_CODES = {
+    OK: "every message was confirmed by the broker",
+    ERROR: "an unexpected error (a bug: please report it)",
+    USAGE: "bad arguments or input: options, message file, headers, a body too large for a Lambda event",
+    OUTPUTS: "Terraform outputs missing, incomplete or unreadable",
+    AWS: "no AWS credentials, or the broker's secret is missing or malformed",
+    UNREACHABLE: "cannot reach the broker: not listening, unknown host, TLS verification failed, connection lost",
+    REFUSED: "the broker refused the user name and password, or access to the vhost",
+    QUEUE: "the queue is missing (with --no-declare) or exists with other arguments",
+    NOT_CONFIRMED: "the broker nacked messages or returned them as unroutable",
+    INTERRUPTED: "interrupted (Ctrl-C) before every message was confirmed",
+}
+
+
+class Failure(Exception):
+    """A fault the user can fix: one line on stderr and an exit code."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def fail(code: int, message: str) -> NoReturn:
+    raise Failure(code, message)
+
+
+@dataclass(frozen=True)
+class Target:
+    parameters: pika.ConnectionParameters
+    queue: str
+    delivery_limit: int
+
+    @property
+    def vhost(self) -> str:
+        vhost: str = self.parameters.virtual_host
+        return vhost
+
+
+def new_parser(description: str) -> argparse.ArgumentParser:
+    """A parser with the options that say where to publish, shared with replay.py."""
+    codes = "\n".join(f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items())
+    parser = argparse.ArgumentParser(
+        description=description,
+        epilog="environment: RABBITMQ_USERNAME and RABBITMQ_PASSWORD give the credentials for a --url "
+        "without them (keeps them out of shell history); AWS_PROFILE etc. as for the AWS CLI.\n\n"
+        f"exit codes:\n{codes}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--queue", help="queue to publish to (default: the Terraform output queue_name, or 'orders')")
+    parser.add_argument("--vhost", help="virtual host (default: the Terraform output, or the URL's, or '/')")
+    parser.add_argument("--url", help="amqp[s]://user:password@host:port/vhost of any broker, instead of Terraform's")
+    parser.add_argument("--ca-file", help="CA certificate(s) to trust for amqps, for a private CA")
+    parser.add_argument("--outputs", help="a file of `terraform output -json` (default: run it in the repository root)")
+    parser.add_argument(
+        "--delivery-limit",
+        type=int,
+        help=f"the queue's delivery limit when declaring it (default: Terraform's, or {DEFAULT_DELIVERY_LIMIT})",
+    )
+    parser.add_argument("--no-declare", action="store_true", help="do not declare the queue topology; it must exist")
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=DEFAULT_WINDOW,
+        help="publishes awaiting confirmation at once (default %(default)s)",
+    )
+    parser.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = new_parser(
+        "Publish a message (example-message.json by default) to the deployed Amazon MQ broker, found through "
+        "the Terraform outputs, or to any RabbitMQ with --url. Publishes are persistent, mandatory and confirmed "
+        "by the broker; amqps certificates are always verified."
+    )
+    parser.add_argument(
+        "--file", default=str(EXAMPLE_MESSAGE), help="message body file, or - for stdin (default: %(default)s)"
+    )
+    parser.add_argument("--count", type=int, default=1, help="how many messages to publish (default 1)")
+    parser.add_argument("--rate", type=float, default=0.0, help="messages per second; 0 = as fast as possible")
+    parser.add_argument(
+        "--header", action="append", default=[], metavar="KEY=VALUE", help="an AMQP header; repeat for more"
+    )
+    parser.add_argument("--content-type", default="application/json", help="content type (default %(default)s)")
+    parser.add_argument(
+        "--allow-invalid", action="store_true", help="publish a body that is not valid JSON for a JSON content type"
+    )
+    args = parser.parse_args(argv)
+    if args.count < 1:
+        parser.error(f"--count must be at least 1, got {args.count}")
+    if args.rate < 0:
+        parser.error(f"--rate must be 0 or positive, got {args.rate}")
+    if args.window < 1:
+        parser.error(f"--window must be at least 1, got {args.window}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        body = read_body(args.file)
+        headers = parse_headers(args.header)
+        check_body(body, args.content_type, args.allow_invalid)
+        target = resolve_target(args)
+        check_fits_in_event(body, args.content_type, headers, target)
+        prepare_queue(target, declare=not args.no_declare)
+        result, first_id = publish(target, body, args, headers)
+    except Failure as failure:
+        print(f"error: {failure}", file=sys.stderr)
+        return failure.code
+    except PublishInterrupted as interrupted:
+        result = interrupted.result
+        print(f"\ninterrupted: {result.confirmed:,} of {result.count:,} messages confirmed", file=sys.stderr)
+        return INTERRUPTED
+    except KeyboardInterrupt:
+        print("\ninterrupted before publishing", file=sys.stderr)
+        return INTERRUPTED
+    return report(result, first_id, target, args)
+
+
+# --- input ------------------------------------------------------------------------------
+
+
+def read_body(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        fail(USAGE, f"cannot read the message file {path}: {exc.strerror}")
+
+
+def parse_headers(pairs: Sequence[str]) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            fail(USAGE, f"--header {pair!r} is not KEY=VALUE")
+        headers[key] = int(value) if value.lstrip("-").isdigit() else value  # numbers stay numbers
+    return headers
+
+
+def check_body(body: bytes, content_type: str, allow_invalid: bool) -> None:
+    media = content_type.split(";", maxsplit=1)[0].strip().lower()
+    if allow_invalid or not (media == "application/json" or media.endswith("+json")):
+        return
+    try:
+        json.loads(body)
+    except ValueError as exc:
+        fail(
+            USAGE,
+            f"the body is not valid JSON ({exc}), so the handler would dead-letter it: fix the file, "
+            "set --content-type, or pass --allow-invalid to send it anyway",
+        )
+
+
+def check_fits_in_event(body: bytes, content_type: str, headers: dict[str, Any], target: Target) -> None:
+    """Lambda drops a message too large for a 6 MB event; base64 grows a body by 4/3."""
+    properties = pika.BasicProperties(content_type=content_type, headers=headers or None, message_id=str(uuid.uuid4()))
+    record = build_record(body, properties, redelivered=True)
+    size = len(json.dumps(build_event(LOCAL_BROKER_ARN, target.queue, target.vhost, [record])))
+    if size > MAX_EVENT_BYTES:
+        fail(
+            USAGE,
+            f"a {len(body):,}-byte body makes a {size:,}-byte Lambda event, over the {MAX_EVENT_BYTES:,}-byte "
+            "limit (Lambda would drop it): keep bodies under about 4.5 MB, or store large payloads elsewhere",
+        )
+
+
+# --- where to publish -------------------------------------------------------------------
+
+
+def resolve_target(args: argparse.Namespace) -> Target:
+    if args.url:
+        username, password = os.environ.get("RABBITMQ_USERNAME"), os.environ.get("RABBITMQ_PASSWORD")
+        try:
+            if "@" in args.url.split("://", 1)[-1].split("/", 1)[0]:
+                username = password = None  # the URL's own credentials win
+            parameters = connection_parameters(args.url, username, password, args.ca_file)
+        except (ValueError, OSError) as exc:
+            fail(USAGE, f"bad --url or --ca-file: {exc}")
+        queue, limit = args.queue or "orders", args.delivery_limit or DEFAULT_DELIVERY_LIMIT
+    else:
+        outputs = read_outputs(args.outputs)
+        username, password = fetch_credentials(outputs["credentials_secret_arn"], outputs["region"])
+        try:
+            parameters = connection_parameters(outputs["amqps_endpoint"], username, password, args.ca_file)
+        except (ValueError, OSError) as exc:
+            fail(OUTPUTS, f"the Terraform output amqps_endpoint {outputs['amqps_endpoint']!r} is unusable: {exc}")
+        parameters.virtual_host = outputs["virtual_host"]
+        queue = args.queue or outputs["queue_name"]
+        limit = args.delivery_limit or int(outputs["delivery_limit"])
+    if args.vhost:
+        parameters.virtual_host = args.vhost
+    parameters.blocked_connection_timeout = 60  # a broker in a resource alarm blocks publishers
+    return Target(parameters, queue, limit)
+
+
+def read_outputs(path: str | None) -> dict[str, Any]:
+    how = f"the file {path}" if path else "`terraform output -json`"
+    if path:
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            fail(OUTPUTS, f"cannot read Terraform outputs from {path}: {exc.strerror}")
+    else:
+        try:
+            done = subprocess.run(
+                ["terraform", "output", "-json"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+            )
+        except FileNotFoundError:
+            fail(
+                OUTPUTS, "terraform is not installed: install it, pass --outputs FILE, or use --url for another broker"
+            )
+        if done.returncode != 0:
+            reason = next((line for line in done.stderr.splitlines() if line.strip("│╷╵ ")), "no output")
+            fail(
+                OUTPUTS, f"`terraform output -json` failed ({reason.strip('│╷╵ ')}): run terraform init and apply first"
+            )
+        text = done.stdout
+    try:
+        raw = json.loads(text)
+        outputs = {name: entry["value"] for name, entry in raw.items()}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        fail(OUTPUTS, f"{how} is not Terraform's JSON output format")
+    if not outputs:
+        fail(OUTPUTS, "there are no Terraform outputs: run terraform apply first, or use --url for another broker")
+    missing = [name for name in OUTPUT_NAMES if outputs.get(name) in (None, "")]
+    if missing:
+        fail(OUTPUTS, f"the Terraform outputs lack {', '.join(missing)}: they are stale, run terraform apply again")
+    return outputs
+
+
+def fetch_credentials(secret_arn: str, region: str) -> tuple[str, str]:
+    import boto3
+    import botocore.exceptions
+
+    try:
+        client = boto3.client("secretsmanager", region_name=region)
+        value = client.get_secret_value(SecretId=secret_arn)["SecretString"]
+    except botocore.exceptions.NoCredentialsError:
+        fail(AWS, "no AWS credentials: run `aws configure` or `aws sso login`, or set AWS_PROFILE")
+    except botocore.exceptions.ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code") == "ResourceNotFoundException":
+            fail(
+                AWS, f"secret {secret_arn} not found in {region}: the Terraform outputs are stale, run terraform apply"
+            )
+        fail(AWS, f"cannot read secret {secret_arn}: {error.get('Code')}: {error.get('Message')}")
+    except botocore.exceptions.BotoCoreError as exc:
+        fail(AWS, f"cannot reach Secrets Manager in {region}: {exc}")
+    try:
+        secret = json.loads(value)
+        username, password = secret["username"], secret["password"]
+    except (ValueError, TypeError, KeyError):
+        fail(AWS, f"secret {secret_arn} is not JSON with a username and a password, as the mapping's BASIC_AUTH needs")
+    if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
+        fail(AWS, f"secret {secret_arn} has an empty or non-string username or password")
+    return username, password
+
+
+# --- broker -----------------------------------------------------------------------------
+
+
+def connection_failure(error: BaseException, parameters: pika.ConnectionParameters) -> Failure:
+    kind, message = explain_connection_error(error, parameters)
+    return Failure(REFUSED if kind in {CREDENTIALS, VHOST} else UNREACHABLE, message)
+
+
+def prepare_queue(target: Target, declare: bool) -> None:
+    """Declare the topology, or with declare=False check that the queue exists."""
+    try:
+        with pika.BlockingConnection(target.parameters) as connection:
+            channel = connection.channel()
+            if declare:
+                declare_topology(channel, target.queue, target.delivery_limit)
+            else:
+                channel.queue_declare(target.queue, passive=True)
+    except TopologyMismatch as exc:
+        fail(QUEUE, f"queue {target.queue!r} on vhost {target.vhost!r} cannot be used: {exc}")
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code == 404:
+            fail(
+                QUEUE,
+                f"queue {target.queue!r} does not exist on vhost {target.vhost!r}: drop --no-declare to declare "
+                "it, or check --queue and --vhost",
+            )
+        fail(QUEUE, f"the broker refused the queue {target.queue!r}: {exc.reply_code} {exc.reply_text}")
+    except (pika.exceptions.AMQPError, OSError) as exc:
+        raise connection_failure(exc, target.parameters) from None
+
+
+def publish(
+    target: Target, body: bytes, args: argparse.Namespace, headers: dict[str, Any]
+) -> tuple[PublishResult, str]:
+    """Publish `args.count` copies of the body, each with a unique message id; return the
+    result and the first message's id."""
+    run_id = uuid.uuid4().hex[:12]
+    timestamp = int(time.time())
+
+    def message(index: int) -> tuple[bytes, pika.BasicProperties]:
+        return body, pika.BasicProperties(
+            content_type=args.content_type,
+            delivery_mode=pika.DeliveryMode.Persistent,
+            message_id=f"{run_id}-{index:06d}",
+            timestamp=timestamp,
+            app_id="send.py",
+            headers=headers or None,
+        )
+
+    result = publish_messages(
+        target, args.count, message, window=args.window, rate=args.rate, show_progress=not args.quiet
+    )
+    return result, f"{run_id}-{0:06d}"
+
+
+def publish_messages(
+    target: Target, count: int, message: MessageFactory, *, window: int, rate: float = 0.0, show_progress: bool = False
+) -> PublishResult:
+    """Publish with confirms (see publisher.py), a progress line on a terminal; a failure to
+    connect becomes a `Failure` with its exit code."""
+    progress = Progress(count) if show_progress and count > 1 and sys.stderr.isatty() else None
+    publisher = ConfirmedPublisher(target.parameters, target.queue, window=window, rate=rate, on_progress=progress)
+    try:
+        return publisher.publish(count, message)
+    except PublishError as exc:
+        if exc.cause is not None and not isinstance(exc.cause, pika.exceptions.ChannelClosedByBroker):
+            failure = connection_failure(exc.cause, target.parameters)
+            done = f"{exc.result.confirmed:,} of {exc.result.count:,} messages confirmed"
+            raise Failure(failure.code, f"{failure} ({done})") from None
+        fail(ERROR, str(exc))
+    finally:
+        if progress:
+            progress.finish()
+
+
+class Progress:
+    """One live line on a terminal: sent, confirmed, rate."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.shown = False
+
+    def __call__(self, result: PublishResult) -> None:
+        line = f"\rsent {result.sent:,}/{self.count:,} | confirmed {result.confirmed:,} | {result.rate:,.0f} msg/s"
+        print(line, end="", file=sys.stderr, flush=True)
+        self.shown = True
+
+    def finish(self) -> None:
+        if self.shown:
+            print(file=sys.stderr)
+
+
+# --- output -----------------------------------------------------------------------------
+
+
+def report(result: PublishResult, first_id: str, target: Target, args: argparse.Namespace) -> int:
+    summary = {
+        "queue": target.queue,
+        "vhost": target.vhost,
+        "count": result.count,
+        "sent": result.sent,
+        "confirmed": result.confirmed,
+        "nacked": result.nacked,
+        "unroutable": result.unroutable,
+        "resent": result.resent,
+        "elapsed_seconds": round(result.elapsed, 3),
+        "messages_per_second": round(result.rate, 1),
+        "first_message_id": first_id,
+    }
+    if args.json:
+        print(json.dumps(summary))
+    elif not args.quiet:
+        if result.count == 1 and result.all_confirmed:
+            print(
+                f"sent 1 message to queue {target.queue!r} on vhost {target.vhost!r}: message id {first_id}, confirmed"
+            )
+        else:
+            print(
+                f"queue {target.queue!r} on vhost {target.vhost!r}: sent {result.sent:,} | confirmed "
+                f"{result.confirmed:,} | nacked {result.nacked:,} | unroutable {result.unroutable:,} | re-sent "
+                f"{result.resent:,} | {result.elapsed:.1f} s | {result.rate:,.0f} msg/s"
+            )
+    if result.unroutable:
+        print(
+            f"error: {result.unroutable:,} message(s) returned unroutable: no queue {target.queue!r} on vhost "
+            f"{target.vhost!r} took them; declare it (drop --no-declare) or check --queue and --vhost",
+            file=sys.stderr,
+        )
+    if result.nacked:
+        print(
+            f"error: the broker nacked {result.nacked:,} message(s) (first {result.nacked_ids[0]}): the queue is "
+            "probably full (x-max-length with reject-publish) or the broker is out of resources",
+            file=sys.stderr,
+        )
+    return OK if result.all_confirmed else NOT_CONFIRMED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
