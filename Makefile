@@ -14,7 +14,7 @@ test: $(VENV)/.installed  ## the full test suite
 bench: $(VENV)/.installed-bench  ## benchmarks P1-P4 and Lambda sizing (needs a broker, like test)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
-verify: $(VENV)/.installed  ## after terraform apply: publish, then check the function's log, the dead letter, mapping, alarms
+verify: $(VENV)/.installed-runtime  ## after terraform apply: publish, then check the function's log, the dead letter, mapping, alarms
 	$(BIN)/python scripts/verify.py $(VERIFY_ARGS)
 
 docs: $(VENV)/.installed  ## the Inputs and Outputs tables of docs/terraform.md
@@ -33,6 +33,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# The tools alone, with their runtime dependencies (what the README's install command gives).
+$(VENV)/.installed-runtime: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
 $(VENV)/.installed-bench: $(VENV)/.installed

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -169,6 +170,7 @@ def deployed_outputs(tmp_path: Path, endpoint: str, secret_arn: str, queue: str,
         "queue_name": queue,
         "virtual_host": "/",
         "delivery_limit": 20,
+        "max_message_size": 134217728,
         "function_name": "rabbitmq-consumer",
         **overrides,
     }
@@ -216,6 +218,28 @@ def test_malformed_secret(
     code, _, err = run_send(["--outputs", str(outputs)], capsys)
     assert code == send.AWS
     assert error in err
+
+
+@pytest.mark.parametrize(("extra", "code"), [(1, send.USAGE), (0, send.UNREACHABLE)])
+def test_body_over_the_deployed_brokers_max_message_size_is_refused(
+    aws: Any, tmp_path: Path, extra: int, code: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a deployed RabbitMQ 4.x broker (512 KiB bodies at most) and a body one byte over, or exactly at, it
+    limit = 512 * 1024
+    secret = aws.create_secret(Name="creds", SecretString=json.dumps({"username": "u", "password": "p"}))
+    outputs = deployed_outputs(tmp_path, "amqps://localhost:1", secret["ARN"], "orders", max_message_size=limit)
+    body = tmp_path / "body.json"
+    body.write_text(json.dumps({"pad": "x" * (limit + extra - 11)}))
+    assert body.stat().st_size == limit + extra
+    # WHEN send.py is asked to publish it
+    result, _, err = run_send(["--outputs", str(outputs), "--file", str(body)], capsys)
+    # THEN over the limit it stops before connecting, with one line naming the limit and the fix;
+    # at the limit it goes on (and here meets the unreachable endpoint)
+    assert result == code
+    if extra:
+        assert err.count("\n") == 1
+        assert f"is over the {limit:,}-byte max_message_size of the deployed broker" in err
+        assert "raise the limit with a broker configuration" in err
 
 
 def test_secret_not_found_means_stale_outputs(aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -337,6 +361,12 @@ def test_help_documents_every_exit_code(capsys: pytest.CaptureFixture[str]) -> N
     out = capsys.readouterr().out
     for code, meaning in send.EXIT_CODES.items():
         assert f"{code:>3}  {meaning}" in out
+
+
+def test_reference_page_lists_the_exit_codes_send_uses() -> None:
+    rows = re.findall(r"^\| (\d+) \| (.+?) \|$", (ROOT / "docs" / "send.md").read_text(), re.M)
+    documented = {int(code): meaning.replace("`", "") for code, meaning in rows}
+    assert documented == {code: meaning.replace("`", "") for code, meaning in send.EXIT_CODES.items()}
 
 
 # --- the broker refuses ---------------------------------------------------------------------

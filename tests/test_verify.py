@@ -154,6 +154,7 @@ def deploy(
             "queue_name": queue,
             "virtual_host": "/",
             "delivery_limit": 20,
+            "max_message_size": 134217728,
             "function_name": f"{NAME}-consumer",
             "log_group_name": GROUP,
             "dead_letter_queue_url": dead_letters,

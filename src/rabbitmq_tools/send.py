@@ -41,7 +41,15 @@ from rabbitmq_tools.publisher import (
 )
 from rabbitmq_tools.topology import DEFAULT_DELIVERY_LIMIT, TopologyMismatch, declare_topology
 
-OUTPUT_NAMES = ("region", "amqps_endpoint", "credentials_secret_arn", "queue_name", "virtual_host", "delivery_limit")
+OUTPUT_NAMES = (
+    "region",
+    "amqps_endpoint",
+    "credentials_secret_arn",
+    "queue_name",
+    "virtual_host",
+    "delivery_limit",
+    "max_message_size",
+)
 
 OK, ERROR, USAGE, OUTPUTS, AWS, UNREACHABLE, REFUSED, QUEUE, NOT_CONFIRMED, INTERRUPTED = (
     0,
@@ -58,7 +66,7 @@ OK, ERROR, USAGE, OUTPUTS, AWS, UNREACHABLE, REFUSED, QUEUE, NOT_CONFIRMED, INTE
 EXIT_CODES = {
     OK: "every message was confirmed by the broker",
     ERROR: "an unexpected error (a bug: please report it)",
-    USAGE: "bad arguments or input: options, message file, headers, a body too large for a Lambda event",
+    USAGE: "bad arguments or input: options, message file, headers, a body too large for the broker or a Lambda event",
     OUTPUTS: "Terraform outputs missing, incomplete or unreadable",
     AWS: "no AWS credentials, or the broker's secret is missing or malformed",
     UNREACHABLE: "cannot reach the broker: not listening, unknown host, TLS verification failed, connection lost",
@@ -86,6 +94,7 @@ class Target:
     parameters: pika.ConnectionParameters
     queue: str
     delivery_limit: int
+    max_message_size: int | None = None  # the deployed broker's; None for --url, whose broker is not known
 
     @property
     def vhost(self) -> str:
@@ -160,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         headers = parse_headers(args.header)
         check_body(body, args.content_type, args.allow_invalid)
         target = resolve_target(args)
+        check_fits_in_broker(body, target)
         check_fits_in_event(body, args.content_type, headers, target)
         prepare_queue(target, declare=not args.no_declare)
         result, first_id = publish(target, body, args, headers)
@@ -212,6 +222,18 @@ def check_body(body: bytes, content_type: str, allow_invalid: bool) -> None:
         )
 
 
+def check_fits_in_broker(body: bytes, target: Target) -> None:
+    """A broker closes the channel on a body over its max_message_size; Amazon MQ's default is 512 KiB
+    on RabbitMQ 4.x and 128 MiB on 3.13 (the Terraform output max_message_size)."""
+    if target.max_message_size is not None and len(body) > target.max_message_size:
+        fail(
+            USAGE,
+            f"a {len(body):,}-byte body is over the {target.max_message_size:,}-byte max_message_size of the deployed "
+            "broker (Amazon MQ's default for its engine): send a smaller body, or raise the limit with a broker "
+            "configuration on RabbitMQ 4.x (docs/error-handling.md#message-size)",
+        )
+
+
 def check_fits_in_event(body: bytes, content_type: str, headers: dict[str, Any], target: Target) -> None:
     """Lambda drops a message too large for a 6 MB event; base64 grows a body by 4/3."""
     properties = pika.BasicProperties(content_type=content_type, headers=headers or None, message_id=str(uuid.uuid4()))
@@ -237,7 +259,7 @@ def resolve_target(args: argparse.Namespace) -> Target:
             parameters = connection_parameters(args.url, username, password, args.ca_file)
         except (ValueError, OSError) as exc:
             fail(USAGE, f"bad --url or --ca-file: {exc}")
-        queue, limit = args.queue or "orders", args.delivery_limit or DEFAULT_DELIVERY_LIMIT
+        queue, limit, max_size = args.queue or "orders", args.delivery_limit or DEFAULT_DELIVERY_LIMIT, None
     else:
         outputs = read_outputs(args.outputs)
         username, password = fetch_credentials(outputs["credentials_secret_arn"], outputs["region"])
@@ -248,10 +270,11 @@ def resolve_target(args: argparse.Namespace) -> Target:
         parameters.virtual_host = outputs["virtual_host"]
         queue = args.queue or outputs["queue_name"]
         limit = args.delivery_limit or int(outputs["delivery_limit"])
+        max_size = int(outputs["max_message_size"])
     if args.vhost:
         parameters.virtual_host = args.vhost
     parameters.blocked_connection_timeout = 60  # a broker in a resource alarm blocks publishers
-    return Target(parameters, queue, limit)
+    return Target(parameters, queue, limit, max_size)
 
 
 def read_outputs(path: str | None) -> dict[str, Any]:
