@@ -14,6 +14,7 @@ import pika
 import pytest
 
 from rabbitmq_consumer import handler
+from rabbitmq_tools.lambda_event import LOCAL_BROKER_ARN
 from rabbitmq_tools.local_event_source_mapping import LocalLambdaContext
 from support import ROOT, event_of, order, record
 
@@ -21,6 +22,7 @@ pytestmark = [pytest.mark.fault_injection, pytest.mark.unit]
 
 ORDER = json.dumps(order("ord-1")).encode()
 BIG_ORDER = json.dumps(order("ord-big", note="x" * 4_400_000)).encode()
+BIG_POISON = json.dumps(order("ord-big-poison", total="0.01", note="x" * 3_000_000)).encode()
 
 
 def props(content_type: str | None = "application/json", **kwargs: Any) -> pika.BasicProperties:
@@ -44,6 +46,18 @@ def _java_bytes_header() -> dict[str, Any]:
     (records,) = event["rmqMessagesByQueue"].values()
     records[0]["basicProperties"]["headers"] = {"city": {"bytes": [77, -61, -68, 110, 99, 104, 101, 110]}}
     return event
+
+
+def with_property(name: str, value: Any) -> dict[str, Any]:
+    """An order whose basicProperties field `name` holds `value`, as some sample events have it."""
+    event = one(ORDER)
+    (records,) = event["rmqMessagesByQueue"].values()
+    records[0]["basicProperties"][name] = value
+    return event
+
+
+def with_queues(by_queue: Any) -> dict[str, Any]:
+    return {"eventSource": "aws:rmq", "eventSourceArn": LOCAL_BROKER_ARN, "rmqMessagesByQueue": by_queue}
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,21 @@ CASES = [
     ),
     Case("an order of 4.4 MB, near the 6 MB event cap", lambda: one(BIG_ORDER), "processed"),
     Case(
+        "an order of 3 MB with a wrong total (in AWS: stored in S3, its pointer in SQS)",
+        lambda: one(BIG_POISON),
+        "dead-lettered: total: 0.01 does not equal the sum of the items",
+    ),
+    Case(
+        "JSON nested 100,000 deep",
+        lambda: one(b"[" * 100_000 + b"]" * 100_000),
+        "dead-lettered: body is not valid JSON (application/json): nested too deeply to decode",
+    ),
+    Case(
+        "text that its charset cannot decode (`charset=idna`)",
+        lambda: one(b"xn--", props("text/plain; charset=idna")),
+        "dead-lettered: body is not valid idna text",
+    ),
+    Case(
         "an order as `application/vnd.shop.order+json`",
         lambda: one(ORDER, props("application/vnd.shop.order+json")),
         "processed",
@@ -124,6 +153,46 @@ CASES = [
     ),
     Case("Java's signed bytes in a header", _java_bytes_header, "processed"),
     Case(
+        "a record that is not an object",
+        lambda: event_of([["not", "a", "record"]]),  # type: ignore[list-item]
+        "dead-lettered: message record is not an object: got array",
+    ),
+    Case(
+        "`data` that is not a string",
+        lambda: one(ORDER, data=12),
+        "dead-lettered: message data is not valid base64: expected a string, got number",
+    ),
+    Case(
+        "`basicProperties` that is not an object",
+        lambda: one(ORDER, basicProperties="None"),
+        "dead-lettered: message record's basicProperties is not an object: got string",
+    ),
+    Case(
+        '`headers` that is not an object (`"None"`)',
+        lambda: with_property("headers", "None"),
+        "dead-lettered: basicProperties.headers: expected an object or null, got string",
+    ),
+    Case(
+        "a content type that is not a string",
+        lambda: with_property("contentType", ["application/json"]),
+        "dead-lettered: basicProperties.contentType: expected a string or null, got array",
+    ),
+    Case(
+        "a content encoding that is not a string",
+        lambda: with_property("contentEncoding", 0),
+        "dead-lettered: basicProperties.contentEncoding: expected a string or null, got number",
+    ),
+    Case(
+        'another property of the wrong type (`priority: "high"`), which the handler does not read',
+        lambda: with_property("priority", "high"),
+        "processed",
+    ),
+    Case(
+        'a timestamp not as Lambda formats it (`"None"`)',
+        lambda: with_property("timestamp", "None"),
+        "processed",
+    ),
+    Case(
         "an event with no messages",
         lambda: {"eventSource": "aws:rmq", "rmqMessagesByQueue": {}},
         "processed: nothing to do",
@@ -137,6 +206,21 @@ CASES = [
         "an `aws:rmq` event without `rmqMessagesByQueue`",
         lambda: {"eventSource": "aws:rmq"},
         "invocation fails: the aws:rmq event has no rmqMessagesByQueue object",
+    ),
+    Case(
+        "an event that is not a JSON object",
+        lambda: ["aws:rmq"],  # type: ignore[return-value,arg-type]
+        "invocation fails: unsupported event source None",
+    ),
+    Case(
+        "a queue key without `::`",
+        lambda: with_queues({"orders": []}),
+        "invocation fails: queue key 'orders' is not of the form '<queue>::<vhost>'",
+    ),
+    Case(
+        "a queue's messages that are not a list",
+        lambda: with_queues({"orders::/": {"0": {}}}),
+        "invocation fails: rmqMessagesByQueue['orders::/'] is not a list of messages: got object",
     ),
 ]
 

@@ -205,3 +205,14 @@ def test_failure_before_the_last_delivery_fails_the_invocation(count: int, limit
     with pytest.raises(RetryableError):
         process_batch(event_of([delivered_before(count)]), process, sink, logger, delivery_limit=limit)
     assert sink.calls == 0
+
+
+def test_a_failure_is_logged_with_the_delivery_counting_headers(caplog: pytest.LogCaptureFixture) -> None:
+    # What a deliberately failing probe shows on a real deployment (docs/error-handling.md)
+    def process(message: Message) -> None:
+        raise RetryableError("probe")
+
+    with caplog.at_level(logging.ERROR, logger="test_batch"), pytest.raises(RetryableError):
+        process_batch(event_of([delivered_before(2, "x-acquired-count")]), process, RecordingSink(), logger, 3)
+    (line,) = caplog.records
+    assert (line.deliveryCount, line.acquiredCount, line.redelivered) == (None, 2, True)  # type: ignore[attr-defined]

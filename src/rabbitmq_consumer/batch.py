@@ -12,6 +12,11 @@ partial-batch response, so:
   on RabbitMQ 4.3+ a requeue may not count toward the limit at all (see `deliveries`);
 - once every message is through, the dead letters are sent in one go; if that fails, the
   invocation fails too, and nothing has been lost.
+
+Whatever JSON stands in the event, each message is counted once, as processed or
+dead-lettered, or the invocation fails: with `InvalidEvent` for an event that is not a
+RabbitMQ event, or with the very exception business logic raised. Nothing here reads a
+field in a way that could raise in its place (tests/test_malformed_records.py).
 """
 
 from __future__ import annotations
@@ -69,9 +74,10 @@ def process_batch(
     """Run `process` on every message of the event; see the module docstring for the policy.
     `delivery_limit` is the queue's x-delivery-limit (None: no last-delivery guard)."""
     result = BatchResult()
+    batches = list(queue_batches(event))  # the whole event is checked before any message is processed
     source_arn = event.get("eventSourceArn")
     debug = logger.isEnabledFor(logging.DEBUG)  # once per batch, not per message
-    for queue, vhost, records in queue_batches(event):
+    for queue, vhost, records in batches:
         counts = result.queues.setdefault(f"{queue}::{vhost}", QueueCounts(queue, vhost))
         processed = 0  # a local, not counts.processed, on the hot path
         for record in records:
@@ -80,9 +86,9 @@ def process_batch(
                 message = decode_record(queue, vhost, record)
                 process(message)
             except InvalidMessage as exc:
-                reason = str(exc)
+                reason = describe(exc)
             except Exception as exc:
-                ids = _ids(message, record)
+                ids = {**_ids(message, record), **_redelivery(message)}
                 if message is None or delivery_limit is None or (count := deliveries(message)) < delivery_limit:
                     logger.exception(
                         "message failed: the invocation fails so Lambda retries the batch",
@@ -90,7 +96,8 @@ def process_batch(
                     )
                     raise
                 reason = (
-                    f"failed on its last delivery ({count + 1} of {delivery_limit + 1}): {type(exc).__name__}: {exc}"
+                    f"failed on its last delivery ({count + 1} of {delivery_limit + 1}): "
+                    f"{type(exc).__name__}: {describe(exc)}"
                 )
                 logger.exception("message failed on its last delivery", extra={"queue": queue, **ids})
             else:
@@ -117,17 +124,47 @@ def deliveries(message: Message) -> int:
     `basic.nack` requeue as failed (only `basic.reject` counts) and added `x-acquired-count`
     for every delivery. AWS does not document which one Lambda's poller uses, so take the
     larger of the two.
+
+    It reads the two numbers from the headers as Lambda delivered them, not through the
+    decoded headers: it runs while a business-logic error is being handled, and must not
+    raise in its place whatever the headers hold.
     """
-    headers = message.properties.headers
+    headers = message.properties.raw.get("headers")
+    if not isinstance(headers, Mapping):
+        return 0
     counts = [headers.get("x-delivery-count"), headers.get("x-acquired-count")]
     return max((count for count in counts if isinstance(count, int) and not isinstance(count, bool)), default=0)
 
 
+def describe(error: BaseException) -> str:
+    """str(error), or its type's name if even that fails: a reason must never raise."""
+    try:
+        return str(error)
+    except Exception:
+        return f"<{type(error).__name__} that cannot be shown>"
+
+
+def _redelivery(message: Message | None) -> dict[str, Any]:
+    """What a failure's log line tells about the message's past deliveries: the broker's two
+    counting headers as delivered (absent: None) and the redelivered flag. A deliberately
+    failing message's lines show which of them grows with each return, and so how Lambda's
+    poller returns a failed batch (docs/error-handling.md)."""
+    if message is None:
+        return {}
+    headers = message.properties.raw.get("headers")
+    found = headers if isinstance(headers, Mapping) else {}
+    return {
+        "deliveryCount": found.get("x-delivery-count"),
+        "acquiredCount": found.get("x-acquired-count"),
+        "redelivered": message.redelivered,
+    }
+
+
 def _ids(message: Message | None, record: Any) -> dict[str, Any]:
-    """messageId and correlationId for a log line, from the message or, if it could not be
-    decoded, from the raw record."""
-    if message is not None:
-        return {"messageId": message.message_id, "correlationId": message.correlation_id}
-    raw = record.get("basicProperties") if isinstance(record, Mapping) else None
+    """messageId and correlationId for a log line, as Lambda delivered them (a log line must
+    not raise, even for properties of the wrong type)."""
+    raw: Any = message.properties.raw if message is not None else None
+    if raw is None and isinstance(record, Mapping):
+        raw = record.get("basicProperties")
     props = raw if isinstance(raw, Mapping) else {}
     return {"messageId": props.get("messageId"), "correlationId": props.get("correlationId")}

@@ -6,10 +6,14 @@
 | `POWERTOOLS_METRICS_NAMESPACE`  | CloudWatch namespace of the metrics                 |
 | `DEAD_LETTER_QUEUE_URL`         | SQS queue for rejected messages (set in AWS)        |
 | `DEAD_LETTER_FILE`              | JSON-lines file for rejected messages (local mode)  |
+| `DEAD_LETTER_BUCKET`            | S3 bucket for dead letters too large for SQS        |
 | `DELIVERY_LIMIT`                | the queue's `x-delivery-limit` (default 20)         |
 
-Exactly one dead-letter destination must be set. Powertools reads its own variables too
-(`POWERTOOLS_LOG_LEVEL`, ...); the defaults below only make an unset one harmless.
+Exactly one dead-letter destination must be set. With `DEAD_LETTER_QUEUE_URL`, a dead letter
+over 256 KiB goes to `DEAD_LETTER_BUCKET` (under `dead-letters/`) with a pointer in SQS; with
+no bucket, one over SQS's 1 MiB fails the invocation. A file takes any size and ignores the
+bucket. Powertools reads its own variables too (`POWERTOOLS_LOG_LEVEL`, ...); the defaults
+below only make an unset one harmless.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class Config:
     dead_letter_queue_url: str | None
     dead_letter_file: Path | None
     delivery_limit: int
+    dead_letter_bucket: str | None = None
 
 
 def load_config(environ: Mapping[str, str] = os.environ) -> Config:
@@ -52,6 +57,7 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
         dead_letter_queue_url=environ.get("DEAD_LETTER_QUEUE_URL") or None,
         dead_letter_file=Path(file) if file else None,
         delivery_limit=int(limit),
+        dead_letter_bucket=environ.get("DEAD_LETTER_BUCKET") or None,
     )
 
 
@@ -61,7 +67,7 @@ def dead_letter_sink(config: Config) -> DeadLetterSink:
             "both DEAD_LETTER_QUEUE_URL and DEAD_LETTER_FILE are set: set only one dead-letter destination"
         )
     if config.dead_letter_queue_url:
-        return SqsSink(config.dead_letter_queue_url)
+        return SqsSink(config.dead_letter_queue_url, bucket=config.dead_letter_bucket)
     if config.dead_letter_file:
         return JsonLinesSink(config.dead_letter_file)
     raise ConfigError(
