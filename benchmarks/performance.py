@@ -30,12 +30,15 @@ from typing import Any
 
 import pika
 
+from rabbitmq_bootstrap.topology import Topology
 from rabbitmq_consumer import business_logic, handler
+from rabbitmq_consumer.config import DEFAULT_DELIVERY_LIMIT
 from rabbitmq_consumer.dead_letters import JsonLinesSink
+from rabbitmq_tools.bootstrap import BrokerSetup
+from rabbitmq_tools.broker import LocalBroker, connection_parameters
 from rabbitmq_tools.lambda_event import LOCAL_BROKER_ARN, MAX_EVENT_BYTES, build_event, build_record
 from rabbitmq_tools.local_event_source_mapping import LocalEventSourceMapping, LocalLambdaContext, MappingSettings
 from rabbitmq_tools.publisher import ConfirmedPublisher
-from rabbitmq_tools.topology import declare_topology, delete_topology
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = (ROOT / "example-message.json").read_bytes()
@@ -210,18 +213,17 @@ def p2_cold_import(repeat: int) -> Figure:
 
 
 class Queue:
-    """A fresh topology per measurement, deleted afterwards."""
+    """A fresh topology per measurement, made by the bootstrap, deleted afterwards."""
 
-    def __init__(self, parameters: pika.ConnectionParameters) -> None:
-        self.parameters = parameters
-        self.connection = pika.BlockingConnection(parameters)
-        self.channel = self.connection.channel()
-        self.topology = declare_topology(self.channel, f"bench-{uuid.uuid4().hex[:10]}")
-        self.name = self.topology.queue
+    def __init__(self, broker: LocalBroker) -> None:
+        self.client = broker.management_client()
+        name = f"bench-{uuid.uuid4().hex[:10]}"
+        self.setup = BrokerSetup.new(Topology(name, DEFAULT_DELIVERY_LIMIT), f"{name}-consumer", f"{name}-publisher")
+        self.setup.apply(self.client)
+        self.name = name
 
     def close(self) -> None:
-        delete_topology(self.channel, self.topology)
-        self.connection.close()
+        self.setup.remove(self.client)
 
 
 def unconfirmed_publish(parameters: pika.ConnectionParameters, queue: str, count: int) -> None:
@@ -238,10 +240,12 @@ def confirmed_publish(parameters: pika.ConnectionParameters, queue: str, count: 
     assert result.all_confirmed, f"only {result.confirmed} of {count} confirmed"
 
 
-def p3_publisher(parameters: pika.ConnectionParameters, repeat: int, count: int = 20_000) -> Figure:
+def p3_publisher(broker: LocalBroker, repeat: int, count: int = 20_000) -> Figure:
+    parameters = connection_parameters(broker.url)
+
     def measure(publish: Callable[[pika.ConnectionParameters, str, int], None]) -> Callable[[], float]:
         def run() -> float:
-            queue = Queue(parameters)
+            queue = Queue(broker)
             try:
                 return timed(lambda: publish(parameters, queue.name, count))
             finally:
@@ -275,9 +279,11 @@ def raw_consume(parameters: pika.ConnectionParameters, queue: str, count: int, b
         channel.cancel()
 
 
-def p4_end_to_end(parameters: pika.ConnectionParameters, repeat: int, scratch: Path, count: int = 20_000) -> Figure:
+def p4_end_to_end(broker: LocalBroker, repeat: int, scratch: Path, count: int = 20_000) -> Figure:
+    parameters = connection_parameters(broker.url)
+
     def baseline() -> float:
-        queue = Queue(parameters)
+        queue = Queue(broker)
 
         def run() -> None:
             unconfirmed_publish(parameters, queue.name, count)
@@ -289,7 +295,7 @@ def p4_end_to_end(parameters: pika.ConnectionParameters, repeat: int, scratch: P
             queue.close()
 
     def ours() -> float:
-        queue = Queue(parameters)
+        queue = Queue(broker)
         try:
             mapping = LocalEventSourceMapping(parameters, MappingSettings(queue.name), handler.lambda_handler)
 

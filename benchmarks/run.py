@@ -19,7 +19,7 @@ from pathlib import Path
 
 import sizing
 from performance import Figure, p1_handler, p2_cold_import, p3_publisher, p4_end_to_end
-from rabbitmq_tools.broker import BrokerUnavailable, connection_parameters, rabbitmq_url
+from rabbitmq_tools.broker import BrokerUnavailable, local_broker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,11 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(f"python {platform.python_version()} on {platform.machine()}, {args.repeat} runs each, medians", flush=True)
     try:
-        with rabbitmq_url() as url:
-            parameters = connection_parameters(url)
+        with local_broker() as broker:
             figures = [*p1_handler(args.repeat, scratch), p2_cold_import(args.repeat)]
-            figures.append(p3_publisher(parameters, args.repeat))
-            figures.append(p4_end_to_end(parameters, max(3, args.repeat // 2), scratch))
+            figures.append(p3_publisher(broker, args.repeat))
+            figures.append(p4_end_to_end(broker, max(3, args.repeat // 2), scratch))
     except BrokerUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -11,11 +11,13 @@ from urllib.parse import urlsplit
 import pika
 import pytest
 
+from rabbitmq_bootstrap.management import ManagementClient
+from rabbitmq_bootstrap.topology import Topology
 from rabbitmq_consumer import handler
 from rabbitmq_consumer.dead_letters import JsonLinesSink
-from rabbitmq_tools.broker import BrokerUnavailable, rabbitmq_url
+from rabbitmq_tools.bootstrap import BrokerSetup
+from rabbitmq_tools.broker import BrokerUnavailable, LocalBroker, local_broker
 from rabbitmq_tools.local_event_source_mapping import LocalLambdaContext
-from rabbitmq_tools.topology import Topology, declare_topology, delete_topology, topology_for
 
 
 @pytest.fixture(autouse=True)
@@ -26,13 +28,26 @@ def _restore_environment() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def broker_url() -> Iterator[str]:
-    """RABBITMQ_URL, else a Testcontainers RabbitMQ; no broker is a failure, never a skip."""
+def broker() -> Iterator[LocalBroker]:
+    """RABBITMQ_URL (and its management API), else a Testcontainers RabbitMQ; no broker is a
+    failure, never a skip."""
     try:
-        with rabbitmq_url() as url:
-            yield url
+        with local_broker() as found:
+            yield found
     except BrokerUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def broker_url(broker: LocalBroker) -> str:
+    """The broker's URL, as its admin user."""
+    return broker.url
+
+
+@pytest.fixture(scope="session")
+def management(broker: LocalBroker) -> ManagementClient:
+    """The broker's management API, as its admin user."""
+    return broker.management_client()
 
 
 @pytest.fixture
@@ -57,17 +72,47 @@ def channel(connection: Any) -> Any:
 
 
 @pytest.fixture
-def queue_name(connection: Any) -> Iterator[str]:
-    """A unique queue name; the queue and its dead-letter topology are deleted afterwards."""
+def queue_name(management: ManagementClient) -> Iterator[str]:
+    """A unique queue name; the queue and whatever the bootstrap made for it on vhost '/' are
+    deleted afterwards."""
     name = f"test-{uuid.uuid4().hex[:12]}"
     yield name
-    if connection.is_open:
-        delete_topology(connection.channel(), topology_for(name))
+    BrokerSetup.new(Topology(name, 1), f"{name}-consumer", f"{name}-publisher").remove(management)
 
 
 @pytest.fixture
-def topology(channel: Any, queue_name: str) -> Topology:
-    return declare_topology(channel, queue_name, delivery_limit=3)
+def bootstrap(management: ManagementClient, queue_name: str) -> Iterator[Callable[..., BrokerSetup]]:
+    """Bootstrap through the management API, as `terraform apply` does: `bootstrap(delivery_limit=3,
+    vhost="/", queue=queue_name)` gives the topology and the consumer's and publisher's
+    credentials. Everything it made is deleted afterwards, vhosts it created too."""
+    made: list[BrokerSetup] = []
+    vhosts: list[str] = []
+
+    def make(delivery_limit: int = 3, vhost: str = "/", queue: str | None = None) -> BrokerSetup:
+        name = queue or queue_name
+        if management.get("vhosts", vhost) is None:
+            vhosts.append(vhost)
+        setup = BrokerSetup.new(Topology(name, delivery_limit, vhost), f"{name}-consumer", f"{name}-publisher")
+        made.append(setup)
+        setup.apply(management)
+        return setup
+
+    yield make
+    for setup in made:
+        setup.remove(management)
+    for vhost in vhosts:
+        management.delete("vhosts", vhost)
+
+
+@pytest.fixture
+def broker_setup(bootstrap: Callable[..., BrokerSetup]) -> BrokerSetup:
+    """A bootstrapped queue (delivery limit 3) on vhost '/', with its consumer and publisher."""
+    return bootstrap()
+
+
+@pytest.fixture
+def topology(broker_setup: BrokerSetup) -> Topology:
+    return broker_setup.topology
 
 
 @pytest.fixture

@@ -12,10 +12,11 @@ import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pika
 
+from rabbitmq_bootstrap.users import User
 from rabbitmq_tools.lambda_event import LOCAL_BROKER_ARN, build_event, build_record
 
 TESTS = Path(__file__).resolve().parent
@@ -125,3 +126,10 @@ def url_via(broker_url: str, port: int, scheme: str = "amqp", password: str | No
     parts = urlsplit(broker_url)
     netloc = f"{parts.username}:{password or parts.password}@localhost:{port}"
     return urlunsplit((scheme, netloc, parts.path, "", ""))
+
+
+def url_as(broker_url: str, user: User, vhost: str = "/") -> str:
+    """The broker URL with a bootstrapped user's credentials instead of the admin's, on `vhost`."""
+    parts = urlsplit(broker_url)
+    netloc = f"{quote(user.name, safe='')}:{quote(user.password, safe='')}@{parts.hostname}:{parts.port or 5672}"
+    return urlunsplit((parts.scheme, netloc, "/" + quote(vhost, safe=""), "", ""))

@@ -7,15 +7,16 @@ import sys
 
 import pytest
 
+from rabbitmq_tools.broker import LocalBroker
 from support import ROOT
 
 pytestmark = pytest.mark.integration
 
 
-def test_demo_processes_the_example_and_dead_letters_the_bad_order(broker_url: str) -> None:
+def test_demo_processes_the_example_and_dead_letters_the_bad_order(broker: LocalBroker) -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "demo.py")],
-        env={"PATH": "/usr/bin:/bin", "RABBITMQ_URL": broker_url},
+        env={"PATH": "/usr/bin:/bin", "RABBITMQ_URL": broker.url, "RABBITMQ_MANAGEMENT_URL": broker.management_url},
         capture_output=True,
         text=True,
         timeout=120,
@@ -23,10 +24,17 @@ def test_demo_processes_the_example_and_dead_letters_the_bad_order(broker_url: s
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
+    assert out.startswith("1. bootstrapped through the management API: orders-demo-")
     assert "messages 2 | batches 1 | failures 0 | dead-lettered 1" in out
     assert "dead letter: ord-bad-total: total: 1.00 does not equal the sum of the items, 34.90" in out
     assert '"orderId":"ord-2026-11-000123"' in out  # the per-message DEBUG line of the accepted order
     assert out.rstrip().endswith("demo succeeded: 1 order processed, 1 dead-lettered")
+    # and it deleted what it bootstrapped
+    queue = out.split(": ", 1)[1].split(" ", 1)[0]
+    management = broker.management_client()
+    assert management.get("queues", "/", queue) is None
+    assert management.get("policies", "/", f"{queue}.dead-lettering") is None
+    assert management.get("users", f"{queue}-consumer") is None
 
 
 def test_demo_without_a_broker_says_how_to_get_one() -> None:

@@ -1,11 +1,20 @@
 """Fault injection: under each fault, every message is processed at least once or is in a
 dead-letter destination with its reason. Zero lost; each test reports what it measured.
 
+AWS does not document how Lambda's poller returns a failed batch, so the scenarios that
+fail invocations run under each way the local mapping can return one (`FAILURE_MODES`:
+basic.reject per message, basic.nack per message, one basic.nack multiple=true, closing the
+channel). Since RabbitMQ 4.3 only the reject and the closed channel count toward a quorum
+queue's delivery limit; `counts_toward_limit` says what the broker under test does, and the
+crash test checks it: a message that crashes the function every time reaches the broker's
+dead-letter queue only where returns count.
+
 Run alone with `pytest -m fault_injection`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import random
@@ -20,13 +29,15 @@ from typing import Any
 import pika
 import pytest
 
+from rabbitmq_bootstrap.topology import Topology
 from rabbitmq_consumer import business_logic, handler
+from rabbitmq_consumer.config import DEFAULT_DELIVERY_LIMIT
 from rabbitmq_consumer.errors import RetryableError
 from rabbitmq_consumer.messages import Message
 from rabbitmq_tools import send
-from rabbitmq_tools.local_event_source_mapping import LocalEventSourceMapping, MappingSettings
+from rabbitmq_tools.bootstrap import BrokerSetup
+from rabbitmq_tools.local_event_source_mapping import FAILURE_MODES, LocalEventSourceMapping, MappingSettings
 from rabbitmq_tools.publisher import ConfirmedPublisher
-from rabbitmq_tools.topology import Topology, declare_topology
 from support import drain, message_count, order, runner_process, url_via
 from tcp_proxy import TcpProxy
 
@@ -34,9 +45,9 @@ pytestmark = [pytest.mark.fault_injection, pytest.mark.integration]
 
 
 @pytest.fixture
-def work_queue(channel: Any, queue_name: str) -> Topology:
+def work_queue(bootstrap: Callable[..., BrokerSetup]) -> Topology:
     """The production topology: delivery limit 20."""
-    return declare_topology(channel, queue_name)
+    return bootstrap(delivery_limit=DEFAULT_DELIVERY_LIMIT).topology
 
 
 def publish_orders(broker_url: str, queue: str, count: int, poison_every: int = 0) -> tuple[list[str], dict[str, str]]:
@@ -64,6 +75,12 @@ def publish_orders(broker_url: str, queue: str, count: int, poison_every: int = 
     return ids, poison
 
 
+def test_the_failure_mode_is_checked() -> None:
+    assert MappingSettings("q").failure_mode == "reject"
+    with pytest.raises(ValueError, match="failure mode must be one of reject, nack, nack-multiple, close-channel"):
+        MappingSettings("q", failure_mode="drop")
+
+
 def dead_letters(path: Path) -> dict[str, str]:
     """{message id: reason} from a JSON-lines dead-letter file."""
     if not path.exists():
@@ -72,12 +89,29 @@ def dead_letters(path: Path) -> dict[str, str]:
     return {letter["record"]["basicProperties"]["messageId"]: letter["reason"] for letter in letters}
 
 
+def broker_version(broker_url: str) -> tuple[int, ...]:
+    """The broker's RabbitMQ version, from the server properties it sends on connecting."""
+    with pika.BlockingConnection(pika.URLParameters(broker_url)) as connection:
+        version = connection._impl.server_properties.get("version", b"0")
+    text = version.decode() if isinstance(version, bytes) else str(version)
+    return tuple(int(part) for part in text.split("+")[0].split("-")[0].split(".") if part.isdigit())
+
+
+def counts_toward_limit(failure_mode: str, version: tuple[int, ...]) -> bool:
+    """Whether a batch returned this way counts toward a quorum queue's delivery limit: every
+    return does up to RabbitMQ 4.2; since 4.3 basic.reject and a closed channel do, a
+    basic.nack with requeue does not (rabbit_channel.erl and rabbit_fifo.erl, RabbitMQ 4.3)."""
+    return version < (4, 3) or failure_mode in ("reject", "close-channel")
+
+
+@pytest.mark.parametrize("failure_mode", FAILURE_MODES)
 def test_transient_failures_and_poison_lose_nothing(
     broker_url: str,
     work_queue: Topology,
     dead_letter_file: Path,
     monkeypatch: pytest.MonkeyPatch,
     report_figures: Callable[..., None],
+    failure_mode: str,
 ) -> None:
     # GIVEN 10,000 orders, 1% of them poison, and business logic that fails transiently in
     # about 10% of invocations, at a random message of the batch
@@ -103,9 +137,11 @@ def test_transient_failures_and_poison_lose_nothing(
 
     monkeypatch.setattr(business_logic, "process", flaky)
     mapping = LocalEventSourceMapping(
-        pika.URLParameters(broker_url), MappingSettings(work_queue.queue, batching_window=0.05), invocation
+        pika.URLParameters(broker_url),
+        MappingSettings(work_queue.queue, batching_window=0.05, failure_mode=failure_mode),
+        invocation,
     )
-    # WHEN the mapping runs until the queue is idle
+    # WHEN the mapping runs until the queue is idle, returning failed batches the mode's way
     stats = mapping.run(idle_timeout=2)
     # THEN every id is processed or dead-lettered with its reason, and none is lost
     rejected = dead_letters(dead_letter_file)
@@ -119,6 +155,7 @@ def test_transient_failures_and_poison_lose_nothing(
         lost=len(lost),
         invocations=stats.batches,
         failed_invocations=stats.failures,
+        returned_unread=stats.returned_unread,
     )
     assert lost == set()
     assert set(rejected) == set(poison)
@@ -233,6 +270,7 @@ def test_connection_cuts_while_sending_lose_nothing(
     assert lost == set()
 
 
+@pytest.mark.parametrize("failure_mode", FAILURE_MODES)
 def test_exception_on_one_message_every_time(
     broker_url: str,
     topology: Topology,
@@ -240,6 +278,7 @@ def test_exception_on_one_message_every_time(
     monkeypatch: pytest.MonkeyPatch,
     channel: Any,
     report_figures: Callable[..., None],
+    failure_mode: str,
 ) -> None:
     # GIVEN 300 orders on a queue with delivery limit 3, and business logic that raises on one of them
     ids, _ = publish_orders(broker_url, topology.queue, 300)
@@ -256,17 +295,21 @@ def test_exception_on_one_message_every_time(
     monkeypatch.setattr(business_logic, "process", crash_on_one)
     monkeypatch.setattr(handler, "config", dataclasses.replace(handler.config, delivery_limit=topology.delivery_limit))
     mapping = LocalEventSourceMapping(
-        pika.URLParameters(broker_url), MappingSettings(topology.queue), handler.lambda_handler
+        pika.URLParameters(broker_url),
+        MappingSettings(topology.queue, failure_mode=failure_mode),
+        handler.lambda_handler,
     )
     # WHEN the mapping runs until the queue is idle
     stats = mapping.run(idle_timeout=1.5)
-    # THEN after the delivery limit the crasher is dead-lettered with the error, every other order processed
+    # THEN after the delivery limit the crasher is dead-lettered with the error, every other order
+    # processed: the guard reads x-delivery-count, and x-acquired-count where a nack does not count
     rejected = dead_letters(dead_letter_file)
     report_figures(
         messages=len(ids),
         failed_invocations=stats.failures,
         processed=len(set(processed)),
         dead_lettered=len(rejected),
+        duplicates=len(processed) - len(set(processed)),
         lost=len(set(ids) - set(processed) - set(rejected)),
     )
     assert list(rejected) == [crasher]
@@ -276,6 +319,81 @@ def test_exception_on_one_message_every_time(
     assert set(processed) == set(ids) - {crasher}
     assert stats.failures == topology.delivery_limit
     assert message_count(channel, topology.dead_letter_queue) == 0
+
+
+class StopRun(BaseException):
+    """Ends a mapping run that would go on for ever (a crash loop the broker never caps)."""
+
+
+@pytest.mark.parametrize("failure_mode", FAILURE_MODES)
+def test_function_crash_on_one_message_every_time(
+    broker_url: str,
+    topology: Topology,
+    channel: Any,
+    dead_letter_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    report_figures: Callable[..., None],
+    failure_mode: str,
+) -> None:
+    # GIVEN 200 orders on a queue with delivery limit 3, and a function that dies (out of
+    # memory, a timeout) on every batch that holds one of them: the handler never runs, so
+    # its last-delivery guard cannot help; only the broker's delivery limit can
+    ids, _ = publish_orders(broker_url, topology.queue, 200)
+    crasher = ids[105]
+    cap = 3 * (topology.delivery_limit + 1)  # crashes after which a loop is taken as endless
+    crashes = 0
+    processed: list[str] = []
+    original = business_logic.process
+
+    def record_processed(message: Message) -> None:
+        original(message)
+        processed.append(message.payload["orderId"])
+
+    def invocation(event: dict[str, Any], context: Any) -> Any:
+        nonlocal crashes
+        (records,) = event["rmqMessagesByQueue"].values()
+        if any(rec["basicProperties"]["messageId"] == crasher for rec in records):
+            crashes += 1
+            if crashes > cap:
+                raise StopRun
+            raise RuntimeError("injected: the function crashed")
+        return handler.lambda_handler(event, context)
+
+    monkeypatch.setattr(business_logic, "process", record_processed)
+    mapping = LocalEventSourceMapping(
+        pika.URLParameters(broker_url),
+        MappingSettings(topology.queue, batch_size=10, batching_window=0.05, failure_mode=failure_mode),
+        invocation,
+    )
+    # WHEN the mapping runs until the queue is idle (or the crash loop is plainly endless)
+    with contextlib.suppress(StopRun):
+        mapping.run(idle_timeout=1.5)
+    # THEN where the broker counts the mode's returns, the crasher is in its dead-letter queue
+    # after the delivery limit, with the batch-mates that shared its deliveries (replayable);
+    # where it does not (basic.nack on RabbitMQ 4.3+), the crasher loops and stays on the queue.
+    # Either way nothing is lost.
+    in_broker_dlq = [props.message_id for props, _ in drain(channel, topology.dead_letter_queue)]
+    still_queued = [props.message_id for props, _ in drain(channel, topology.queue)]
+    capped = counts_toward_limit(failure_mode, broker_version(broker_url))
+    report_figures(
+        messages=len(ids),
+        crashes=crashes,
+        processed=len(set(processed)),
+        duplicates=len(processed) - len(set(processed)),
+        in_broker_dlq=len(in_broker_dlq),
+        batch_mates_dragged=len(set(in_broker_dlq) - {crasher}),
+        crasher_reached_broker_dlq=int(crasher in in_broker_dlq),
+        lost=len(set(ids) - set(processed) - set(in_broker_dlq) - set(still_queued)),
+    )
+    assert set(processed) | set(in_broker_dlq) | set(still_queued) == set(ids)
+    assert dead_letters(dead_letter_file) == {}  # the handler never ran on the crasher
+    if capped:
+        assert crasher in in_broker_dlq
+        assert crashes == topology.delivery_limit + 1
+        assert still_queued == []
+    else:
+        assert crasher in still_queued
+        assert crashes == cap + 1
 
 
 def test_process_crash_on_one_message_every_time(

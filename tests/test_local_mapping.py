@@ -19,8 +19,10 @@ from urllib.parse import urlsplit, urlunsplit
 import pika
 import pytest
 
+from rabbitmq_bootstrap.topology import Topology
 from rabbitmq_consumer import business_logic, handler
 from rabbitmq_consumer.messages import Message
+from rabbitmq_tools.bootstrap import BrokerSetup, write_credentials
 from rabbitmq_tools.local_event_source_mapping import (
     LocalEventSourceMapping,
     MappingSettings,
@@ -28,7 +30,6 @@ from rabbitmq_tools.local_event_source_mapping import (
     load_handler,
     main,
 )
-from rabbitmq_tools.topology import Topology
 from support import drain, json_properties, message_count, order, publish, runner_process, wait_for
 
 pytestmark = pytest.mark.integration
@@ -324,12 +325,23 @@ def test_stopping_the_runner_mid_batch_loses_nothing(
     assert sorted(props.message_id for props, _ in drain(channel, topology.queue)) == sorted(ids)
 
 
-def test_command_line_runs_until_max_messages(
-    broker_url: str, channel: Any, topology: Topology, dead_letter_file: Path, capsys: pytest.CaptureFixture[str]
+def test_command_line_runs_until_max_messages_as_the_consumer(
+    broker_url: str,
+    channel: Any,
+    broker_setup: BrokerSetup,
+    dead_letter_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    # GIVEN the credentials file of scripts/bootstrap.py, and a URL without credentials
+    topology = broker_setup.topology
+    credentials = tmp_path / "credentials.json"
+    write_credentials(str(credentials), "http://localhost:15672", broker_setup)
+    parts = urlsplit(broker_url)
+    url = urlunsplit((parts.scheme, f"{parts.hostname}:{parts.port}", parts.path, "", ""))
     publish_orders(channel, topology.queue, 3)
-    args = ["--queue", topology.queue, "--url", broker_url, "--max-messages", "3", "--delivery-limit", "3"]
-    code = main([*args, "--idle-timeout", "5"])
+    args = ["--queue", topology.queue, "--url", url, "--credentials", str(credentials), "--max-messages", "3"]
+    code = main([*args, "--delivery-limit", "3", "--idle-timeout", "5"])
     assert code == 0
     assert "done: messages 3 | batches 1 | failures 0" in capsys.readouterr().err
     assert message_count(channel, topology.queue) == 0
@@ -352,6 +364,12 @@ def with_password(url: str, password: str) -> str:
         (lambda url: ["--handler", "no_such_module.handler"], "error: cannot load the handler 'no_such_module"),
         (lambda url: ["--handler", "/no/such/file.handler"], "error: cannot load the handler '/no/such/file"),
         (lambda url: ["--handler", "rabbitmq_consumer.handler.nope"], "error: cannot load the handler"),
+        (
+            lambda url: [],
+            "error: the broker closed the channel: 404 NOT_FOUND - no queue 'never-declared' in vhost '/': the "
+            "bootstrap creates the queue (scripts/bootstrap.py locally, terraform apply in AWS)",
+        ),
+        (lambda url: ["--credentials", "/no/such/file.json"], "error: cannot read the credentials file"),
     ],
 )
 def test_command_line_errors(

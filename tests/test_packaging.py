@@ -8,6 +8,7 @@ import ast
 import importlib.metadata
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -23,7 +24,7 @@ from support import ROOT
 
 pytestmark = pytest.mark.unit
 
-FIRST_PARTY = {"rabbitmq_consumer", "rabbitmq_tools"}
+FIRST_PARTY = {"rabbitmq_consumer", "rabbitmq_bootstrap", "rabbitmq_tools"}
 PYPROJECT: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PROJECT: dict[str, Any] = PYPROJECT["project"]
 
@@ -118,7 +119,34 @@ def test_no_configuration_adds_to_the_import_path() -> None:
 def test_the_lambda_package_imports_nothing_from_the_tools() -> None:
     for path in python_files("src/rabbitmq_consumer"):
         for name, _ in imports(parse(path)):
-            assert name != "rabbitmq_tools", path.name
+            assert name not in {"rabbitmq_tools", "rabbitmq_bootstrap"}, path.name
+
+
+def test_the_bootstrap_package_needs_the_standard_library_only() -> None:
+    # Its deployment package holds src/rabbitmq_bootstrap alone, run by a bare Python runtime:
+    # it imports its own modules (relatively) and the standard library, nothing else.
+    for path in python_files("src/rabbitmq_bootstrap"):
+        for name, _ in imports(parse(path)):
+            assert name in sys.stdlib_module_names or name == "__future__", f"{path.name} imports {name}"
+
+
+def test_the_bootstrap_package_runs_alone(tmp_path: Path) -> None:
+    # As in its zip: the package beside a script, and Python without site-packages (-S).
+    shutil.copytree(ROOT / "src" / "rabbitmq_bootstrap", tmp_path / "rabbitmq_bootstrap")
+    (tmp_path / "invoke.py").write_text(
+        "from rabbitmq_bootstrap.errors import BootstrapError\n"
+        "from rabbitmq_bootstrap.handler import lambda_handler\n"
+        "try:\n"
+        "    lambda_handler({}, None)\n"
+        "except BootstrapError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-S", "-E", str(tmp_path / "invoke.py")], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("the event lacks management_url, admin_secret_arn, ")
+    assert done.stderr == f"bootstrap failed: {done.stdout}"  # logged, as Lambda would show it
 
 
 @pytest.mark.parametrize("path", python_files("scripts"), ids=lambda path: path.name)
@@ -140,6 +168,7 @@ def test_every_console_script_is_a_main_of_the_tools() -> None:
         "rabbitmq-local-mapping",
         "rabbitmq-demo",
         "rabbitmq-verify",
+        "rabbitmq-bootstrap",
     }
     for target in scripts.values():
         module, _, function = target.partition(":")
@@ -201,7 +230,7 @@ def test_runtime_dependencies_are_what_the_code_imports() -> None:
 def test_without_testcontainers_the_error_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RABBITMQ_URL", raising=False)
     monkeypatch.setitem(sys.modules, "testcontainers.community.rabbitmq", None)  # import fails
-    with pytest.raises(broker.BrokerUnavailable) as failure, broker.rabbitmq_url():
+    with pytest.raises(broker.BrokerUnavailable) as failure, broker.local_broker():
         pass
     message = str(failure.value)
     assert "set RABBITMQ_URL" in message

@@ -1,5 +1,5 @@
 """scripts/send.py against the real broker: the happy paths, and every fault provoked for real
-(wrong password, nothing listening, an untrusted certificate, missing or clashing queues, nacks,
+(wrong password, nothing listening, an untrusted certificate, missing queues, nacks,
 unroutable messages, connections cut by a proxy, Ctrl-C), each with its exit code and message."""
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ import pika.exceptions
 import pytest
 from moto import mock_aws
 
+from rabbitmq_bootstrap.topology import Topology
 from rabbitmq_tools import send
+from rabbitmq_tools.bootstrap import BrokerSetup, write_credentials
 from rabbitmq_tools.publisher import PublishResult
-from rabbitmq_tools.topology import Topology
 from support import ROOT, drain, message_count, url_via, wait_for
 from tcp_proxy import TcpProxy
 from tls import self_signed_certificate, server_context
@@ -58,32 +59,36 @@ def ids_on(channel: Any, queue: str) -> list[str]:
 
 
 def test_publishes_example_message_once(
-    broker_url: str, channel: Any, queue_name: str, capsys: pytest.CaptureFixture[str]
+    broker_url: str, channel: Any, topology: Topology, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run_send(["--url", broker_url, "--queue", queue_name], capsys)
+    code, out, err = run_send(["--url", broker_url, "--queue", topology.queue], capsys)
     assert (code, err) == (0, "")
-    assert out.startswith(f"sent 1 message to queue '{queue_name}' on vhost '/': message id ")
-    ((props, body),) = drain(channel, queue_name)
+    assert out.startswith(f"sent 1 message to queue '{topology.queue}' on vhost '/': message id ")
+    ((props, body),) = drain(channel, topology.queue)
     assert body == (ROOT / "example-message.json").read_bytes()
     assert (props.content_type, props.delivery_mode, props.app_id) == ("application/json", 2, "send.py")
     assert props.message_id in out
 
 
 def test_publishes_many_with_unique_ids(
-    broker_url: str, channel: Any, queue_name: str, capsys: pytest.CaptureFixture[str]
+    broker_url: str, channel: Any, topology: Topology, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run_send(["--url", broker_url, "--queue", queue_name, "--count", "2000", "--json"], capsys)
+    code, out, _ = run_send(["--url", broker_url, "--queue", topology.queue, "--count", "2000", "--json"], capsys)
     summary = json.loads(out)
     assert code == 0
     assert (summary["count"], summary["sent"], summary["confirmed"], summary["nacked"]) == (2000, 2000, 2000, 0)
     assert summary["messages_per_second"] > 0
-    ids = ids_on(channel, queue_name)
+    ids = ids_on(channel, topology.queue)
     assert len(ids) == len(set(ids)) == 2000
     assert summary["first_message_id"] in ids
 
 
 def test_file_stdin_headers_content_type_and_rate(
-    broker_url: str, channel: Any, queue_name: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    broker_url: str,
+    channel: Any,
+    topology: Topology,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"hello")))
     started = time.monotonic()
@@ -92,7 +97,7 @@ def test_file_stdin_headers_content_type_and_rate(
             "--url",
             broker_url,
             "--queue",
-            queue_name,
+            topology.queue,
             "--file",
             "-",
             "--content-type",
@@ -111,35 +116,43 @@ def test_file_stdin_headers_content_type_and_rate(
     )
     assert code == 0
     assert time.monotonic() - started >= 0.35  # 5 messages at 10/s
-    messages = drain(channel, queue_name)
+    messages = drain(channel, topology.queue)
     assert [body for _, body in messages] == [b"hello"] * 5
     assert all((props.headers["tenant"], props.headers["attempt"]) == ("acme", 3) for props, _ in messages)
     assert all(props.content_type == "text/plain" for props, _ in messages)
 
 
 def test_credentials_from_the_environment(
-    broker_url: str, channel: Any, queue_name: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    broker_url: str,
+    channel: Any,
+    topology: Topology,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     parts = urlsplit(broker_url)
     monkeypatch.setenv("RABBITMQ_USERNAME", parts.username or "")
     monkeypatch.setenv("RABBITMQ_PASSWORD", "not-the-password")
     url_without_credentials = urlunsplit((parts.scheme, f"{parts.hostname}:{parts.port}", parts.path, "", ""))
-    code, _, err = run_send(["--url", url_without_credentials, "--queue", queue_name], capsys)
+    code, _, err = run_send(["--url", url_without_credentials, "--queue", topology.queue], capsys)
     assert code == send.REFUSED
     assert "refused the credentials" in err
     monkeypatch.setenv("RABBITMQ_PASSWORD", parts.password or "")
-    assert run_send(["--url", url_without_credentials, "--queue", queue_name], capsys)[0] == 0
-    assert message_count(channel, queue_name) == 1
+    assert run_send(["--url", url_without_credentials, "--queue", topology.queue], capsys)[0] == 0
+    assert message_count(channel, topology.queue) == 1
 
 
 def test_tls_with_a_trusted_ca_file(
-    broker_url: str, channel: Any, queue_name: str, tls_proxy: tuple[TcpProxy, Path], capsys: pytest.CaptureFixture[str]
+    broker_url: str,
+    channel: Any,
+    topology: Topology,
+    tls_proxy: tuple[TcpProxy, Path],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     proxy, cert = tls_proxy
     url = url_via(broker_url, proxy.port, scheme="amqps")
-    code, _, err = run_send(["--url", url, "--queue", queue_name, "--ca-file", str(cert)], capsys)
+    code, _, err = run_send(["--url", url, "--queue", topology.queue, "--ca-file", str(cert)], capsys)
     assert (code, err) == (0, "")
-    assert message_count(channel, queue_name) == 1
+    assert message_count(channel, topology.queue) == 1
 
 
 # --- the deployed path: Terraform outputs and Secrets Manager (moto) ------------------------
@@ -166,10 +179,9 @@ def deployed_outputs(tmp_path: Path, endpoint: str, secret_arn: str, queue: str,
     values = {
         "region": REGION,
         "amqps_endpoint": endpoint,
-        "credentials_secret_arn": secret_arn,
+        "publisher_secret_arn": secret_arn,
         "queue_name": queue,
         "virtual_host": "/",
-        "delivery_limit": 20,
         "max_message_size": 134217728,
         "function_name": "rabbitmq-consumer",
         **overrides,
@@ -177,29 +189,30 @@ def deployed_outputs(tmp_path: Path, endpoint: str, secret_arn: str, queue: str,
     return write_outputs(tmp_path / "outputs.json", **{k: v for k, v in values.items() if v is not None})
 
 
-def test_default_path_reads_outputs_and_secret(
-    broker_url: str,
+def test_default_path_reads_outputs_and_the_publishers_secret(
     channel: Any,
-    queue_name: str,
+    broker_setup: BrokerSetup,
     tls_proxy: tuple[TcpProxy, Path],
     aws: Any,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # GIVEN Terraform outputs naming a TLS endpoint and a secret holding the broker's credentials
+    # GIVEN Terraform outputs naming a TLS endpoint and the secret the bootstrap wrote for the publisher
     proxy, cert = tls_proxy
-    parts = urlsplit(broker_url)
+    publisher, queue = broker_setup.publisher, broker_setup.topology.queue
     secret = aws.create_secret(
-        Name="broker-credentials", SecretString=json.dumps({"username": parts.username, "password": parts.password})
+        Name="publisher-credentials",
+        SecretString=json.dumps({"username": publisher.name, "password": publisher.password}),
     )
-    outputs = deployed_outputs(tmp_path, f"amqps://localhost:{proxy.port}", secret["ARN"], queue_name)
+    outputs = deployed_outputs(tmp_path, f"amqps://localhost:{proxy.port}", secret["ARN"], queue)
     # WHEN send.py runs with only the outputs (and the test CA)
     code, out, err = run_send(["--outputs", str(outputs), "--ca-file", str(cert)], capsys)
-    # THEN the message is on the deployed queue, over TLS, with the secret's credentials
+    # THEN the message is on the deployed queue, over TLS, published as the publisher
     assert (code, err) == (0, "")
-    assert f"queue '{queue_name}' on vhost '/'" in out
-    assert message_count(channel, queue_name) == 1
-    assert proxy.connections >= 2  # the topology declaration, then the publisher
+    assert f"queue '{queue}' on vhost '/'" in out
+    ((properties, _),) = drain(channel, queue)
+    assert properties.app_id == "send.py"
+    assert proxy.connections >= 2  # the check that the queues exist, then the publisher
 
 
 @pytest.mark.parametrize(
@@ -311,17 +324,19 @@ def test_terraform_output_without_state(
 
 
 def test_invalid_json_is_refused_unless_allowed(
-    broker_url: str, channel: Any, queue_name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    broker_url: str, channel: Any, topology: Topology, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{oops")
-    code, _, err = run_send(["--url", broker_url, "--queue", queue_name, "--file", str(bad)], capsys)
+    code, _, err = run_send(["--url", broker_url, "--queue", topology.queue, "--file", str(bad)], capsys)
     assert code == send.USAGE
     assert "the body is not valid JSON" in err
     assert "--allow-invalid" in err
-    code, _, _ = run_send(["--url", broker_url, "--queue", queue_name, "--file", str(bad), "--allow-invalid"], capsys)
+    code, _, _ = run_send(
+        ["--url", broker_url, "--queue", topology.queue, "--file", str(bad), "--allow-invalid"], capsys
+    )
     assert code == 0
-    assert message_count(channel, queue_name) == 1
+    assert message_count(channel, topology.queue) == 1
 
 
 def test_body_too_large_for_a_lambda_event(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -408,23 +423,37 @@ def test_untrusted_certificate(
     assert proxy.connections == 0  # nothing got through
 
 
-def test_missing_queue_with_no_declare(broker_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_send(["--url", broker_url, "--queue", "never-declared-queue", "--no-declare"], capsys)
-    assert code == send.QUEUE
-    assert err.strip() == (
-        "error: queue 'never-declared-queue' does not exist on vhost '/': drop --no-declare to declare it, "
-        "or check --queue and --vhost"
-    )
-
-
-def test_queue_declared_with_other_arguments(
-    broker_url: str, connection: Any, queue_name: str, capsys: pytest.CaptureFixture[str]
+def test_a_missing_queue_is_the_bootstraps_to_create(
+    broker_url: str, channel: Any, queue_name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    connection.channel().queue_declare(queue_name, durable=True)  # a classic queue
-    code, _, err = run_send(["--url", broker_url, "--queue", queue_name], capsys)
-    assert code == send.QUEUE
-    assert f"queue '{queue_name}' on vhost '/' cannot be used: " in err
-    assert "inequivalent arg" in err
+    # GIVEN no queue, then a queue without its dead-letter queue: send.py declares neither
+    for missing in (queue_name, f"{queue_name}.dlq"):
+        code, _, err = run_send(["--url", broker_url, "--queue", queue_name], capsys)
+        assert code == send.QUEUE
+        assert err.strip() == (
+            f"error: queue '{missing}' does not exist on vhost '/' on the broker: terraform apply runs the bootstrap "
+            "that creates it; locally run scripts/bootstrap.py, or check --queue and --vhost"
+        )
+        channel.queue_declare(queue_name, durable=True)
+    assert message_count(channel, queue_name) == 0
+
+
+def test_credentials_from_a_bootstrap_file(
+    broker_url: str, channel: Any, broker_setup: BrokerSetup, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the credentials file scripts/bootstrap.py writes, and a URL without credentials
+    credentials = tmp_path / "credentials.json"
+    write_credentials(str(credentials), "http://localhost:15672", broker_setup)
+    parts = urlsplit(broker_url)
+    url = urlunsplit((parts.scheme, f"{parts.hostname}:{parts.port}", parts.path, "", ""))
+    # WHEN send.py publishes with it THEN it publishes as the publisher
+    queue = broker_setup.topology.queue
+    code, _, err = run_send(["--url", url, "--credentials", str(credentials), "--queue", queue], capsys)
+    assert (code, err) == (0, "")
+    assert message_count(channel, queue) == 1
+    code, _, err = run_send(["--url", url, "--credentials", str(tmp_path / "none.json"), "--queue", queue], capsys)
+    assert code == send.USAGE
+    assert "cannot read the credentials file" in err
 
 
 def test_nacks(broker_url: str, connection: Any, queue_name: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -432,7 +461,8 @@ def test_nacks(broker_url: str, connection: Any, queue_name: str, capsys: pytest
     connection.channel().queue_declare(
         queue_name, durable=True, arguments={"x-max-length": 5, "x-overflow": "reject-publish"}
     )
-    code, out, err = run_send(["--url", broker_url, "--queue", queue_name, "--no-declare", "--count", "12"], capsys)
+    connection.channel().queue_declare(f"{queue_name}.dlq", durable=True)
+    code, out, err = run_send(["--url", broker_url, "--queue", queue_name, "--count", "12"], capsys)
     assert code == send.NOT_CONFIRMED
     assert "confirmed 5 | nacked 7 | unroutable 0" in out
     assert err.startswith("error: the broker nacked 7 message(s) (first ")
@@ -444,6 +474,7 @@ def test_unroutable_when_the_queue_disappears(
 ) -> None:
     # GIVEN a queue deleted while send.py is publishing to it
     channel.queue_declare(queue_name, durable=True)
+    channel.queue_declare(f"{queue_name}.dlq", durable=True)
 
     def delete_soon() -> None:
         time.sleep(0.5)
@@ -452,9 +483,7 @@ def test_unroutable_when_the_queue_disappears(
 
     deleter = threading.Thread(target=delete_soon)
     deleter.start()
-    code, out, err = run_send(
-        ["--url", broker_url, "--queue", queue_name, "--no-declare", "--count", "300", "--rate", "200"], capsys
-    )
+    code, out, err = run_send(["--url", broker_url, "--queue", queue_name, "--count", "300", "--rate", "200"], capsys)
     deleter.join()
     # THEN the messages published after the deletion are reported unroutable
     assert code == send.NOT_CONFIRMED
@@ -471,7 +500,11 @@ def test_unroutable_when_the_queue_disappears(
 
 
 def test_connection_cuts_are_survived_and_nothing_is_lost(
-    broker_url: str, broker_address: tuple[str, int], channel: Any, queue_name: str, capsys: pytest.CaptureFixture[str]
+    broker_url: str,
+    broker_address: tuple[str, int],
+    channel: Any,
+    topology: Topology,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # GIVEN send.py publishing 5,000 messages through a proxy that cuts every connection 3 times
     with TcpProxy(broker_address) as proxy:
@@ -489,7 +522,7 @@ def test_connection_cuts_are_survived_and_nothing_is_lost(
                 "--url",
                 url_via(broker_url, proxy.port),
                 "--queue",
-                queue_name,
+                topology.queue,
                 "--count",
                 "5000",
                 "--rate",
@@ -506,7 +539,7 @@ def test_connection_cuts_are_survived_and_nothing_is_lost(
     assert proxy.cuts == 3
     assert summary["confirmed"] == 5000
     assert summary["resent"] > 0
-    ids = ids_on(channel, queue_name)
+    ids = ids_on(channel, topology.queue)
     expected = {f"{summary['first_message_id'][:-6]}{index:06d}" for index in range(5000)}
     assert set(ids) == expected
     print(
@@ -515,7 +548,7 @@ def test_connection_cuts_are_survived_and_nothing_is_lost(
     )
 
 
-def test_ctrl_c_reports_what_was_confirmed(broker_url: str, connection: Any, channel: Any, queue_name: str) -> None:
+def test_ctrl_c_reports_what_was_confirmed(broker_url: str, connection: Any, channel: Any, topology: Topology) -> None:
     runner = subprocess.Popen(
         [
             sys.executable,
@@ -523,7 +556,7 @@ def test_ctrl_c_reports_what_was_confirmed(broker_url: str, connection: Any, cha
             "--url",
             broker_url,
             "--queue",
-            queue_name,
+            topology.queue,
             "--count",
             "100000",
             "--rate",
@@ -535,7 +568,7 @@ def test_ctrl_c_reports_what_was_confirmed(broker_url: str, connection: Any, cha
         text=True,
     )
     try:
-        wait_for(lambda: message_count_or_zero(connection, queue_name) > 100, timeout=20)
+        wait_for(lambda: message_count_or_zero(connection, topology.queue) > 100, timeout=20)
         runner.send_signal(signal.SIGINT)
         _, err = runner.communicate(timeout=20)
     finally:
@@ -545,7 +578,7 @@ def test_ctrl_c_reports_what_was_confirmed(broker_url: str, connection: Any, cha
     confirmed = int(err.strip().split("interrupted: ")[1].split(" of ")[0].replace(",", ""))
     assert confirmed > 100
     assert err.strip().endswith(f"{confirmed:,} of 100,000 messages confirmed")
-    assert message_count(channel, queue_name) >= confirmed
+    assert message_count(channel, topology.queue) >= confirmed
 
 
 def message_count_or_zero(connection: Any, queue: str) -> int:
@@ -555,19 +588,6 @@ def message_count_or_zero(connection: Any, queue: str) -> int:
         return message_count(connection.channel(), queue)
     except pika.exceptions.ChannelClosedByBroker:
         return 0
-
-
-def test_topology_is_declared_with_the_delivery_limit(
-    broker_url: str, connection: Any, queue_name: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert run_send(["--url", broker_url, "--queue", queue_name, "--delivery-limit", "7"], capsys)[0] == 0
-    # Declaring the same topology with limit 7 is a no-op; any other limit clashes.
-    from rabbitmq_tools.topology import TopologyMismatch, declare_topology
-
-    topology: Topology = declare_topology(connection.channel(), queue_name, delivery_limit=7)
-    assert topology.delivery_limit == 7
-    with pytest.raises(TopologyMismatch, match="x-delivery-limit"):
-        declare_topology(connection.channel(), queue_name, delivery_limit=8)
 
 
 def test_progress_line_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:

@@ -45,6 +45,9 @@ def test_workflow_runs_the_test_suite_against_a_rabbitmq_service(workflow: dict[
     service = job["services"]["rabbitmq"]
     assert service["image"].startswith("rabbitmq:")
     assert "5672:5672" in service["ports"]
+    # the bootstrap's management API, which the tests reach at port 15672 of RABBITMQ_URL's host
+    assert service["image"].endswith("-management")
+    assert "15672:15672" in service["ports"]
     assert "rabbitmq-diagnostics" in service["options"]  # the job waits for a healthy broker
     assert job["env"]["RABBITMQ_URL"] == "amqp://guest:guest@localhost:5672/"
     assert {"actions/checkout", "actions/setup-python", "hashicorp/setup-terraform"} <= set(uses(job))

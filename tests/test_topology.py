@@ -1,5 +1,6 @@
-"""The queue topology on a real broker: idempotent, clash-checked, and a delivery limit that
-moves a message which keeps failing to the broker's dead-letter queue."""
+"""The queue topology on a real broker: the names and the policy it is defined by, and a
+delivery limit, held by the policy, that moves a message which keeps failing to the broker's
+dead-letter queue."""
 
 from __future__ import annotations
 
@@ -8,30 +9,45 @@ from typing import Any
 import pika
 import pytest
 
-from rabbitmq_tools.topology import Topology, TopologyMismatch, declare_topology, topology_for
+from rabbitmq_bootstrap.topology import QUEUE_ARGUMENTS, Topology
 from support import drain, message_count, publish, wait_for
 
-pytestmark = pytest.mark.integration
+
+@pytest.mark.unit
+def test_names_arguments_and_policy() -> None:
+    topology = Topology("orders.eu-1", 20)
+    assert (topology.dead_letter_exchange, topology.dead_letter_queue) == ("orders.eu-1.dlx", "orders.eu-1.dlq")
+    assert QUEUE_ARGUMENTS == {"x-queue-type": "quorum"}  # only what cannot be a policy
+    assert topology.queue_pattern == r"^orders\.eu\-1$"
+    assert topology.policy_definition == {
+        "delivery-limit": 20,
+        "dead-letter-exchange": "orders.eu-1.dlx",
+        "dead-letter-strategy": "at-least-once",
+        "overflow": "reject-publish",
+    }
+    assert topology.vhost == "/"
 
 
-def test_declaring_twice_is_a_no_op(channel: Any, queue_name: str) -> None:
-    first = declare_topology(channel, queue_name, delivery_limit=5)
-    publish(channel, queue_name, [b"{}"])
-    second = declare_topology(channel, queue_name, delivery_limit=5)
-    assert first == second == topology_for(queue_name, 5)
-    assert message_count(channel, queue_name) == 1
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("queue", "limit", "vhost", "error"),
+    [
+        ("orders", 0, "/", "delivery limit must be a whole number of at least 1"),
+        ("orders", True, "/", "delivery limit must be a whole number of at least 1"),
+        ("", 20, "/", "queue name must be 1 to 251 bytes long"),
+        ("q" * 252, 20, "/", "queue name must be 1 to 251 bytes long"),
+        ("amq.orders", 20, "/", "RabbitMQ reserves"),
+        ("orders", 20, "", "the vhost name must not be empty"),
+    ],
+)
+def test_invalid_topologies(queue: str, limit: int, vhost: str, error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        Topology(queue, limit, vhost)
 
 
-def test_queue_with_other_arguments_is_a_clear_error(connection: Any, queue_name: str) -> None:
-    # GIVEN a classic queue that already has the name
-    connection.channel().queue_declare(queue_name, durable=True)
-    # WHEN the topology is declared on it THEN the clash is reported with the fix
-    with pytest.raises(TopologyMismatch, match=r"inequivalent arg .* delete the existing queue"):
-        declare_topology(connection.channel(), queue_name)
-
-
+@pytest.mark.integration
 def test_message_past_the_delivery_limit_moves_to_the_dead_letter_queue(channel: Any, topology: Topology) -> None:
-    # GIVEN a message on a queue with delivery limit 3
+    # GIVEN a message on a bootstrapped queue, whose policy sets delivery limit 3
     (message_id,) = publish(channel, topology.queue, [b'{"poison": true}'])
     # WHEN a consumer rejects it on every delivery
     deliveries = 0
@@ -50,16 +66,7 @@ def test_message_past_the_delivery_limit_moves_to_the_dead_letter_queue(channel:
     assert properties.headers["x-first-death-reason"] == "delivery_limit"
 
 
-def test_topology_names(queue_name: str) -> None:
-    topology = topology_for(queue_name)
-    assert topology.dead_letter_exchange == f"{queue_name}.dlx"
-    assert topology.dead_letter_queue == f"{queue_name}.dlq"
-    assert topology.queue_arguments["x-queue-type"] == "quorum"
-    assert topology.queue_arguments["x-delivery-limit"] == 20
-    with pytest.raises(ValueError, match="at least 1"):
-        topology_for(queue_name, 0)
-
-
+@pytest.mark.integration
 def test_basic_properties_are_kept(channel: Any, topology: Topology) -> None:
     props = pika.BasicProperties(content_type="text/plain", headers={"k": "v"}, message_id="m")
     channel.basic_publish("", topology.queue, b"x", props)

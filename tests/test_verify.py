@@ -24,12 +24,12 @@ import pytest
 from moto import mock_aws
 from strict_aws import extend_moto
 
+from rabbitmq_bootstrap.topology import Topology
 from rabbitmq_consumer import handler
 from rabbitmq_consumer.dead_letters import SqsSink
 from rabbitmq_tools import send, verify
 from rabbitmq_tools.local_event_source_mapping import LocalEventSourceMapping, MappingSettings
 from rabbitmq_tools.project import EXAMPLE_MESSAGE
-from rabbitmq_tools.topology import Topology
 from support import drain
 
 REGION = "eu-west-1"
@@ -103,6 +103,13 @@ def deploy(
         secret = client("secretsmanager").create_secret(
             Name=f"{NAME}-broker", SecretString=json.dumps({"username": "admin", "password": password})
         )
+        # what the bootstrap writes: the mapping's user and send.py's
+        user_secrets = {
+            role: client("secretsmanager").create_secret(
+                Name=f"{NAME}-broker-{role}", SecretString=json.dumps({"username": role, "password": password})
+            )["ARN"]
+            for role in ("consumer", "publisher")
+        }
         dead_letters = client("sqs").create_queue(QueueName=f"{NAME}-dead-letters")["QueueUrl"]
         role = client("iam").create_role(
             RoleName=f"{NAME}-consumer",
@@ -126,7 +133,7 @@ def deploy(
             FunctionName=f"{NAME}-consumer",
             Queues=[queue],
             SourceAccessConfigurations=[
-                {"Type": "BASIC_AUTH", "URI": secret["ARN"]},
+                {"Type": "BASIC_AUTH", "URI": user_secrets["consumer"]},
                 {"Type": "VIRTUAL_HOST", "URI": "/"},
             ],
         )
@@ -151,6 +158,8 @@ def deploy(
             "amqps_endpoint": instance["Endpoints"][0],
             "console_url": instance["ConsoleURL"],
             "credentials_secret_arn": secret["ARN"],
+            "consumer_secret_arn": user_secrets["consumer"],
+            "publisher_secret_arn": user_secrets["publisher"],
             "queue_name": queue,
             "virtual_host": "/",
             "delivery_limit": 20,
@@ -295,7 +304,7 @@ def test_a_working_deployment_passes_every_check(
     invocations = simulated_lambda(deployment, topology.queue)
     # WHEN verify.py publishes to the local broker and checks the (moto) AWS side
     code, report, err = run(
-        [*deployment.args, "--url", broker_url, "--queue", topology.queue, "--delivery-limit", "3", "--timeout", "20"],
+        [*deployment.args, "--url", broker_url, "--queue", topology.queue, "--timeout", "20"],
         capsys,
     )
     # THEN every check passes, one line each
@@ -331,7 +340,7 @@ def test_no_log_line_within_the_timeout(
     deployment = deploy(queue=topology.queue)
     # WHEN verify.py waits a short time
     code, report, err = run(
-        [*deployment.args, "--url", broker_url, "--queue", topology.queue, "--delivery-limit", "3", "--timeout", "0.3"],
+        [*deployment.args, "--url", broker_url, "--queue", topology.queue, "--timeout", "0.3"],
         capsys,
     )
     # THEN the log and dead-letter checks fail, each with its cause and fix on stderr
@@ -370,7 +379,10 @@ def test_skip_publish_reads_the_states(deploy: Callable[..., Deployment], capsys
 @pytest.mark.parametrize(
     ("reason", "fix"),
     [
-        ("EVENT_SOURCE_AUTHN_ERROR", "the mapping cannot sign in to the broker: check that the secret {secret} holds"),
+        (
+            "EVENT_SOURCE_AUTHN_ERROR",
+            "the mapping cannot sign in to the broker: check that the consumer's secret {secret} holds",
+        ),
         (
             "EVENT_SOURCE_AUTHZ_ERROR",
             "the mapping may not reach the broker: the function's role needs mq:DescribeBroker",
@@ -392,7 +404,7 @@ def test_a_mapping_lambda_stopped_names_the_cause_and_the_fix(
     assert report["mapping"] == ("FAILED", f"Disabled, StateTransitionReason {reason}")
     assert "publish" not in report
     (line,) = err.splitlines()
-    assert line.startswith("error: " + fix.format(secret=deployment.outputs["credentials_secret_arn"]))
+    assert line.startswith("error: " + fix.format(secret=deployment.outputs["consumer_secret_arn"]))
     uuid = deployment.outputs["event_source_mapping_uuid"]
     assert line.endswith(
         f"({reason}); then enable the mapping again: aws lambda update-event-source-mapping --uuid {uuid} "
@@ -489,7 +501,7 @@ def test_outputs_older_than_verify(tmp_path: Path, capsys: pytest.CaptureFixture
     assert_no_traceback(err)
     assert err.startswith(
         "error: the Terraform outputs lack function_name, log_group_name, dead_letter_queue_url, "
-        "event_source_mapping_uuid, alarm_names: they are stale"
+        "event_source_mapping_uuid, alarm_names, consumer_secret_arn: they are stale"
     )
 
 

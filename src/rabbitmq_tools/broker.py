@@ -1,9 +1,10 @@
 """Reach a RabbitMQ broker: connection parameters from a URL (TLS always verified), and
 a broker for the local demo and the tests.
 
-`rabbitmq_url()` finds one in order: the `RABBITMQ_URL` environment variable; else a
-throwaway RabbitMQ in Docker, started with Testcontainers (the optional `docker` extra);
-else a clear error saying how to provide one.
+`local_broker()` finds one in order: the `RABBITMQ_URL` environment variable (its management
+API at `RABBITMQ_MANAGEMENT_URL`, else port 15672 of the same host); else a throwaway RabbitMQ
+with its management plugin in Docker, started with Testcontainers (the optional `docker`
+extra); else a clear error saying how to provide one.
 """
 
 from __future__ import annotations
@@ -11,16 +12,24 @@ from __future__ import annotations
 import os
 import socket
 import ssl
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import parse_qs, quote, urlsplit
+from dataclasses import dataclass
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pika
 import pika.exceptions
 from pika.adapters.utils.connection_workflow import AMQPConnectorSocketConnectError
 
-# The engine version Amazon MQ deploys by default (variables.tf).
-RABBITMQ_IMAGE = "rabbitmq:3.13"
+from rabbitmq_bootstrap.errors import BootstrapError
+from rabbitmq_bootstrap.management import ManagementClient
+
+# The engine version Amazon MQ deploys by default (variables.tf), with the management plugin
+# that the bootstrap talks to.
+RABBITMQ_IMAGE = "rabbitmq:3.13-management"
+MANAGEMENT_PORT = 15672
+MANAGEMENT_STARTUP_SECONDS = 60  # the plugin answers some seconds after AMQP does
 
 _NO_BROKER = (
     "no RabbitMQ broker: set RABBITMQ_URL (for example "
@@ -32,12 +41,38 @@ class BrokerUnavailable(RuntimeError):
     pass
 
 
+@dataclass(frozen=True)
+class LocalBroker:
+    """A broker to run the pattern on: `url` is amqp://admin:password@host:port/vhost, whose user
+    is the admin the bootstrap works as; `management_url` is its management API."""
+
+    url: str
+    management_url: str
+
+    def management_client(self) -> ManagementClient:
+        parts = urlsplit(self.url)
+        return ManagementClient(
+            self.management_url,
+            unquote(parts.username or ""),
+            unquote(parts.password or ""),
+            credentials_hint="the user and password of RABBITMQ_URL must be an administrator's",
+        )
+
+
+def management_url_for(url: str) -> str:
+    """$RABBITMQ_MANAGEMENT_URL, else the management plugin's port on the broker's host."""
+    host = urlsplit(url).hostname or "localhost"
+    return (
+        os.environ.get("RABBITMQ_MANAGEMENT_URL") or f"http://{f'[{host}]' if ':' in host else host}:{MANAGEMENT_PORT}"
+    )
+
+
 @contextmanager
-def rabbitmq_url() -> Iterator[str]:
-    """Yield an amqp:// URL of a running broker; a container is removed on exit."""
+def local_broker() -> Iterator[LocalBroker]:
+    """Yield a running broker; a container is removed on exit."""
     url = os.environ.get("RABBITMQ_URL")
     if url:
-        yield url
+        yield LocalBroker(url, management_url_for(url))
         return
     try:
         from testcontainers.community.rabbitmq import RabbitMqContainer
@@ -48,10 +83,28 @@ def rabbitmq_url() -> Iterator[str]:
         ) from None
     if not docker_available():
         raise BrokerUnavailable(f"{_NO_BROKER}, or start a Docker engine so Testcontainers can run one")
-    with RabbitMqContainer(RABBITMQ_IMAGE) as container:
+    with RabbitMqContainer(RABBITMQ_IMAGE).with_exposed_ports(MANAGEMENT_PORT) as container:
         host = container.get_container_host_ip()
         port = container.get_exposed_port(container.port)
-        yield f"amqp://{quote(container.username)}:{quote(container.password)}@{host}:{port}/%2F"
+        broker = LocalBroker(
+            f"amqp://{quote(container.username)}:{quote(container.password)}@{host}:{port}/%2F",
+            f"http://{host}:{container.get_exposed_port(MANAGEMENT_PORT)}",
+        )
+        wait_for_management(broker)
+        yield broker
+
+
+def wait_for_management(broker: LocalBroker) -> None:
+    client = broker.management_client()
+    deadline = time.monotonic() + MANAGEMENT_STARTUP_SECONDS
+    while True:
+        try:
+            client.get("overview")
+            return
+        except BootstrapError as exc:
+            if time.monotonic() > deadline:
+                raise BrokerUnavailable(f"the broker's management API did not answer: {exc}") from None
+            time.sleep(1)
 
 
 def docker_available() -> bool:

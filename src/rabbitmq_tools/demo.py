@@ -1,9 +1,10 @@
 """The whole pattern, locally: no AWS account needed.
 
-Finds a broker ($RABBITMQ_URL, else RabbitMQ in Docker via Testcontainers, the `docker` extra), declares the
-queue topology on a fresh queue, publishes example-message.json and one invalid order,
-runs the local event source mapping with the real Lambda handler, shows what happened to
-each message, and deletes the queue again.
+Finds a broker ($RABBITMQ_URL, else RabbitMQ in Docker via Testcontainers, the `docker` extra),
+bootstraps a fresh queue through the broker's management API as `terraform apply` does in AWS
+(the topology, its policy, a consumer and a publisher user), publishes example-message.json
+and one invalid order as the publisher, runs the local event source mapping with the real
+Lambda handler as the consumer, shows what happened to each message, and deletes it all again.
 
     python scripts/demo.py
 """
@@ -22,7 +23,11 @@ from pathlib import Path
 import pika
 import pika.exceptions
 
-from rabbitmq_tools.broker import BrokerUnavailable, connection_parameters, rabbitmq_url
+from rabbitmq_bootstrap.errors import BootstrapError
+from rabbitmq_bootstrap.topology import Topology
+from rabbitmq_consumer.config import DEFAULT_DELIVERY_LIMIT
+from rabbitmq_tools.bootstrap import BrokerSetup
+from rabbitmq_tools.broker import BrokerUnavailable, LocalBroker, connection_parameters, local_broker
 from rabbitmq_tools.local_event_source_mapping import (
     LocalEventSourceMapping,
     MappingSettings,
@@ -30,15 +35,16 @@ from rabbitmq_tools.local_event_source_mapping import (
     load_handler,
 )
 from rabbitmq_tools.project import EXAMPLE_MESSAGE
-from rabbitmq_tools.topology import declare_topology, delete_topology
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argparse.ArgumentParser(
-        description="Run the whole pattern locally, no AWS account needed: declare a fresh queue, publish "
-        "example-message.json and an invalid order, run the local event source mapping with the Lambda handler, "
-        "show what happened to each message, delete the queue. The broker is $RABBITMQ_URL, else a RabbitMQ "
-        "in Docker via Testcontainers. Exit code 0 when both messages went where they should.",
+        description="Run the whole pattern locally, no AWS account needed: bootstrap a fresh queue and its users "
+        "through the management API, publish example-message.json and an invalid order as the publisher, run the "
+        "local event source mapping with the Lambda handler as the consumer, show what happened to each message, "
+        "delete it all. The broker is $RABBITMQ_URL (its management API $RABBITMQ_MANAGEMENT_URL, else port 15672 "
+        "of its host), else a RabbitMQ in Docker via Testcontainers. Exit code 0 when both messages went where "
+        "they should.",
     ).parse_args(argv)
     queue = f"orders-demo-{uuid.uuid4().hex[:8]}"
     dead_letter_file = Path(tempfile.mkdtemp(prefix="rabbitmq-demo-")) / "dead-letters.jsonl"
@@ -46,47 +52,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.pop("DEAD_LETTER_QUEUE_URL", None)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "DEBUG")  # show the per-message lines too
     try:
-        with rabbitmq_url() as url:
-            return run_demo(connection_parameters(url), queue, dead_letter_file)
+        with local_broker() as broker:
+            return run_demo(broker, queue, dead_letter_file)
     except BrokerUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
 
-def run_demo(parameters: pika.ConnectionParameters, queue: str, dead_letter_file: Path) -> int:
+def run_demo(broker: LocalBroker, queue: str, dead_letter_file: Path) -> int:
+    client = broker.management_client()
+    setup = BrokerSetup.new(Topology(queue, DEFAULT_DELIVERY_LIMIT), f"{queue}-consumer", f"{queue}-publisher")
+    topology, consumer, publisher = setup.topology, setup.consumer, setup.publisher
     try:
-        connection = pika.BlockingConnection(parameters)
-    except pika.exceptions.AMQPError as exc:
-        print(f"error: {describe_connection_error(exc, parameters)}", file=sys.stderr)
-        return 1
-    with connection:
-        channel = connection.channel()
-        topology = declare_topology(channel, queue)
-        try:
-            limit = topology.delivery_limit
-            print(f"1. declared {queue} (quorum, delivery limit {limit}) -> {topology.dead_letter_queue}")
-            good = json.loads(EXAMPLE_MESSAGE.read_text())
-            bad = {**good, "orderId": "ord-bad-total", "total": "1.00"}
+        setup.apply(client)
+        print(
+            f"1. bootstrapped through the management API: {queue} (quorum; policy: delivery limit "
+            f"{topology.delivery_limit}, then {topology.dead_letter_queue}), user {consumer.name} (reads {queue}), "
+            f"user {publisher.name} (writes to the default exchange)"
+        )
+        as_publisher = connection_parameters(broker.url, publisher.name, publisher.password)
+        as_consumer = connection_parameters(broker.url, consumer.name, consumer.password)
+        good = json.loads(EXAMPLE_MESSAGE.read_text())
+        bad = {**good, "orderId": "ord-bad-total", "total": "1.00"}
+        with pika.BlockingConnection(as_publisher) as connection:
+            channel = connection.channel()
             channel.confirm_delivery()
             for order in (good, bad):
                 properties = pika.BasicProperties(
                     content_type="application/json", delivery_mode=2, message_id=order["orderId"]
                 )
                 channel.basic_publish("", queue, json.dumps(order).encode(), properties, mandatory=True)
-            print("2. published example-message.json and an order whose total is wrong (confirmed)")
-            print("3. running the local event source mapping with the Lambda handler; its logs:")
-            mapping = LocalEventSourceMapping(
-                parameters, MappingSettings(queue), load_handler("rabbitmq_consumer.handler.lambda_handler")
-            )
-            stats = mapping.run(max_messages=2, idle_timeout=10)
-            sys.stdout.flush()
-            print(f"4. {stats.line()}")
-            for line in dead_letter_file.read_text().splitlines() if dead_letter_file.exists() else []:
-                letter = json.loads(line)
-                print(f"   dead letter: {letter['record']['basicProperties']['messageId']}: {letter['reason']}")
-            print(f"   dead letters are in {dead_letter_file}")
-        finally:
-            delete_topology(channel, topology)
+        print(f"2. published example-message.json and an order whose total is wrong as {publisher.name} (confirmed)")
+        print(f"3. running the local event source mapping with the Lambda handler as {consumer.name}; its logs:")
+        mapping = LocalEventSourceMapping(
+            as_consumer, MappingSettings(queue), load_handler("rabbitmq_consumer.handler.lambda_handler")
+        )
+        stats = mapping.run(max_messages=2, idle_timeout=10)
+    except BootstrapError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except pika.exceptions.AMQPError as exc:
+        print(f"error: {describe_connection_error(exc, connection_parameters(broker.url))}", file=sys.stderr)
+        return 1
+    finally:
+        setup.remove(client)
+    sys.stdout.flush()
+    print(f"4. {stats.line()}")
+    for line in dead_letter_file.read_text().splitlines() if dead_letter_file.exists() else []:
+        letter = json.loads(line)
+        print(f"   dead letter: {letter['record']['basicProperties']['messageId']}: {letter['reason']}")
+    print(f"   dead letters are in {dead_letter_file}")
     ok = stats.messages == 2 and stats.dead_lettered == 1
     print("demo " + ("succeeded: 1 order processed, 1 dead-lettered" if ok else "did not go as expected"))
     return 0 if ok else 1

@@ -3,15 +3,32 @@
 It consumes a queue on any RabbitMQ, batches messages by Lambda's rules (batch size,
 batching window, 6 MB payload), builds each event with `lambda_event.build_event`, and
 invokes the handler in-process, one invocation at a time. After a successful invocation it
-acks the batch; after a failed one it rejects every message of the batch back to the queue
-(counting toward the queue's delivery limit), so the broker redelivers them with
-`redelivered: true`. Nothing is acked before the handler has returned, so an interrupted
-or killed run loses nothing: the broker requeues what was unacked when the connection drops.
+acks the batch; after a failed one it returns the batch to the queue, so the broker
+redelivers it with `redelivered: true`. Nothing is acked before the handler has returned, so
+an interrupted or killed run loses nothing: the broker requeues what was unacked when the
+connection drops.
+
+AWS does not document how Lambda's poller returns a failed batch, and since RabbitMQ 4.3 the
+way matters: only some returns count toward a quorum queue's delivery limit. So the way is a
+setting (`--failure-mode`, `MappingSettings.failure_mode`):
+
+| mode | what the broker gets | counts toward the delivery limit on RabbitMQ 4.3+ |
+|---|---|---|
+| `reject` (default) | `basic.reject` requeue=true per message | yes |
+| `nack` | `basic.nack` requeue=true per message | no |
+| `nack-multiple` | one `basic.nack` multiple=true requeue=true | no |
+| `close-channel` | the channel closed with the batch unacked (prefetched messages return too) | yes |
+
+Up to RabbitMQ 4.2 every return counts (docs/error-handling.md has the sources).
 
 One difference from AWS: Lambda drops a single message too large for a 6 MB event; here it
 is rejected to the broker's dead-letter queue instead, with a warning.
 
-    python scripts/local_event_source_mapping.py --queue orders --url amqp://guest:guest@localhost:5672/
+Like the event source mapping, it declares nothing: the queue must exist (scripts/bootstrap.py
+creates it), and it consumes best as the consumer user the bootstrap made (--credentials).
+
+    python scripts/local_event_source_mapping.py --queue orders --url amqp://localhost:5672/ \
+        --credentials .local/credentials.json
 """
 
 from __future__ import annotations
@@ -35,14 +52,17 @@ import pika
 import pika.exceptions
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from rabbitmq_consumer.config import DEFAULT_DELIVERY_LIMIT
+from rabbitmq_tools.bootstrap import read_credentials
 from rabbitmq_tools.broker import connection_parameters, explain_connection_error
 from rabbitmq_tools.lambda_event import LOCAL_BROKER_ARN, MAX_EVENT_BYTES, build_event, build_record
-from rabbitmq_tools.topology import DEFAULT_DELIVERY_LIMIT, TopologyMismatch, declare_topology
 
 MAX_BATCH_SIZE = 10_000
 MAX_BATCHING_WINDOW = 300.0
 DEFAULT_HANDLER = "rabbitmq_consumer.handler.lambda_handler"
 DEFAULT_DEAD_LETTER_FILE = ".local/dead-letters.jsonl"
+# How a failed batch goes back to the queue (see the module docstring).
+FAILURE_MODES = ("reject", "nack", "nack-multiple", "close-channel")
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -56,8 +76,11 @@ class MappingSettings:
     batching_window: float = 0.5
     broker_arn: str = LOCAL_BROKER_ARN
     function_name: str = "local-rabbitmq-consumer"
+    failure_mode: str = "reject"
 
     def __post_init__(self) -> None:
+        if self.failure_mode not in FAILURE_MODES:
+            raise ValueError(f"failure mode must be one of {', '.join(FAILURE_MODES)}, got {self.failure_mode!r}")
         if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
             raise ValueError(f"batch size must be 1 to {MAX_BATCH_SIZE:,}, got {self.batch_size}")
         if not 0 <= self.batching_window <= MAX_BATCHING_WINDOW:
@@ -71,6 +94,7 @@ class Stats:
     messages: int = 0  # messages in successful invocations, now acked
     batches: int = 0  # invocations, successful or not
     failures: int = 0  # failed invocations, whose messages went back to the queue
+    returned_unread: int = 0  # prefetched messages a closed channel returned with a failed batch
     dead_lettered: int = 0  # as reported by the handler's summaries
     oversized: int = 0  # single messages too large for an event
     started: float = field(default_factory=time.monotonic)
@@ -119,8 +143,10 @@ class LocalEventSourceMapping:
         self._envelope_bytes = len(json.dumps(build_event(settings.broker_arn, settings.queue, self.vhost, [])))
         self.stats = Stats()
         self._pending: deque[Delivery] = deque()  # delivered by the broker, not yet in a batch
+        self._connection: Any = None
         self._channel: Any = None
         self._consumer_tag = ""
+        self._prefetch = settings.batch_size
 
     def run(
         self,
@@ -132,7 +158,7 @@ class LocalEventSourceMapping:
         `idle_timeout` seconds, or the caller interrupts; unacked messages go back to the queue.
         `self.stats` counts as it goes, so an interrupted caller can still report."""
         stats = self.stats = Stats()
-        connection = pika.BlockingConnection(self.parameters)
+        connection = self._connection = pika.BlockingConnection(self.parameters)
         try:
             self._channel = connection.channel()
             self._pending.clear()
@@ -155,6 +181,7 @@ class LocalEventSourceMapping:
     def _consume(self, prefetch: int) -> None:
         # The broker sends no more than one batch ahead of the acks: Lambda's
         # one-invocation-at-a-time behaviour, and no message sits idle in this process.
+        self._prefetch = prefetch
         self._channel.basic_qos(prefetch_count=prefetch)
         self._consumer_tag = self._channel.basic_consume(
             self.settings.queue,
@@ -222,14 +249,11 @@ class LocalEventSourceMapping:
         try:
             result = self.handler(event, LocalLambdaContext(self.settings.function_name))
         except Exception as exc:
-            # One basic.reject per message: since RabbitMQ 4.3 only a reject counts toward the
-            # queue's delivery limit (a nack, even with multiple=False, does not).
-            for tag in tags:
-                channel.basic_reject(tag, requeue=True)
+            self._return_failed(tags, stats)
             stats.failures += 1
             print(
                 f"invocation failed ({type(exc).__name__}: {exc}): "
-                f"{len(records)} message(s) returned to the queue for redelivery",
+                f"{len(records)} message(s) returned to the queue for redelivery ({self.settings.failure_mode})",
                 file=sys.stderr,
             )
             return
@@ -246,6 +270,25 @@ class LocalEventSourceMapping:
         stats.messages += len(records)
         if isinstance(result, dict):
             stats.dead_lettered += int(result.get("deadLettered", 0))
+
+    def _return_failed(self, tags: list[int], stats: Stats) -> None:
+        """Give a failed batch back to the queue the way `settings.failure_mode` says."""
+        channel, mode = self._channel, self.settings.failure_mode
+        if mode == "reject":  # counts toward the delivery limit on every RabbitMQ version
+            for tag in tags:
+                channel.basic_reject(tag, requeue=True)
+        elif mode == "nack":  # RabbitMQ 4.3+: does not count
+            for tag in tags:
+                channel.basic_nack(tag, multiple=False, requeue=True)
+        elif mode == "nack-multiple":
+            # Every delivery up to the batch's last is in the batch or already settled (see the ack).
+            channel.basic_nack(tags[-1], multiple=True, requeue=True)
+        else:  # close-channel: the broker returns every unacked message, prefetched ones too
+            stats.returned_unread += len(self._pending)
+            self._pending.clear()  # their delivery tags die with the channel
+            channel.close()
+            self._channel = self._connection.channel()
+            self._consume(self._prefetch)
 
 
 def load_handler(path: str) -> Handler:
@@ -294,6 +337,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=os.environ.get("RABBITMQ_URL"),
         help="broker URL, amqp[s]://user:password@host:port/vhost (default: $RABBITMQ_URL)",
     )
+    parser.add_argument(
+        "--credentials",
+        metavar="FILE",
+        help="consume as the consumer user of this file, written by scripts/bootstrap.py (instead of the URL's user)",
+    )
     parser.add_argument("--batch-size", type=int, default=100, help="messages per event, 1-10000 (default 100)")
     parser.add_argument(
         "--batching-window", type=float, default=0.5, help="seconds to gather a batch, 0-300 (default 0.5)"
@@ -316,9 +364,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--delivery-limit",
         type=int,
         default=DEFAULT_DELIVERY_LIMIT,
-        help=f"delivery limit when the queue is declared (default {DEFAULT_DELIVERY_LIMIT})",
+        help="the queue's delivery limit, for the handler's last-delivery guard (its DELIVERY_LIMIT; default "
+        f"{DEFAULT_DELIVERY_LIMIT}): the one the bootstrap applied",
     )
-    parser.add_argument("--no-declare", action="store_true", help="do not declare the queue topology first")
+    parser.add_argument(
+        "--failure-mode",
+        choices=FAILURE_MODES,
+        default="reject",
+        help="how a failed batch goes back to the queue: basic.reject per message (default), basic.nack per "
+        "message, one basic.nack multiple=true, or closing the channel; since RabbitMQ 4.3 the nacks do not count "
+        "toward the delivery limit",
+    )
     return parser.parse_args(argv)
 
 
@@ -328,8 +384,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: no broker URL: pass --url amqp://user:password@host:5672/ or set RABBITMQ_URL", file=sys.stderr)
         return 1
     try:
-        settings = MappingSettings(args.queue, args.batch_size, args.batching_window)
-        parameters = connection_parameters(args.url)
+        settings = MappingSettings(args.queue, args.batch_size, args.batching_window, failure_mode=args.failure_mode)
+        credentials = read_credentials(args.credentials, "consumer") if args.credentials else (None, None)
+        parameters = connection_parameters(args.url, *credentials)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -352,14 +409,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     mapping = LocalEventSourceMapping(parameters, settings, handler)
     try:
-        if not args.no_declare:
-            with pika.BlockingConnection(parameters) as connection:
-                declare_topology(connection.channel(), args.queue, args.delivery_limit)
         stats = mapping.run(args.max_messages, args.idle_timeout, show)
     except KeyboardInterrupt:
         print(f"\ninterrupted: unacked messages returned to the queue\n{mapping.stats.line()}", file=sys.stderr)
         return 130
-    except (pika.exceptions.AMQPError, TopologyMismatch, OSError) as exc:
+    except (pika.exceptions.AMQPError, OSError) as exc:
         print(f"\nerror: {describe_connection_error(exc, parameters)}", file=sys.stderr)
         return 1
     print(("\n" if live else "") + f"done: {stats.line()} in {stats.elapsed:.1f} s", file=sys.stderr)
@@ -368,9 +422,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def describe_connection_error(error: BaseException, parameters: pika.ConnectionParameters) -> str:
     if isinstance(error, pika.exceptions.ChannelClosedByBroker):
-        return f"the broker closed the channel: {error.reply_code} {error.reply_text}"
-    if isinstance(error, (TopologyMismatch, ValueError)):
-        return str(error)
+        hint = {
+            404: ": the bootstrap creates the queue (scripts/bootstrap.py locally, terraform apply in AWS)",
+            403: ": the user may not do that; the consumer user may read its queue and nothing else",
+        }.get(error.reply_code, "")
+        return f"the broker closed the channel: {error.reply_code} {error.reply_text}{hint}"
     return explain_connection_error(error, parameters)[1]
 
 

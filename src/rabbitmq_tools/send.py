@@ -4,7 +4,10 @@ After `terraform apply`, with no arguments, it publishes example-message.json on
 deployed queue: the broker endpoint, queue, vhost and credentials secret come from the
 Terraform outputs, the user name and password from Secrets Manager. With --url it publishes
 to any broker instead. Always over verified TLS for amqps, as persistent messages with the
-mandatory flag and publisher confirms; it declares the queue topology first (rabbitmq_tools.topology).
+mandatory flag and publisher confirms. It publishes as the publisher user (write on the default
+exchange only), whose credentials are the Terraform output publisher_secret_arn's; it declares
+nothing: it checks that the queue and its dead-letter queue exist, which the bootstrap made
+(terraform apply, or scripts/bootstrap.py for another broker).
 
     python scripts/send.py                                   # once, to the deployed queue
     python scripts/send.py --count 20000                     # a load test
@@ -28,6 +31,8 @@ from typing import Any, NoReturn
 import pika
 import pika.exceptions
 
+from rabbitmq_bootstrap.topology import dead_letter_queue_name
+from rabbitmq_tools.bootstrap import read_credentials
 from rabbitmq_tools.broker import CREDENTIALS, VHOST, connection_parameters, explain_connection_error
 from rabbitmq_tools.lambda_event import LOCAL_BROKER_ARN, MAX_EVENT_BYTES, build_event, build_record
 from rabbitmq_tools.project import EXAMPLE_MESSAGE, ROOT
@@ -39,15 +44,13 @@ from rabbitmq_tools.publisher import (
     PublishInterrupted,
     PublishResult,
 )
-from rabbitmq_tools.topology import DEFAULT_DELIVERY_LIMIT, TopologyMismatch, declare_topology
 
 OUTPUT_NAMES = (
     "region",
     "amqps_endpoint",
-    "credentials_secret_arn",
+    "publisher_secret_arn",
     "queue_name",
     "virtual_host",
-    "delivery_limit",
     "max_message_size",
 )
 
@@ -68,10 +71,10 @@ EXIT_CODES = {
     ERROR: "an unexpected error (a bug: please report it)",
     USAGE: "bad arguments or input: options, message file, headers, a body too large for the broker or a Lambda event",
     OUTPUTS: "Terraform outputs missing, incomplete or unreadable",
-    AWS: "no AWS credentials, or the broker's secret is missing or malformed",
+    AWS: "no AWS credentials, or the publisher's secret is missing or malformed",
     UNREACHABLE: "cannot reach the broker: not listening, unknown host, TLS verification failed, connection lost",
     REFUSED: "the broker refused the user name and password, or access to the vhost",
-    QUEUE: "the queue is missing (with --no-declare) or exists with other arguments",
+    QUEUE: "the queue or its dead-letter queue does not exist: the bootstrap creates them",
     NOT_CONFIRMED: "the broker nacked messages or returned them as unroutable",
     INTERRUPTED: "interrupted (Ctrl-C) before every message was confirmed",
 }
@@ -93,7 +96,6 @@ def fail(code: int, message: str) -> NoReturn:
 class Target:
     parameters: pika.ConnectionParameters
     queue: str
-    delivery_limit: int
     max_message_size: int | None = None  # the deployed broker's; None for --url, whose broker is not known
 
     @property
@@ -108,21 +110,21 @@ def new_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=description,
         epilog="environment: RABBITMQ_USERNAME and RABBITMQ_PASSWORD give the credentials for a --url "
-        "without them (keeps them out of shell history); AWS_PROFILE etc. as for the AWS CLI.\n\n"
+        "without them and without --credentials (keeps them out of shell history); AWS_PROFILE etc. as for the "
+        "AWS CLI.\n\n"
         f"exit codes:\n{codes}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--queue", help="queue to publish to (default: the Terraform output queue_name, or 'orders')")
     parser.add_argument("--vhost", help="virtual host (default: the Terraform output, or the URL's, or '/')")
     parser.add_argument("--url", help="amqp[s]://user:password@host:port/vhost of any broker, instead of Terraform's")
+    parser.add_argument(
+        "--credentials",
+        metavar="FILE",
+        help="with --url: the publisher's user name and password from this file, written by scripts/bootstrap.py",
+    )
     parser.add_argument("--ca-file", help="CA certificate(s) to trust for amqps, for a private CA")
     parser.add_argument("--outputs", help="a file of `terraform output -json` (default: run it in the repository root)")
-    parser.add_argument(
-        "--delivery-limit",
-        type=int,
-        help=f"the queue's delivery limit when declaring it (default: Terraform's, or {DEFAULT_DELIVERY_LIMIT})",
-    )
-    parser.add_argument("--no-declare", action="store_true", help="do not declare the queue topology; it must exist")
     parser.add_argument(
         "--window",
         type=int,
@@ -171,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         target = resolve_target(args)
         check_fits_in_broker(body, target)
         check_fits_in_event(body, args.content_type, headers, target)
-        prepare_queue(target, declare=not args.no_declare)
+        check_queue(target)
         result, first_id = publish(target, body, args, headers)
     except Failure as failure:
         print(f"error: {failure}", file=sys.stderr)
@@ -256,25 +258,26 @@ def resolve_target(args: argparse.Namespace) -> Target:
         try:
             if "@" in args.url.split("://", 1)[-1].split("/", 1)[0]:
                 username = password = None  # the URL's own credentials win
+            elif args.credentials:
+                username, password = read_credentials(args.credentials, "publisher")
             parameters = connection_parameters(args.url, username, password, args.ca_file)
         except (ValueError, OSError) as exc:
-            fail(USAGE, f"bad --url or --ca-file: {exc}")
-        queue, limit, max_size = args.queue or "orders", args.delivery_limit or DEFAULT_DELIVERY_LIMIT, None
+            fail(USAGE, f"bad --url, --credentials or --ca-file: {exc}")
+        queue, max_size = args.queue or "orders", None
     else:
         outputs = read_outputs(args.outputs)
-        username, password = fetch_credentials(outputs["credentials_secret_arn"], outputs["region"])
+        username, password = fetch_credentials(outputs["publisher_secret_arn"], outputs["region"])
         try:
             parameters = connection_parameters(outputs["amqps_endpoint"], username, password, args.ca_file)
         except (ValueError, OSError) as exc:
             fail(OUTPUTS, f"the Terraform output amqps_endpoint {outputs['amqps_endpoint']!r} is unusable: {exc}")
         parameters.virtual_host = outputs["virtual_host"]
         queue = args.queue or outputs["queue_name"]
-        limit = args.delivery_limit or int(outputs["delivery_limit"])
         max_size = int(outputs["max_message_size"])
     if args.vhost:
         parameters.virtual_host = args.vhost
     parameters.blocked_connection_timeout = 60  # a broker in a resource alarm blocks publishers
-    return Target(parameters, queue, limit, max_size)
+    return Target(parameters, queue, max_size)
 
 
 def read_outputs(path: str | None) -> dict[str, Any]:
@@ -334,7 +337,7 @@ def fetch_credentials(secret_arn: str, region: str) -> tuple[str, str]:
         secret = json.loads(value)
         username, password = secret["username"], secret["password"]
     except (ValueError, TypeError, KeyError):
-        fail(AWS, f"secret {secret_arn} is not JSON with a username and a password, as the mapping's BASIC_AUTH needs")
+        fail(AWS, f"secret {secret_arn} is not JSON with a username and a password, as the bootstrap writes it")
     if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
         fail(AWS, f"secret {secret_arn} has an empty or non-string username or password")
     return username, password
@@ -348,24 +351,24 @@ def connection_failure(error: BaseException, parameters: pika.ConnectionParamete
     return Failure(REFUSED if kind in {CREDENTIALS, VHOST} else UNREACHABLE, message)
 
 
-def prepare_queue(target: Target, declare: bool) -> None:
-    """Declare the topology, or with declare=False check that the queue exists."""
+def check_queue(target: Target) -> None:
+    """Check that the work queue and its dead-letter queue exist. Declaring them is the bootstrap's
+    job: a passive declare needs no permission, so the publisher user may do this and no more."""
     try:
         with pika.BlockingConnection(target.parameters) as connection:
-            channel = connection.channel()
-            if declare:
-                declare_topology(channel, target.queue, target.delivery_limit)
-            else:
-                channel.queue_declare(target.queue, passive=True)
-    except TopologyMismatch as exc:
-        fail(QUEUE, f"queue {target.queue!r} on vhost {target.vhost!r} cannot be used: {exc}")
+            for name in (target.queue, dead_letter_queue_name(target.queue)):
+                try:
+                    connection.channel().queue_declare(name, passive=True)
+                except pika.exceptions.ChannelClosedByBroker as exc:
+                    if exc.reply_code != 404:
+                        raise
+                    fail(
+                        QUEUE,
+                        f"queue {name!r} does not exist on vhost {target.vhost!r} on the broker: terraform apply "
+                        "runs the bootstrap that creates it; locally run scripts/bootstrap.py, or check --queue and "
+                        "--vhost",
+                    )
     except pika.exceptions.ChannelClosedByBroker as exc:
-        if exc.reply_code == 404:
-            fail(
-                QUEUE,
-                f"queue {target.queue!r} does not exist on vhost {target.vhost!r}: drop --no-declare to declare "
-                "it, or check --queue and --vhost",
-            )
         fail(QUEUE, f"the broker refused the queue {target.queue!r}: {exc.reply_code} {exc.reply_text}")
     except (pika.exceptions.AMQPError, OSError) as exc:
         raise connection_failure(exc, target.parameters) from None
@@ -465,7 +468,7 @@ def report(result: PublishResult, first_id: str, target: Target, args: argparse.
     if result.unroutable:
         print(
             f"error: {result.unroutable:,} message(s) returned unroutable: no queue {target.queue!r} on vhost "
-            f"{target.vhost!r} took them; declare it (drop --no-declare) or check --queue and --vhost",
+            f"{target.vhost!r} took them; was it deleted? The bootstrap creates it (scripts/bootstrap.py locally)",
             file=sys.stderr,
         )
     if result.nacked:

@@ -43,9 +43,9 @@ from rabbitmq_tools.send import (
     USAGE,
     Failure,
     Target,
+    check_queue,
     fail,
     new_parser,
-    prepare_queue,
     publish_messages,
     read_body,
     read_outputs,
@@ -60,7 +60,14 @@ VERIFY_EXIT_CODES = {
     INTERRUPTED: "interrupted (Ctrl-C)",
 }
 # The outputs verify.py needs beyond those send.py checks for.
-OUTPUT_NAMES = ("function_name", "log_group_name", "dead_letter_queue_url", "event_source_mapping_uuid", "alarm_names")
+OUTPUT_NAMES = (
+    "function_name",
+    "log_group_name",
+    "dead_letter_queue_url",
+    "event_source_mapping_uuid",
+    "alarm_names",
+    "consumer_secret_arn",
+)
 DEFAULT_TIMEOUT = 180.0
 DEFAULT_POLL_INTERVAL = 5.0
 SQS_MAX_WAIT = 20  # seconds: ReceiveMessage's long-polling limit
@@ -79,9 +86,10 @@ MAPPING_ERRORS = {
     "ESM_CONFIG_NOT_VALID": "the event source mapping's configuration is not valid: compare its queue and "
     "VIRTUAL_HOST with the broker's (aws lambda get-event-source-mapping --uuid {uuid} --region {region}), "
     "fix the Terraform variables and apply",
-    "EVENT_SOURCE_AUTHN_ERROR": "the mapping cannot sign in to the broker: check that the secret {secret} holds "
-    "the username and password the broker accepts (a password changed in the RabbitMQ console must go into the "
-    "secret too); python scripts/send.py signs in with the same secret and says if the broker refuses it",
+    "EVENT_SOURCE_AUTHN_ERROR": "the mapping cannot sign in to the broker: check that the consumer's secret {secret} "
+    "holds the username and password the broker accepts (a password changed in the RabbitMQ console must go into "
+    "the secret too); terraform apply -replace=aws_lambda_invocation.bootstrap runs the bootstrap again, which sets "
+    "the secret's password on the broker",
     "EVENT_SOURCE_AUTHZ_ERROR": "the mapping may not reach the broker: the function's role needs "
     "mq:DescribeBroker, secretsmanager:GetSecretValue on {secret} and the EC2 network-interface actions "
     "(iam.tf; terraform apply restores them), and the broker user needs permissions on the virtual host",
@@ -210,7 +218,7 @@ def verify(args: argparse.Namespace, report: Report) -> None:
         target = resolve_target(args)
         check_mapping_consumes(mapping, target)
         debug = function_log_level(clients, outputs["function_name"]) == "DEBUG"
-        prepare_queue(target, declare=not args.no_declare)
+        check_queue(target)
         markers = Markers.new()
         published_at = time.time()
         report.add(publish_markers(target, markers, args.window))
@@ -301,7 +309,7 @@ def mapping_state_check(mapping: Mapping[str, Any], outputs: Mapping[str, Any]) 
     enable = f"aws lambda update-event-source-mapping --uuid {uuid_} --enabled --region {region}"
     if reason in MAPPING_ERRORS:
         cause = MAPPING_ERRORS[reason].format(
-            uuid=uuid_, region=region, secret=outputs["credentials_secret_arn"], function=outputs["function_name"]
+            uuid=uuid_, region=region, secret=outputs["consumer_secret_arn"], function=outputs["function_name"]
         )
         fix = f"{cause} ({reason}); then enable the mapping again: {enable}"
     elif state == "Disabled":

@@ -1,0 +1,123 @@
+"""Apply the topology and the users to a broker, through its management API, idempotently.
+
+Each resource is read first and written only when it is missing or differs, so a second run
+changes nothing and reports nothing. What cannot be changed in place (a queue's arguments, an
+exchange's type) is never changed: a clash stops the run with the fix.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .errors import BootstrapError
+from .management import ManagementClient
+from .policy import work_queue_policy
+from .topology import DEAD_LETTER_EXCHANGE_TYPE, QUEUE_ARGUMENTS, Topology
+from .users import User, password_matches
+
+logger = logging.getLogger(__name__)
+
+
+def apply(client: ManagementClient, topology: Topology, users: Sequence[User]) -> list[str]:
+    """Create or update what differs; return one line per change (none: nothing changed)."""
+    names = [user.name for user in users]
+    if len(set(names)) != len(names):
+        raise BootstrapError(f"the users {names} must have different names: each one's permissions are its own")
+    changes: list[str] = []
+
+    def changed(line: str) -> None:
+        logger.info(line)
+        changes.append(line)
+
+    overview = client.get("overview") or {}  # also proves the URL and the credentials first
+    vhost = topology.vhost
+    on = f"on vhost {vhost!r}"
+    if client.get("vhosts", vhost) is None:
+        # A vhost made through the API grants its maker full permissions on it, as the
+        # declarations below need.
+        client.put("vhosts", vhost, body={"description": f"queue {topology.queue} and its dead-letter queue"})
+        changed(f"created vhost {vhost!r}")
+
+    exchange = topology.dead_letter_exchange
+    existing = client.get("exchanges", vhost, exchange)
+    if existing is None:
+        body = {"type": DEAD_LETTER_EXCHANGE_TYPE, "durable": True, "auto_delete": False, "internal": False}
+        client.put("exchanges", vhost, exchange, body={**body, "arguments": {}})
+        changed(f"created exchange {exchange!r} ({DEAD_LETTER_EXCHANGE_TYPE}) {on}")
+    elif existing.get("type") != DEAD_LETTER_EXCHANGE_TYPE or not existing.get("durable"):
+        raise BootstrapError(
+            f"exchange {exchange!r} {on} exists as a {'durable' if existing.get('durable') else 'transient'} "
+            f"{existing.get('type')} exchange, not a durable {DEAD_LETTER_EXCHANGE_TYPE} one: delete exchange "
+            f"{exchange!r} or choose another queue_name"
+        )
+
+    _declare_queue(client, topology, topology.dead_letter_queue, changed)
+    if not client.get("bindings", vhost, "e", exchange, "q", topology.dead_letter_queue):
+        client.post("bindings", vhost, "e", exchange, "q", topology.dead_letter_queue, body={"routing_key": ""})
+        changed(f"bound queue {topology.dead_letter_queue!r} to exchange {exchange!r} {on}")
+
+    # The policy before the work queue: the queue never exists without its delivery limit.
+    policies: list[dict[str, Any]] = client.get("policies", vhost) or []
+    policy = work_queue_policy(topology, policies, str(overview.get("rabbitmq_version", "")))
+    current = next((p for p in policies if p.get("name") == policy.name), None)
+    if current is None or {key: current.get(key) for key in policy.body} != policy.body:
+        client.put("policies", vhost, policy.name, body=policy.body)
+        settings = ", ".join(f"{key} {value}" for key, value in policy.definition.items())
+        changed(
+            f"{'created' if current is None else 'updated'} policy {policy.name!r} {on} (priority {policy.priority}, "
+            f"apply-to {policy.apply_to}): {settings}"
+        )
+    _declare_queue(client, topology, topology.queue, changed)
+
+    for user in users:
+        _apply_user(client, topology, user, changed)
+    return changes
+
+
+def _declare_queue(client: ManagementClient, topology: Topology, name: str, changed: Callable[[str], None]) -> None:
+    on = f"on vhost {topology.vhost!r}"
+    existing = client.get("queues", topology.vhost, name)
+    if existing is None:
+        client.put(
+            "queues", topology.vhost, name, body={"durable": True, "auto_delete": False, "arguments": QUEUE_ARGUMENTS}
+        )
+        changed(f"created queue {name!r} (quorum) {on}")
+        return
+    # Arguments of an existing queue can never change; anything beyond its type (such as the
+    # x-delivery-limit that earlier versions of send.py declared) would also outrank the policy.
+    arguments = existing.get("arguments") or {}
+    other = {key: value for key, value in arguments.items() if key != "x-queue-type"}
+    if existing.get("type") != "quorum" or other or not existing.get("durable"):
+        raise BootstrapError(
+            f"queue {name!r} {on} exists as a {'durable' if existing.get('durable') else 'transient'} "
+            f"{existing.get('type')} queue with arguments {arguments}, not a durable quorum queue with arguments "
+            f"{QUEUE_ARGUMENTS}: delete queue {name!r} (its messages too) or choose another queue_name"
+        )
+
+
+def _apply_user(client: ManagementClient, topology: Topology, user: User, changed: Callable[[str], None]) -> None:
+    if user.name == client.username:
+        raise BootstrapError(
+            f"the {user.role} user {user.name!r} is the admin user the bootstrap works as: choose another "
+            f"{user.role}_username"
+        )
+    existing = client.get("users", user.name)
+    if existing is not None and existing.get("tags"):
+        # Never demote a person's or a tool's account by accident: ours have no tags.
+        raise BootstrapError(
+            f"user {user.name!r} exists with tags {existing.get('tags')}, so it is not one the bootstrap made: choose "
+            f"another {user.role}_username, or delete that user"
+        )
+    if existing is None or not password_matches(
+        user.password, str(existing.get("password_hash", "")), str(existing.get("hashing_algorithm", ""))
+    ):
+        client.put("users", user.name, body={"password": user.password, "tags": ""})
+        changed(f"{'created' if existing is None else 'set the password of'} {user.role} user {user.name!r}")
+    wanted = {"configure": user.permissions.configure, "write": user.permissions.write, "read": user.permissions.read}
+    current = client.get("permissions", topology.vhost, user.name) or {}
+    if {key: current.get(key) for key in wanted} != wanted:
+        client.put("permissions", topology.vhost, user.name, body=wanted)
+        granted = ", ".join(f"{key} {value}" for key, value in wanted.items())
+        changed(f"set the permissions of {user.role} user {user.name!r} on vhost {topology.vhost!r}: {granted}")

@@ -1,0 +1,189 @@
+"""A small client of the RabbitMQ management HTTP API (https://www.rabbitmq.com/docs/http-api-reference).
+
+Amazon MQ serves the API at the broker's console endpoint, over HTTPS on port 443; it is
+authenticated with HTTP basic auth as the admin user. Certificates are always verified, against
+the system's CAs or a given CA file; plain http is accepted only for a broker on this machine or
+at a private address (a local or Testcontainers broker), never for a host name on a network.
+
+Every failure becomes a `BootstrapError` whose one line names the cause and the fix.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import ipaddress
+import json
+import socket
+import ssl
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from .errors import BootstrapError
+
+DEFAULT_TIMEOUT = 30.0
+_RETRIED_STATUSES = {502, 503, 504}  # a broker busy starting or behind a balancer that is
+_RETRY_DELAYS = (1.0, 2.0, 4.0)
+
+
+class ManagementClient:
+    def __init__(
+        self,
+        url: str,
+        username: str,
+        password: str,
+        *,
+        ca_file: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        credentials_hint: str = "check the admin user name and password",
+    ) -> None:
+        """`url` is the API's root, the broker's console URL (https://b-....mq.<region>.amazonaws.com)
+        or http://localhost:15672; `credentials_hint` says where the credentials came from, for
+        the line a refused login gives."""
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise BootstrapError(f"management URL {url!r} is not an https:// URL of the broker's management API")
+        if parts.scheme == "http" and not is_local_host(parts.hostname):
+            raise BootstrapError(
+                f"management URL {url!r} is plain http to a host on the network: use https:// "
+                "(http:// is accepted only for a broker on this machine or at a private address)"
+            )
+        if ca_file and parts.scheme != "https":
+            raise BootstrapError("a CA file only applies to an https:// management URL")
+        self.url = url.rstrip("/")
+        self.username = username
+        self.timeout = timeout
+        self.credentials_hint = credentials_hint
+        self._authorization = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+        context = None
+        if parts.scheme == "https":
+            try:
+                context = ssl.create_default_context(cafile=ca_file)  # CERT_REQUIRED, host name checked
+            except OSError as exc:
+                raise BootstrapError(f"cannot read the CA file {ca_file}: {exc.strerror or exc}") from None
+        self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+
+    def __repr__(self) -> str:
+        return f"ManagementClient({self.url!r}, user {self.username!r})"
+
+    # --- the API ----------------------------------------------------------------------------
+
+    def get(self, *path: str) -> Any:
+        """The resource at `/api/<path>` (each segment URL-encoded: vhost "/" is %2F), or None
+        when there is none."""
+        return self._request("GET", path, None, missing_ok=True)
+
+    def put(self, *path: str, body: dict[str, Any]) -> None:
+        self._request("PUT", path, body)
+
+    def post(self, *path: str, body: dict[str, Any]) -> None:
+        self._request("POST", path, body)
+
+    def delete(self, *path: str) -> None:
+        """Delete the resource; one that is already gone is no error."""
+        self._request("DELETE", path, None, missing_ok=True)
+
+    # --- HTTP -------------------------------------------------------------------------------
+
+    def _request(
+        self, method: str, path: tuple[str, ...], body: dict[str, Any] | None, missing_ok: bool = False
+    ) -> Any:
+        resource = "/api/" + "/".join(quote(segment, safe="") for segment in path)
+        request = urllib.request.Request(
+            self.url + resource,
+            data=None if body is None else json.dumps(body).encode(),
+            method=method,
+            headers={"Authorization": self._authorization, "Content-Type": "application/json"},
+        )
+        for delay in (*_RETRY_DELAYS, None):
+            try:
+                with self._opener.open(request, timeout=self.timeout) as response:
+                    payload = response.read()
+                break
+            except urllib.error.HTTPError as exc:
+                if exc.code == 404 and missing_ok:
+                    return None
+                if exc.code in _RETRIED_STATUSES and delay is not None:
+                    time.sleep(delay)
+                    continue
+                raise self._refusal(method, resource, exc) from None
+            except urllib.error.URLError as exc:
+                raise self._unreachable(exc.reason) from None
+            except (OSError, http.client.HTTPException) as exc:
+                raise self._unreachable(exc) from None
+        if not payload:
+            return None
+        try:
+            return json.loads(payload)
+        except ValueError:
+            raise BootstrapError(
+                f"{self.url} answered {method} {resource} with something that is not JSON: is it the broker's "
+                "management API (its console URL)?"
+            ) from None
+
+    def _refusal(self, method: str, resource: str, error: urllib.error.HTTPError) -> BootstrapError:
+        reason = _reason(error)
+        # A 401 is a refused login ("Login failed" on RabbitMQ 3.x, "Not_Authorized" on 4.x) or,
+        # for a signed-in user, a refused operation ("Access refused.", "Not administrator user").
+        if error.code == 401 and reason.lower() in {"", "login failed", "not_authorized"}:
+            return BootstrapError(
+                f"the RabbitMQ management API at {self.url} refused the credentials of user {self.username!r} "
+                f"(401 {reason or error.reason}): {self.credentials_hint}"
+            )
+        if error.code in {401, 403}:
+            return BootstrapError(
+                f"the RabbitMQ management API at {self.url} refused {method} {resource} to user {self.username!r} "
+                f"({error.code} {reason or error.reason}): the bootstrap needs a user with the administrator tag "
+                "and full permissions on the vhost, as Amazon MQ gives its admin user on '/'"
+            )
+        return BootstrapError(
+            f"the RabbitMQ management API at {self.url} answered {method} {resource} with {error.code} "
+            f"{reason or error.reason}"
+        )
+
+    def _unreachable(self, cause: object) -> BootstrapError:
+        where = f"the RabbitMQ management API at {self.url}"
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return BootstrapError(
+                f"TLS certificate verification failed for {where} ({cause.verify_message}): the server's "
+                "certificate is not trusted by this machine; for a private CA give its certificate (--ca-file); "
+                "verification cannot be turned off"
+            )
+        if isinstance(cause, ssl.SSLError):
+            return BootstrapError(f"the TLS handshake with {where} failed ({cause.reason}): is it an https port?")
+        if isinstance(cause, socket.gaierror):
+            return BootstrapError(f"cannot resolve the host name of {where}: check the management URL")
+        if isinstance(cause, ConnectionRefusedError):
+            return BootstrapError(
+                f"cannot reach {where}: connection refused; check the URL and that the broker runs its management "
+                "plugin (rabbitmq-plugins enable rabbitmq_management)"
+            )
+        if isinstance(cause, TimeoutError):
+            return BootstrapError(
+                f"cannot reach {where}: no answer within {self.timeout:g} s; check the URL and the network path "
+                "(a private broker answers inside its VPC only)"
+            )
+        return BootstrapError(f"cannot reach {where}: {cause!r}; check the URL and the network path")
+
+
+def _reason(error: urllib.error.HTTPError) -> str:
+    """The `reason` RabbitMQ puts in an error's JSON body, if any."""
+    try:
+        body = json.loads(error.read() or b"{}")
+    except (ValueError, OSError):
+        return ""
+    return str(body.get("reason", "")) if isinstance(body, dict) else ""
+
+
+def is_local_host(host: str) -> bool:
+    """localhost, or a loopback or private IP address: where plain http is accepted."""
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private

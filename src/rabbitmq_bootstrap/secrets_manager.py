@@ -1,0 +1,173 @@
+"""A minimal AWS Secrets Manager client: GetSecretValue and PutSecretValue, standard library only.
+
+Requests use Secrets Manager's JSON 1.1 protocol (POST / with `X-Amz-Target:
+secretsmanager.<Operation>`, Secrets Manager API Reference) and are signed with AWS Signature
+Version 4, written out as the IAM User Guide's "Create a signed AWS API request" describes it:
+a canonical request, a string to sign, a signing key derived from the secret key through the
+date, region, service and "aws4_request", and the Authorization header.
+
+Credentials and region come from the environment Lambda gives a function (AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION). The endpoint is
+https://secretsmanager.<region>.amazonaws.com unless AWS_ENDPOINT_URL_SECRETS_MANAGER or
+AWS_ENDPOINT_URL is set, the variables the AWS SDKs honour ("Service-specific endpoints" in the
+AWS SDKs and Tools Reference Guide): the tests point them at moto.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import json
+import os
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import BootstrapError
+from .management import is_local_host
+
+SERVICE = "secretsmanager"
+TIMEOUT = 30.0
+
+
+class SecretsManagerError(BootstrapError):
+    """Secrets Manager refused a request; `code` is its error type, such as AccessDeniedException."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class SecretValueNotFound(SecretsManagerError):
+    """ResourceNotFoundException: the secret has no current value (or does not exist at all)."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None = None
+
+    def __repr__(self) -> str:  # never show the keys
+        return f"Credentials(access_key_id={self.access_key_id!r})"
+
+
+class SecretsManager:
+    def __init__(self, region: str, credentials: Credentials, endpoint: str | None = None) -> None:
+        self.region = region
+        self.credentials = credentials
+        self.endpoint = (endpoint or f"https://{SERVICE}.{region}.amazonaws.com").rstrip("/")
+        parts = urlsplit(self.endpoint)
+        if parts.scheme != "https" and not (
+            parts.scheme == "http" and parts.hostname and is_local_host(parts.hostname)
+        ):
+            raise BootstrapError(f"the Secrets Manager endpoint {self.endpoint!r} must be an https:// URL")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> SecretsManager:
+        region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+        key, secret = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
+        if not region:
+            raise BootstrapError("no AWS region: set AWS_REGION (Lambda sets it for every function)")
+        if not key or not secret:
+            raise BootstrapError(
+                "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them from the "
+                "function's execution role)"
+            )
+        endpoint = environ.get("AWS_ENDPOINT_URL_SECRETS_MANAGER") or environ.get("AWS_ENDPOINT_URL")
+        return cls(region, Credentials(key, secret, environ.get("AWS_SESSION_TOKEN") or None), endpoint)
+
+    def get_secret_string(self, secret_id: str) -> str:
+        """The secret's current SecretString. Raises `SecretValueNotFound` when it has none."""
+        response = self._call("GetSecretValue", {"SecretId": secret_id})
+        value = response.get("SecretString")
+        if not isinstance(value, str):
+            raise BootstrapError(f"secret {secret_id} holds binary data, not the JSON string the bootstrap expects")
+        return value
+
+    def put_secret_string(self, secret_id: str, value: str) -> None:
+        # A raw HTTP request must bring its own idempotency token (API Reference, PutSecretValue).
+        self._call(
+            "PutSecretValue", {"SecretId": secret_id, "SecretString": value, "ClientRequestToken": str(uuid.uuid4())}
+        )
+
+    # --- the protocol -----------------------------------------------------------------------
+
+    def _call(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        payload = json.dumps(body).encode()
+        headers = self.signed_headers(operation, payload, datetime.datetime.now(datetime.UTC))
+        request = urllib.request.Request(self.endpoint + "/", data=payload, method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+                answer: dict[str, Any] = json.loads(response.read() or b"{}")
+                return answer
+        except urllib.error.HTTPError as exc:
+            raise _refusal(operation, body["SecretId"], exc) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise BootstrapError(
+                f"cannot reach Secrets Manager at {self.endpoint} ({reason}): in a VPC the function needs a "
+                "Secrets Manager endpoint or a NAT gateway"
+            ) from None
+
+    def signed_headers(self, operation: str, payload: bytes, now: datetime.datetime) -> dict[str, str]:
+        """The request's headers, Authorization included (Signature Version 4)."""
+        amz_date = now.strftime("%Y%m%dT%H%M%SZ")
+        date = amz_date[:8]
+        headers = {
+            "content-type": "application/x-amz-json-1.1",
+            "host": urlsplit(self.endpoint).netloc,
+            "x-amz-date": amz_date,
+            "x-amz-target": f"{SERVICE}.{operation}",
+        }
+        if self.credentials.session_token:
+            headers["x-amz-security-token"] = self.credentials.session_token
+        names = sorted(headers)
+        signed_names = ";".join(names)
+        canonical_request = "\n".join(
+            [
+                "POST",
+                "/",
+                "",  # no query string
+                *(f"{name}:{headers[name].strip()}" for name in names),
+                "",  # the canonical headers end with a newline
+                signed_names,
+                hashlib.sha256(payload).hexdigest(),
+            ]
+        )
+        scope = f"{date}/{self.region}/{SERVICE}/aws4_request"
+        string_to_sign = "\n".join(
+            ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical_request.encode()).hexdigest()]
+        )
+        key = f"AWS4{self.credentials.secret_access_key}".encode()
+        for part in (date, self.region, SERVICE, "aws4_request"):
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        signature = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+        headers["authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={self.credentials.access_key_id}/{scope}, "
+            f"SignedHeaders={signed_names}, Signature={signature}"
+        )
+        return headers
+
+
+def _refusal(operation: str, secret_id: str, error: urllib.error.HTTPError) -> SecretsManagerError:
+    try:
+        body = json.loads(error.read() or b"{}")
+    except (ValueError, OSError):
+        body = {}
+    # The error type comes as "ResourceNotFoundException" or with a namespace before a '#'.
+    code = str(body.get("__type") or error.headers.get("x-amzn-ErrorType") or error.code).split("#")[-1].split(":")[0]
+    message = body.get("message") or body.get("Message") or error.reason
+    if code == "ResourceNotFoundException":
+        return SecretValueNotFound(f"secret {secret_id}: {code}: {message}", code)
+    if code == "AccessDeniedException":
+        action = f"secretsmanager:{operation}"
+        return SecretsManagerError(
+            f"{operation} on secret {secret_id} was refused ({code}): the function's role needs {action} on it", code
+        )
+    return SecretsManagerError(f"{operation} on secret {secret_id} failed: {code}: {message}", code)

@@ -1,0 +1,97 @@
+"""The broker users besides the admin, each with the least it needs.
+
+What each AMQP 0-9-1 operation needs, from RabbitMQ's access-control guide
+(https://www.rabbitmq.com/docs/access-control, "How Permissions Work"): basic.consume and
+basic.get need `read` on the queue; basic.publish needs `write` on the exchange, and the
+default exchange's blank name is checked as `amq.default`; queue.declare with passive=true
+needs nothing, with passive=false `configure` on the queue; queue.bind needs `write` on the
+queue and `read` on the exchange. confirm.select (publisher confirms) and the mandatory flag
+are not in the table: they need no permission. basic.ack, basic.reject and basic.qos neither.
+
+- consumer, for the Lambda event source mapping: read on the work queue, nothing else.
+- publisher, for send.py: write on the default exchange, the one it publishes through to the
+  work queue, nothing else; its passive checks that the queues exist need no permission.
+
+Neither has a tag, so neither may use the management API or console. The admin user (Amazon
+MQ's, made with the broker) is for people and the bootstrap only.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import string
+from dataclasses import dataclass
+
+from .topology import Topology
+
+NOTHING = "^$"  # matches no resource name
+DEFAULT_EXCHANGE = "amq.default"
+# Letters, digits and URL-safe punctuation: none of the `,` `:` `=` that Amazon MQ refuses in
+# passwords, nothing a URL or a shell needs to quote, 190 bits of entropy in 32 characters.
+PASSWORD_ALPHABET = string.ascii_letters + string.digits + "-_.~"
+PASSWORD_LENGTH = 32
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """Regular expressions of the resource names a user may configure, write to and read from."""
+
+    configure: str
+    write: str
+    read: str
+
+
+@dataclass(frozen=True)
+class User:
+    role: str
+    name: str
+    password: str
+    permissions: Permissions
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError(f"the {self.role} user name must not be empty")
+        if not self.password:
+            raise ValueError(f"the {self.role} user's password must not be empty")
+
+    def __repr__(self) -> str:  # never show the password, in logs or tracebacks
+        return f"User(role={self.role!r}, name={self.name!r}, permissions={self.permissions!r})"
+
+
+def consumer(name: str, password: str, topology: Topology) -> User:
+    return User("consumer", name, password, Permissions(NOTHING, NOTHING, topology.queue_pattern))
+
+
+def publisher(name: str, password: str) -> User:
+    return User("publisher", name, password, Permissions(NOTHING, f"^{re.escape(DEFAULT_EXCHANGE)}$", NOTHING))
+
+
+def generate_password() -> str:
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
+
+
+# RabbitMQ's internal password hashing: base64 of a 4-byte salt followed by
+# hash(salt + UTF-8 password) (https://www.rabbitmq.com/docs/passwords, "Computing Password Hashes").
+_HASHES = {
+    "rabbit_password_hashing_sha256": hashlib.sha256,
+    "rabbit_password_hashing_sha512": hashlib.sha512,
+    "rabbit_password_hashing_md5": hashlib.md5,
+}
+
+
+def password_matches(password: str, password_hash: str, hashing_algorithm: str) -> bool:
+    """Whether a user's stored hash (`GET /api/users/<name>`) is of this password: so the
+    bootstrap changes nothing when the password is already right. False when unsure."""
+    algorithm = _HASHES.get(hashing_algorithm)
+    try:
+        stored = base64.b64decode(password_hash, validate=True)
+    except ValueError:
+        return False
+    if algorithm is None or len(stored) <= 4:
+        return False
+    salt, digest = stored[:4], stored[4:]
+    return hmac.compare_digest(algorithm(salt + password.encode()).digest(), digest)

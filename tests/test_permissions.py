@@ -1,0 +1,99 @@
+"""The least-privilege users the bootstrap makes, proved on the real broker: the consumer (the
+event source mapping's user) reads its queue and can do nothing else; the publisher (send.py's
+user) publishes through the default exchange and can do nothing else."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pika
+import pika.exceptions
+import pytest
+
+from rabbitmq_consumer import handler
+from rabbitmq_tools import send
+from rabbitmq_tools.bootstrap import BrokerSetup
+from rabbitmq_tools.local_event_source_mapping import LocalEventSourceMapping, MappingSettings
+from support import drain, json_properties, message_count, order, publish, url_as
+
+pytestmark = pytest.mark.integration
+
+ACCESS_REFUSED = 403
+
+
+def refused(operation: Callable[[Any], Any], url: str) -> str:
+    """Run `operation` on a fresh channel as the URL's user; return the broker's refusal."""
+    with pika.BlockingConnection(pika.URLParameters(url)) as connection:
+        channel = connection.channel()
+        channel.confirm_delivery()  # a refused publish then fails at once
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as closed:
+            operation(channel)
+    assert closed.value.reply_code == ACCESS_REFUSED, closed.value
+    reply_text: str = closed.value.reply_text
+    assert reply_text.startswith("ACCESS_REFUSED")
+    return reply_text
+
+
+def test_the_mapping_runs_as_the_consumer(
+    broker_url: str, broker_setup: BrokerSetup, channel: Any, dead_letter_file: Any
+) -> None:
+    # GIVEN orders on the queue
+    topology = broker_setup.topology
+    orders = [order() for _ in range(5)]
+    publish(
+        channel,
+        topology.queue,
+        (json.dumps(o).encode() for o in orders),
+        lambda i: json_properties(orders[i]["orderId"]),
+    )
+    # WHEN the local event source mapping consumes as the consumer user
+    as_consumer = pika.URLParameters(url_as(broker_url, broker_setup.consumer))
+    stats = LocalEventSourceMapping(as_consumer, MappingSettings(topology.queue), handler.lambda_handler).run(
+        max_messages=5, idle_timeout=5
+    )
+    # THEN it processed and acked every one
+    assert (stats.messages, stats.failures) == (5, 0)
+    assert message_count(channel, topology.queue) == 0
+
+
+def test_the_consumer_can_do_nothing_else(broker_url: str, broker_setup: BrokerSetup) -> None:
+    topology = broker_setup.topology
+    url = url_as(broker_url, broker_setup.consumer)
+    publish_to_queue = refused(lambda ch: ch.basic_publish("", topology.queue, b"{}", mandatory=True), url)
+    assert "access to exchange 'amq.default' in vhost '/' refused" in publish_to_queue
+    refused(lambda ch: ch.basic_publish(topology.dead_letter_exchange, "", b"{}"), url)
+    declare = refused(lambda ch: ch.queue_declare(f"{topology.queue}-other", durable=True), url)
+    assert f"access to queue '{topology.queue}-other' in vhost '/' refused" in declare
+    refused(lambda ch: ch.queue_declare(topology.queue, durable=True, arguments={"x-queue-type": "quorum"}), url)
+    refused(lambda ch: ch.queue_bind(topology.queue, "amq.fanout"), url)
+    refused(lambda ch: ch.basic_get(topology.dead_letter_queue), url)  # not even its dead-letter queue
+    refused(lambda ch: ch.queue_purge(topology.dead_letter_queue), url)
+    refused(lambda ch: ch.queue_delete(topology.queue), url)
+
+
+def test_send_py_runs_as_the_publisher(
+    broker_url: str, broker_setup: BrokerSetup, channel: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    topology = broker_setup.topology
+    code = send.main(["--url", url_as(broker_url, broker_setup.publisher), "--queue", topology.queue, "--count", "3"])
+    assert (code, capsys.readouterr().err) == (0, "")
+    assert message_count(channel, topology.queue) == 3
+    assert len(drain(channel, topology.queue)) == 3
+
+
+def test_the_publisher_can_do_nothing_else(broker_url: str, broker_setup: BrokerSetup, channel: Any) -> None:
+    topology = broker_setup.topology
+    url = url_as(broker_url, broker_setup.publisher)
+    publish(channel, topology.queue, [b"{}"])
+    consume = refused(lambda ch: ch.basic_consume(topology.queue, lambda *_: None), url)
+    assert f"access to queue '{topology.queue}' in vhost '/' refused" in consume
+    refused(lambda ch: ch.basic_get(topology.queue), url)
+    refused(lambda ch: ch.queue_declare(f"{topology.queue}-other", durable=True), url)
+    refused(lambda ch: ch.queue_bind(topology.queue, "amq.fanout"), url)
+    # nor publish straight into the dead-letter queue, or through any other exchange
+    refused(lambda ch: ch.basic_publish(topology.dead_letter_exchange, "", b"{}"), url)
+    refused(lambda ch: ch.basic_publish("amq.direct", topology.queue, b"{}"), url)
+    assert message_count(channel, topology.queue) == 1
+    assert message_count(channel, topology.dead_letter_queue) == 0
