@@ -72,8 +72,8 @@ resource "aws_cloudwatch_metric_alarm" "dead_letter_queue_not_empty" {
   ok_actions    = local.alarm_actions
 }
 
-# Messages past the delivery limit, moved by the broker to <queue>.dlq (declared by
-# scripts/topology.py).
+# Messages past the delivery limit, moved by the broker to <queue>.dlq (declared by the
+# bootstrap, bootstrap.tf).
 resource "aws_cloudwatch_metric_alarm" "broker_dead_letter_queue_not_empty" {
   alarm_name        = "${local.name}-broker-dlq-not-empty"
   alarm_description = "Queue ${var.queue_name}.dlq on broker ${aws_mq_broker.this.broker_name} holds messages that failed ${var.delivery_limit} deliveries (the function crashed or timed out on them)."

@@ -1,6 +1,6 @@
 # The two values generated on the deployer's machine: the broker's admin password and the
-# Lambda deployment package. The rest of the configuration reads only the three locals at the
-# end of this file.
+# Lambda deployment packages. The rest of the configuration reads only the locals at the end
+# of this file.
 
 # Amazon MQ's rules: 12-250 characters, at least 4 distinct, none of , : =. Four character
 # classes with one of each guarantee 4 distinct characters; the special characters are the
@@ -15,26 +15,33 @@ resource "random_password" "broker" {
   override_special = "-_.~"
 }
 
-# The handler package only (src/rabbitmq_consumer, without __pycache__), at the zip root as
-# rabbitmq_consumer/...; Powertools comes from the public layer. The file list is computed in
-# main.tf (local.lambda_package_files) so that the tests check the same selection.
+# The Lambda packages (local.lambda_packages in main.tf: the consumer handler and the broker
+# bootstrap), each zipped alone from src/<package>, without __pycache__, as <package>/...;
+# Powertools comes from the public layer. The file lists are computed in main.tf so that the
+# tests check the same selection.
 data "archive_file" "lambda" {
+  for_each = local.lambda_packages
+
   type = "zip"
   # Entries from source blocks carry no timestamp or mode of the local files, so the same
   # package gives the same zip, and source hash, on every machine.
-  output_path = "${path.module}/build/rabbitmq_consumer.zip"
+  output_path = "${path.module}/build/${each.value}.zip"
 
   dynamic "source" {
-    for_each = local.lambda_package_files
+    for_each = local.lambda_package_files[each.key]
     content {
-      content  = file("${local.lambda_package_dir}/${source.value}")
-      filename = "rabbitmq_consumer/${source.value}"
+      content  = file("${path.module}/src/${each.value}/${source.value}")
+      filename = "${each.value}/${source.value}"
     }
   }
 }
 
 locals {
-  broker_password         = random_password.broker.result
-  lambda_zip_path         = data.archive_file.lambda.output_path
-  lambda_zip_base64sha256 = data.archive_file.lambda.output_base64sha256
+  broker_password = random_password.broker.result
+  lambda_zip = {
+    for key, zip in data.archive_file.lambda : key => {
+      path         = zip.output_path
+      base64sha256 = zip.output_base64sha256
+    }
+  }
 }

@@ -2,6 +2,7 @@
 # The function's execution role: one role, one inline policy, one statement per concern
 ################################################################################
 
+# Lambda may assume both roles of this configuration (the consumer's and the bootstrap's).
 data "aws_iam_policy_document" "assume_role" {
   statement {
     sid     = "LambdaAssumesRole"
@@ -32,11 +33,11 @@ data "aws_iam_policy_document" "execution" {
     resources = [aws_mq_broker.this.arn]
   }
 
-  # The poller reads the broker credentials (BASIC_AUTH).
+  # The poller reads the consumer user's credentials (BASIC_AUTH), never the admin's.
   statement {
-    sid       = "ReadBrokerCredentials"
+    sid       = "ReadConsumerCredentials"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.broker.arn]
+    resources = [aws_secretsmanager_secret.consumer.arn]
   }
 
   # "*": the EC2 actions the Lambda guide ("Process Amazon MQ messages with Lambda", execution
@@ -71,6 +72,13 @@ data "aws_iam_policy_document" "execution" {
     sid       = "SendDeadLetters"
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.dead_letter.arn]
+  }
+
+  # Dead letters too large for SQS: the body goes to the bucket, under dead-letters/ only.
+  statement {
+    sid       = "OffloadLargeDeadLetters"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.dead_letters.arn}/dead-letters/*"]
   }
 
   # "*": active tracing. The X-Ray write actions support no resource-level permissions, so

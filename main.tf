@@ -11,13 +11,18 @@ locals {
 
   private = !var.publicly_accessible
 
-  # The Lambda package: every file of src/rabbitmq_consumer but compiled Python. generators.tf
-  # zips these as rabbitmq_consumer/<file>.
-  lambda_package_dir = "${path.module}/src/rabbitmq_consumer"
-  lambda_package_files = sort([
-    for file in fileset(local.lambda_package_dir, "**") : file
-    if !can(regex("(^|/)__pycache__/|\\.py[co]$", file))
-  ])
+  # The two Lambda packages, each zipped alone (generators.tf) as <package>/<file>: the consumer
+  # and the deploy-time broker bootstrap. Every file but compiled Python.
+  lambda_packages = {
+    consumer  = "rabbitmq_consumer"
+    bootstrap = "rabbitmq_bootstrap"
+  }
+  lambda_package_files = {
+    for key, package in local.lambda_packages : key => sort([
+      for file in fileset("${path.module}/src/${package}", "**") : file
+      if !can(regex("(^|/)__pycache__/|\\.py[co]$", file))
+    ])
+  }
 
   # AWS's public Powertools for AWS Lambda (Python) V3 layer for this runtime, architecture and
   # region, e.g. arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27
@@ -119,14 +124,14 @@ resource "aws_mq_broker" "this" {
 }
 
 ################################################################################
-# Credentials for the event source mapping (BASIC_AUTH)
+# The admin's credentials (people and the bootstrap; the mapping uses the consumer's, bootstrap.tf)
 ################################################################################
 
 # The password is also in the Terraform state (random_password and aws_mq_broker keep it there;
 # the broker's user block has no write-only form): keep the state private.
 resource "aws_secretsmanager_secret" "broker" {
   name_prefix             = "${local.name}-broker-admin-"
-  description             = "Admin credentials of Amazon MQ broker ${local.name}-broker, read by the Lambda event source mapping (BASIC_AUTH)."
+  description             = "Admin credentials of Amazon MQ broker ${local.name}-broker, for people and the bootstrap function only."
   recovery_window_in_days = var.secret_recovery_window_in_days
 
   #checkov:skip=CKV_AWS_149:Encrypted with the AWS-managed key aws/secretsmanager; a customer-managed key would also need kms:Decrypt for the poller and a key policy, beyond this reference.
@@ -146,23 +151,6 @@ resource "aws_secretsmanager_secret_version" "broker" {
     # then this secret) is not reverted by the next apply.
     ignore_changes = [secret_string]
   }
-}
-
-################################################################################
-# Dead-letter queue for messages the handler rejects
-################################################################################
-
-# Two dead-letter queues, for two kinds of failure:
-# - this SQS queue receives the messages the handler itself rejects (undecodable, invalid, or
-#   still failing on their last delivery), each with its reason; the handler sends them here
-#   (DEAD_LETTER_QUEUE_URL) and the batch carries on;
-# - <queue_name>.dlq on the broker, declared by scripts/topology.py (send.py), receives what
-#   the broker moves past the queue's x-delivery-limit (delivery_limit): messages that crashed
-#   or timed out the function on every delivery, which Lambda alone would retry forever.
-resource "aws_sqs_queue" "dead_letter" {
-  name                      = "${local.name}-dead-letters"
-  message_retention_seconds = 1209600 # 14 days, the most SQS keeps a message
-  sqs_managed_sse_enabled   = true
 }
 
 ################################################################################
@@ -189,8 +177,8 @@ resource "aws_lambda_function" "this" {
   timeout       = var.lambda_timeout
   layers        = [local.powertools_layer_arn]
 
-  filename         = local.lambda_zip_path
-  source_code_hash = local.lambda_zip_base64sha256 # a code change redeploys
+  filename         = local.lambda_zip["consumer"].path
+  source_code_hash = local.lambda_zip["consumer"].base64sha256 # a code change redeploys
 
   tracing_config {
     mode = "Active"
@@ -202,6 +190,7 @@ resource "aws_lambda_function" "this" {
       POWERTOOLS_LOG_LEVEL         = var.log_level
       POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
       DEAD_LETTER_QUEUE_URL        = aws_sqs_queue.dead_letter.url
+      DEAD_LETTER_BUCKET           = aws_s3_bucket.dead_letters.id
       DELIVERY_LIMIT               = tostring(var.delivery_limit)
     }
   }
@@ -227,7 +216,7 @@ resource "aws_lambda_function" "this" {
 resource "terraform_data" "event_source_access" {
   input = {
     virtual_host = var.virtual_host
-    secret_arn   = aws_secretsmanager_secret.broker.arn
+    secret_arn   = aws_secretsmanager_secret.consumer.arn
   }
 }
 
@@ -239,9 +228,10 @@ resource "aws_lambda_event_source_mapping" "this" {
   maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
   enabled                            = var.event_source_mapping_enabled
 
+  # The consumer user: read on this queue, nothing else (created by the bootstrap).
   source_access_configuration {
     type = "BASIC_AUTH"
-    uri  = aws_secretsmanager_secret.broker.arn
+    uri  = aws_secretsmanager_secret.consumer.arn
   }
 
   source_access_configuration {
@@ -260,9 +250,12 @@ resource "aws_lambda_event_source_mapping" "this" {
   # exactly that, so the poller can still remove its network interfaces. In private mode the
   # security group rules are what let the poller reach the broker and the endpoints: the
   # mapping is created after them and removed before them.
+  #
+  # The bootstrap first: the queue, and the consumer user with its secret, exist before the
+  # poller looks for them.
   depends_on = [
+    aws_lambda_invocation.bootstrap,
     aws_iam_role_policy.this,
-    aws_secretsmanager_secret_version.broker,
     aws_vpc_endpoint.this,
     aws_vpc_security_group_ingress_rule.broker_amqps_self,
     aws_vpc_security_group_egress_rule.broker_amqps_self,

@@ -1,5 +1,6 @@
-# What scripts/send.py and a person need. No output exposes the broker password: send.py reads
-# it from the secret (credentials_secret_arn) with the deployer's AWS credentials.
+# What scripts/send.py, scripts/verify.py and a person need. No output exposes a password:
+# send.py reads the publisher's from its secret (publisher_secret_arn) with the deployer's AWS
+# credentials.
 
 output "region" {
   description = "AWS region of every resource."
@@ -32,8 +33,23 @@ output "console_url" {
 }
 
 output "credentials_secret_arn" {
-  description = "ARN of the Secrets Manager secret holding the broker's admin credentials as {\"username\", \"password\"} (the ARN only, never the value)."
+  description = "ARN of the Secrets Manager secret holding the broker's admin credentials as {\"username\", \"password\"}, for people and the bootstrap (the ARN only, never the value)."
   value       = aws_secretsmanager_secret.broker.arn
+}
+
+output "consumer_secret_arn" {
+  description = "ARN of the secret holding the consumer user's credentials (read on the queue only), the event source mapping's BASIC_AUTH."
+  value       = aws_secretsmanager_secret.consumer.arn
+}
+
+output "publisher_secret_arn" {
+  description = "ARN of the secret holding the publisher user's credentials (write to the default exchange only), which send.py uses."
+  value       = aws_secretsmanager_secret.publisher.arn
+}
+
+output "bootstrap_function_name" {
+  description = "Name of the Lambda function that applies the queue topology and the users; its log group is /aws/lambda/<name>."
+  value       = aws_lambda_function.bootstrap.function_name
 }
 
 output "max_message_size" {
@@ -47,7 +63,7 @@ output "broker_log_group_name" {
 }
 
 output "queue_name" {
-  description = "The queue the function consumes; send.py declares it (quorum, x-delivery-limit, dead-letter queue <queue>.dlq)."
+  description = "The queue the function consumes; the bootstrap declares it (quorum, a policy with the delivery limit and the dead-letter exchange <queue>.dlx to <queue>.dlq)."
   value       = var.queue_name
 }
 
@@ -57,7 +73,7 @@ output "virtual_host" {
 }
 
 output "delivery_limit" {
-  description = "The x-delivery-limit send.py must declare the queue with; the function has the same value as DELIVERY_LIMIT."
+  description = "The queue's delivery limit (in the bootstrap's policy); the function has the same value as DELIVERY_LIMIT."
   value       = var.delivery_limit
 }
 
@@ -74,6 +90,11 @@ output "log_group_name" {
 output "dead_letter_queue_url" {
   description = "URL of the SQS queue that receives the messages the handler rejects, with their reasons."
   value       = aws_sqs_queue.dead_letter.url
+}
+
+output "dead_letter_bucket" {
+  description = "S3 bucket holding the bodies of dead letters too large for SQS (under dead-letters/); the SQS message then holds a pointer in the Amazon SQS Extended Client's format. replay.py reads both."
+  value       = aws_s3_bucket.dead_letters.id
 }
 
 output "event_source_mapping_uuid" {

@@ -120,7 +120,7 @@ variable "apply_immediately" {
 }
 
 variable "broker_username" {
-  description = "The broker's admin user (the only user Amazon MQ creates; the event source mapping uses it too). 2-100 characters: letters, digits, '-', '.', '_'; not \"guest\". Its password is generated. Set at creation only: Amazon MQ cannot change RabbitMQ users later, so a new value changes nothing on an existing broker (docs/security.md says how to change a user or password)."
+  description = "The broker's admin user (the only user Amazon MQ creates; for people and the bootstrap function). 2-100 characters: letters, digits, '-', '.', '_'; not \"guest\". Its password is generated. Set at creation only: Amazon MQ cannot change RabbitMQ users later, so a new value changes nothing on an existing broker (docs/security.md says how to change a user or password)."
   type        = string
   default     = "admin"
 
@@ -137,6 +137,28 @@ variable "broker_username" {
   validation {
     condition     = lower(var.broker_username) != "guest"
     error_message = "broker_username must not be \"guest\": Amazon MQ deletes that user. Choose another name, e.g. \"admin\"."
+  }
+}
+
+variable "consumer_username" {
+  description = "RabbitMQ user of the event source mapping, created by the bootstrap with read permission on queue_name only. 2-100 characters: letters, digits, '-', '.', '_'."
+  type        = string
+  default     = "lambda-consumer"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]{2,100}$", var.consumer_username)) && !contains(["guest", var.broker_username], var.consumer_username)
+    error_message = "consumer_username must be 2-100 letters, digits, '-', '.' or '_', and neither \"guest\" nor broker_username: e.g. \"lambda-consumer\"."
+  }
+}
+
+variable "publisher_username" {
+  description = "RabbitMQ user of scripts/send.py, created by the bootstrap with write permission on the default exchange only. 2-100 characters: letters, digits, '-', '.', '_'."
+  type        = string
+  default     = "publisher"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]{2,100}$", var.publisher_username)) && !contains(["guest", var.broker_username, var.consumer_username], var.publisher_username)
+    error_message = "publisher_username must be 2-100 letters, digits, '-', '.' or '_', and none of \"guest\", broker_username and consumer_username: e.g. \"publisher\"."
   }
 }
 
@@ -216,11 +238,11 @@ variable "broker_ingress_cidr_blocks" {
 }
 
 ################################################################################
-# Queue (declared by scripts/topology.py; these values must match it)
+# Queue (declared by the bootstrap function, src/rabbitmq_bootstrap)
 ################################################################################
 
 variable "queue_name" {
-  description = "The queue the function consumes (one per event source mapping). scripts/send.py declares it as a quorum queue with its dead-letter queue <queue_name>.dlq."
+  description = "The queue the function consumes (one per event source mapping). The bootstrap declares it as a quorum queue with its dead-letter queue <queue_name>.dlq."
   type        = string
   default     = "orders"
 
@@ -242,7 +264,7 @@ variable "virtual_host" {
 }
 
 variable "delivery_limit" {
-  description = "The queue's x-delivery-limit: after this many deliveries the broker moves a message to <queue_name>.dlq. send.py declares the queue with this value (the delivery_limit output), and the function reads it as DELIVERY_LIMIT."
+  description = "The queue's delivery limit: after this many deliveries the broker moves a message to <queue_name>.dlq. The bootstrap sets it in a policy (a change applies without recreating the queue), and the function reads it as DELIVERY_LIMIT."
   type        = number
   default     = 20
 

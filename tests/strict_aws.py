@@ -275,6 +275,15 @@ RULES: tuple[Rule, ...] = (
         "Text unconfirmed.",
         "_check_public_layers",
     ),
+    Rule(
+        "lambda-invoke-json-payload",
+        "lambda:Invoke",
+        "The payload of an invocation is JSON: InvalidRequestContentException 'Could not parse request body "
+        "into json', HTTP 400.",
+        f"{LAMBDA_API_MODEL}: Invoke errors, InvalidRequestContentException ('The request body could not be "
+        "parsed as JSON'). Text unconfirmed.",
+        "_record_invocations",
+    ),
 )
 
 # What AWS returns or does by itself where moto would differ; no request can break these, so the
@@ -309,6 +318,24 @@ BEHAVIOURS: tuple[Rule, ...] = (
         f"broker to apply'), 'Upgrading an Amazon MQ broker instance type' ({MQ_GUIDE}/upgrading-instance-type.html); "
         "provider broker.go reboots only with apply_immediately.",
         "_hold_changes_until_reboot",
+    ),
+    Rule(
+        "lambda-invoke-recorded",
+        "lambda:Invoke",
+        "Moto cannot run a function without Docker. The double records every synchronous Invoke (function and "
+        "payload, in INVOCATIONS) and answers as a function that returned {} would: 200 with no function error. "
+        "The function's own behaviour is tested against a real broker (tests/test_bootstrap*.py), not here.",
+        f"{LAMBDA_API_MODEL}: Invoke (RequestResponse returns the function's result with status 200; "
+        "X-Amz-Function-Error only when the function failed).",
+        "_record_invocations",
+    ),
+    Rule(
+        "lambda-vpc-config-vpc-id",
+        "lambda:CreateFunction, lambda:GetFunctionConfiguration",
+        "A function's VpcConfig.VpcId is the VPC of its subnets (moto reports a fixed 'vpc-123abc', so the "
+        "provider's replace_security_groups_on_destroy cannot find that VPC's default security group).",
+        f"{LAMBDA_API_MODEL}: VpcConfigResponse.VpcId 'The ID of the VPC'.",
+        "_report_function_vpc",
     ),
     Rule(
         "esm-mq-defaults",
@@ -346,6 +373,8 @@ def extend_moto(monkeypatch: pytest.MonkeyPatch) -> None:
     _strict_amazon_mq(monkeypatch)
     _accept_amazon_mq_event_sources(monkeypatch)
     _accept_public_powertools_layers(monkeypatch)
+    _record_invocations(monkeypatch)
+    _report_function_vpc(monkeypatch)
 
 
 # --------------------------------------------------------------------------------------------
@@ -788,3 +817,61 @@ def _accept_public_powertools_layers(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(function_class, "_get_layers_data", get_layers_data)
     monkeypatch.setattr(function_class, "__init__", function_init)
+
+
+# --------------------------------------------------------------------------------------------
+# Lambda: invocations, recorded instead of run
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Invocation:
+    function_name: str
+    payload: Any
+
+
+# Every synchronous invocation the double answered, oldest first (the moto server runs in the
+# test process, so the tests read this list directly).
+INVOCATIONS: list[Invocation] = []
+
+
+def _record_invocations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Moto would start the function in Docker; record the invocation and answer as a function that
+    returned {} would."""
+    import json
+
+    from moto.awslambda import models as lambda_models
+    from moto.core.exceptions import JsonRESTError
+
+    def invoke(
+        self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+    ) -> bytes:
+        function = self.get_function(function_name, qualifier)
+        try:
+            payload = json.loads(body or "{}")
+        except ValueError:
+            raise JsonRESTError("InvalidRequestContentException", "Could not parse request body into json") from None
+        INVOCATIONS.append(Invocation(function.function_name, payload))
+        result = b"{}"
+        response_headers["Content-Length"] = str(len(result))
+        return result
+
+    monkeypatch.setattr(lambda_models.LambdaBackend, "invoke", invoke)
+
+
+def _report_function_vpc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """VpcConfig.VpcId from the function's subnets, as AWS reports it."""
+    from moto.awslambda import models as lambda_models
+    from moto.ec2.models import ec2_backends
+
+    function_class: Any = lambda_models.LambdaFunction
+    original: property = function_class.__dict__["vpc_config"]
+
+    def vpc_config(self: Any) -> dict[str, Any] | None:
+        config: dict[str, Any] | None = original.fget(self) if original.fget else None
+        if config and config.get("SubnetIds"):
+            subnet = ec2_backends[self.account_id][self.region].get_subnet(config["SubnetIds"][0])
+            config["VpcId"] = subnet.vpc_id
+        return config
+
+    monkeypatch.setattr(function_class, "vpc_config", property(vpc_config))

@@ -29,10 +29,12 @@ from stand_in_providers.mirror import cli_config_text
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = REPO_ROOT / "src" / "rabbitmq_consumer"
+# The Lambda packages the configuration zips (local.lambda_packages in main.tf).
+LAMBDA_PACKAGES = ("rabbitmq_consumer", "rabbitmq_bootstrap")
 AWS_PROVIDER_PATH = Path("registry.terraform.io") / "hashicorp" / "aws"
 
 # Every AWS service the configuration talks to, each pointed at moto.
-AWS_SERVICES = ("cloudwatch", "ec2", "iam", "lambda", "logs", "mq", "secretsmanager", "sns", "sqs", "sts")
+AWS_SERVICES = ("cloudwatch", "ec2", "iam", "lambda", "logs", "mq", "s3", "secretsmanager", "sns", "sqs", "sts")
 
 MOTO_OVERRIDE = """\
 # Test-only: every AWS call goes to the moto server at {endpoint}.
@@ -42,6 +44,7 @@ provider "aws" {{
   skip_credentials_validation = true
   skip_metadata_api_check     = true
   skip_region_validation      = true
+  s3_use_path_style           = true # moto serves buckets by path, not by virtual host
   max_retries                 = 2
 
   endpoints {{
@@ -253,8 +256,10 @@ def make_workdir(
     destination.mkdir(parents=True, exist_ok=True)
     for tf in product_files():
         shutil.copy2(tf, destination / tf.name)
+    for package in LAMBDA_PACKAGES:
+        source = REPO_ROOT / "src" / package
+        shutil.copytree(source, destination / "src" / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     package_copy = destination / "src" / "rabbitmq_consumer"
-    shutil.copytree(PACKAGE_DIR, package_copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     if plant_pycache:  # so the file selection is shown to leave compiled Python out
         (package_copy / "__pycache__").mkdir()
         (package_copy / "__pycache__" / "handler.cpython-313.pyc").write_bytes(b"\x00not python source")

@@ -602,6 +602,14 @@ REFUSALS: dict[str, tuple[Refusal, ...]] = {
             f"Layer {LAYER.replace('python313', 'python312')} does not exist for {REGION}, python313, ['arm64']",
         ),
     ),
+    "lambda-invoke-json-payload": (
+        Refusal(
+            "not-json",
+            lambda w: w.lambda_.invoke(FunctionName=w.function_name, Payload=b"{not json"),
+            "InvalidRequestContentException",
+            "Could not parse request body into json",
+        ),
+    ),
 }
 
 
@@ -748,11 +756,30 @@ def observe_mapping_defaults(w: World) -> None:
     assert updated["SourceAccessConfigurations"] == [*access, {"Type": "VIRTUAL_HOST", "URI": "/"}]
 
 
+def observe_invocation_recorded(w: World) -> None:
+    before = len(strict_aws.INVOCATIONS)
+    answer = w.lambda_.invoke(FunctionName=w.function_name, Payload=json.dumps({"queue": "orders"}).encode())
+    assert (answer["StatusCode"], answer.get("FunctionError"), answer["Payload"].read()) == (200, None, b"{}")
+    assert strict_aws.INVOCATIONS[before:] == [strict_aws.Invocation(w.function_name, {"queue": "orders"})]
+
+
+def observe_function_vpc(w: World) -> None:
+    vpc_id = w.ec2.describe_subnets(SubnetIds=[w.subnets[0]])["Subnets"][0]["VpcId"]
+    group = w.ec2.create_security_group(GroupName=unique("fn"), Description="fn", VpcId=vpc_id)["GroupId"]
+    request = w.function_request(VpcConfig={"SubnetIds": [w.subnets[0]], "SecurityGroupIds": [group]})
+    created = w.lambda_.create_function(**request)
+    assert created["VpcConfig"]["VpcId"] == vpc_id
+    configuration = w.lambda_.get_function_configuration(FunctionName=request["FunctionName"])
+    assert configuration["VpcConfig"]["VpcId"] == vpc_id
+
+
 OBSERVATIONS: dict[str, Callable[[World], None]] = {
     "mq-describe-no-users": observe_no_users,
     "mq-broker-identity": observe_broker_identity,
     "mq-update-pending-until-reboot": observe_pending_until_reboot,
     "esm-mq-defaults": observe_mapping_defaults,
+    "lambda-invoke-recorded": observe_invocation_recorded,
+    "lambda-vpc-config-vpc-id": observe_function_vpc,
 }
 
 

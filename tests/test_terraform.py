@@ -38,9 +38,9 @@ from typing import Any, TypeVar, cast
 
 import boto3
 import pytest
+import strict_aws
 from stand_in_providers.mirror import build_mirror
 from terraform_harness import (
-    PACKAGE_DIR,
     REPO_ROOT,
     HarnessError,
     TerraformResult,
@@ -64,17 +64,26 @@ CHECKOV_REQUIREMENT = "checkov>=3,<4"
 
 ROOT_MODULE_FILES = sorted(p.name for p in REPO_ROOT.glob("*.tf"))
 
-# The only IAM actions allowed on Resource "*": the poller's network interfaces and X-Ray writes.
-STAR_RESOURCE_ACTIONS = {
+# The only IAM actions allowed on Resource "*": the poller's network interfaces (Lambda guide),
+# X-Ray writes, and a VPC function's network interfaces (AWSLambdaVPCAccessExecutionRole).
+POLLER_EC2_ACTIONS = {
     "ec2:CreateNetworkInterface",
     "ec2:DeleteNetworkInterface",
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeSubnets",
     "ec2:DescribeVpcs",
-    "xray:PutTraceSegments",
-    "xray:PutTelemetryRecords",
 }
+XRAY_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+VPC_FUNCTION_ACTIONS = {
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+}
+STAR_RESOURCE_ACTIONS = POLLER_EC2_ACTIONS | XRAY_ACTIONS | VPC_FUNCTION_ACTIONS
 
 OUTPUTS = {
     "region",
@@ -86,6 +95,10 @@ OUTPUTS = {
     "amqps_endpoint",
     "console_url",
     "credentials_secret_arn",
+    "dead_letter_bucket",
+    "consumer_secret_arn",
+    "publisher_secret_arn",
+    "bootstrap_function_name",
     "queue_name",
     "virtual_host",
     "delivery_limit",
@@ -100,6 +113,7 @@ ENVIRONMENT_VARIABLES = {
     "POWERTOOLS_LOG_LEVEL",
     "POWERTOOLS_METRICS_NAMESPACE",
     "DEAD_LETTER_QUEUE_URL",
+    "DEAD_LETTER_BUCKET",
     "DELIVERY_LIMIT",
 }
 
@@ -219,7 +233,7 @@ def private_mode(network: Network, zones: int = 1, **extra: Any) -> dict[str, An
 def planned_resources(plan: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Address -> planned values, for every resource in the root module."""
     resources = plan["planned_values"]["root_module"].get("resources", [])
-    return {r["address"]: r["values"] for r in resources}
+    return {r["address"]: r.get("values", {}) for r in resources}  # all unknown: no values
 
 
 def actions(plan: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -278,26 +292,31 @@ def test_every_product_file_is_loaded(configuration: dict[str, Any]) -> None:
     assert {"random_password.broker", "data.archive_file.lambda"} <= loaded
 
 
-def test_lambda_package_is_the_handler_package_without_compiled_python(
-    workdir: TerraformWorkdir, default_plan: dict[str, Any]
+@pytest.mark.parametrize(
+    ("key", "package", "function"),
+    [("consumer", "rabbitmq_consumer", "this"), ("bootstrap", "rabbitmq_bootstrap", "bootstrap")],
+)
+def test_lambda_packages_hold_their_package_without_compiled_python(
+    workdir: TerraformWorkdir, default_plan: dict[str, Any], key: str, package: str, function: str
 ) -> None:
-    """The zip archive_file builds: every package file, no __pycache__, and the source hash the
-    function is deployed with is the SHA-256 of the zip's bytes."""
+    """Each zip archive_file builds: every file of its package alone, no __pycache__, and the
+    source hash its function is deployed with is the SHA-256 of the zip's bytes."""
+    package_dir = REPO_ROOT / "src" / package
     planted = workdir.path / "src" / "rabbitmq_consumer" / "__pycache__"
     assert planted.is_dir(), "the working copy should hold a __pycache__ to leave out"
 
-    files = workdir.console("local.lambda_package_files")
+    files = workdir.console(f'local.lambda_package_files["{key}"]')
 
-    assert files == package_files(PACKAGE_DIR)
+    assert files == package_files(package_dir)
     assert {"__init__.py", "handler.py"} <= set(files)
     assert not [f for f in files if "__pycache__" in f or f.endswith((".pyc", ".pyo"))]
-    zip_path = workdir.path / "build" / "rabbitmq_consumer.zip"
+    zip_path = workdir.path / "build" / f"{package}.zip"
     with zipfile.ZipFile(zip_path) as archive:
-        assert sorted(archive.namelist()) == [f"rabbitmq_consumer/{f}" for f in files]
+        assert sorted(archive.namelist()) == [f"{package}/{f}" for f in files]
         for name in files:
-            assert archive.read(f"rabbitmq_consumer/{name}") == (PACKAGE_DIR / name).read_bytes(), name
-    function = planned_resources(default_plan)["aws_lambda_function.this"]
-    assert function["source_code_hash"] == sha256_base64(zip_path.read_bytes())
+            assert archive.read(f"{package}/{name}") == (package_dir / name).read_bytes(), name
+    planned = planned_resources(default_plan)[f"aws_lambda_function.{function}"]
+    assert planned["source_code_hash"] == sha256_base64(zip_path.read_bytes())
 
 
 def sha256_base64(data: bytes) -> str:
@@ -453,6 +472,15 @@ VARIABLE_RULES: dict[str, Invalid] = {
     "username_guest": Invalid({"broker_username": "guest"}, 'broker_username must not be "guest"'),
     "username_with_tilde": Invalid({"broker_username": "ops~admin"}, "broker_username may contain only letters"),
     "username_with_colon": Invalid({"broker_username": "ops:admin"}, "broker_username may contain only letters"),
+    "consumer_username_is_the_admin": Invalid(
+        {"consumer_username": "admin"}, "consumer_username must be 2-100 letters, digits"
+    ),
+    "consumer_username_with_space": Invalid(
+        {"consumer_username": "lambda consumer"}, "consumer_username must be 2-100 letters, digits"
+    ),
+    "publisher_username_is_the_consumer": Invalid(
+        {"publisher_username": "lambda-consumer"}, "publisher_username must be 2-100 letters, digits"
+    ),
     "batch_size_zero": Invalid({"batch_size": 0}, "batch_size must be a whole number from 1 to 10000"),
     "batch_size_above_10000": Invalid({"batch_size": 10001}, "batch_size must be a whole number from 1 to 10000"),
     "batching_window_above_300": Invalid(
@@ -626,9 +654,15 @@ def constant(expression: Mapping[str, Any] | None) -> Any:
 
 def test_no_iam_statement_has_star_resource_except_network_interfaces_and_xray(configuration: dict[str, Any]) -> None:
     documents = [r for r in configuration["resources"] if r["type"] == "aws_iam_policy_document"]
+    # The bucket's resource policy only denies: requests without TLS.
+    (bucket_policy,) = [doc for doc in documents if doc["name"] == "dead_letters_bucket"]
+    (deny,) = bucket_policy["expressions"]["statement"]
+    assert (constant(deny["effect"]), constant(deny["actions"])) == ("Deny", ["s3:*"])
+    assert constant(deny["condition"][0]["variable"]) == "aws:SecureTransport"
+    documents.remove(bucket_policy)
     statements = [s for doc in documents for s in doc["expressions"].get("statement", [])]
-    assert {doc["name"] for doc in documents} == {"assume_role", "execution"}
-    assert len(statements) == 7
+    assert {doc["name"] for doc in documents} == {"assume_role", "execution", "bootstrap"}
+    assert len(statements) == 11  # and the bootstrap's VpcNetworkInterfaces, a dynamic block (private mode)
 
     for statement in statements:
         sid = constant(statement.get("sid"))
@@ -646,19 +680,21 @@ def test_no_iam_statement_has_star_resource_except_network_interfaces_and_xray(c
 
     # Every policy of the role comes from a policy document, none is inline JSON.
     role_policies = [r for r in configuration["resources"] if r["type"] in {"aws_iam_role_policy", "aws_iam_policy"}]
-    assert [r["expressions"]["policy"]["references"][0] for r in role_policies] == [
-        "data.aws_iam_policy_document.execution.json"
+    assert sorted(r["expressions"]["policy"]["references"][0] for r in role_policies) == [
+        "data.aws_iam_policy_document.bootstrap.json",
+        "data.aws_iam_policy_document.execution.json",
     ]
     assert not [r for r in configuration["resources"] if r["type"] == "aws_iam_role_policy_attachment"]
 
 
 def test_event_source_mapping_outlives_what_its_poller_uses(configuration: dict[str, Any]) -> None:
     """Destroy order: the mapping goes first (the provider waits until it is deleted), then the role's
-    policy, the credentials, the VPC endpoints and the security group rules it depends on."""
+    policy, the consumer's credentials (referenced), the VPC endpoints and the security group rules it
+    depends on; and it is created only after the bootstrap ran."""
     (mapping,) = [r for r in configuration["resources"] if r["address"] == "aws_lambda_event_source_mapping.this"]
     assert set(mapping["depends_on"]) == {
+        "aws_lambda_invocation.bootstrap",
         "aws_iam_role_policy.this",
-        "aws_secretsmanager_secret_version.broker",
         "aws_vpc_endpoint.this",
         "aws_vpc_security_group_ingress_rule.broker_amqps_self",
         "aws_vpc_security_group_egress_rule.broker_amqps_self",
@@ -666,9 +702,35 @@ def test_event_source_mapping_outlives_what_its_poller_uses(configuration: dict[
         "aws_vpc_security_group_egress_rule.broker_https_out",
         "aws_vpc_security_group_ingress_rule.endpoints_from_poller",
     }
-    # Every security group rule of the configuration but the clients' is among them.
+    # Every security group rule of the poller is among them (not the clients', not the bootstrap's).
     rules = {r["address"] for r in configuration["resources"] if r["type"].startswith("aws_vpc_security_group_")}
-    assert rules - set(mapping["depends_on"]) == {"aws_vpc_security_group_ingress_rule.broker_clients"}
+    assert {rule for rule in rules - set(mapping["depends_on"]) if "bootstrap" not in rule} == {
+        "aws_vpc_security_group_ingress_rule.broker_clients"
+    }
+
+
+def test_bootstrap_runs_before_the_mapping_with_everything_it_applies(configuration: dict[str, Any]) -> None:
+    """The invocation's input names every value the bootstrap applies, so a change re-runs it; a
+    new version of its code re-runs it too; it waits for what the function needs."""
+    (invocation,) = [r for r in configuration["resources"] if r["address"] == "aws_lambda_invocation.bootstrap"]
+    references = set(invocation["expressions"]["input"]["references"])
+    assert {
+        "aws_mq_broker.this.instances",
+        "aws_secretsmanager_secret.broker.arn",
+        "aws_secretsmanager_secret.consumer.arn",
+        "aws_secretsmanager_secret.publisher.arn",
+        "var.consumer_username",
+        "var.publisher_username",
+        "var.queue_name",
+        "var.virtual_host",
+        "var.delivery_limit",
+    } <= references
+    assert "local.lambda_zip" in " ".join(invocation["expressions"]["triggers"]["references"])
+    assert {
+        "aws_secretsmanager_secret_version.broker",
+        "aws_iam_role_policy.bootstrap",
+        "aws_vpc_endpoint.this",
+    } <= set(invocation["depends_on"])
     (function,) = [r for r in configuration["resources"] if r["address"] == "aws_lambda_function.this"]
     assert function["depends_on"] == ["aws_cloudwatch_log_group.this"]
 
@@ -783,7 +845,7 @@ def plans_after_public_apply(workdir: TerraformWorkdir) -> dict[str, Any]:
         "-no-color",
         "-lock=false",
         "-var-file=deployment.tfvars.json",
-        "-replace=aws_secretsmanager_secret.broker",
+        "-replace=aws_secretsmanager_secret.consumer",
         "-out=new-secret.tfplan",
     ).check()
     new_secret_plan = json.loads(workdir.run("show", "-json", "-no-color", "new-secret.tfplan").check().stdout)
@@ -838,7 +900,7 @@ def destroy(deployment: Deployment) -> None:
 
     log = result.output
     mapping_gone = log.index("aws_lambda_event_source_mapping.this: Destruction complete")
-    poller_needs = ["aws_iam_role_policy.this", "aws_secretsmanager_secret_version.broker", "aws_mq_broker.this"]
+    poller_needs = ["aws_iam_role_policy.this", "aws_secretsmanager_secret.consumer", "aws_mq_broker.this"]
     poller_needs += sorted(set(re.findall(r'(aws_vpc_endpoint\.this\["\w+"\]): Destroying', log)))
     for address in poller_needs:
         assert log.index(f"{address}: Destroying") > mapping_gone, f"{address} destroyed before the mapping was gone"
@@ -876,13 +938,13 @@ def assert_common(
     assert mapping["Queues"] == [variables.get("queue_name", "orders")]
     access = sorted((c["Type"], c["URI"]) for c in mapping["SourceAccessConfigurations"])
     assert access == [
-        ("BASIC_AUTH", out["credentials_secret_arn"]),
+        ("BASIC_AUTH", out["consumer_secret_arn"]),
         ("VIRTUAL_HOST", variables.get("virtual_host", "/")),
     ]
     assert mapping["BatchSize"] == variables.get("batch_size", 100)
     assert mapping.get("StartingPosition") is None
 
-    # The secret BASIC_AUTH points at.
+    # The admin secret, for people and the bootstrap.
     secret = harness.client("secretsmanager").get_secret_value(SecretId=out["credentials_secret_arn"])
     assert json.loads(secret["SecretString"]) == {
         "username": variables.get("broker_username", "admin"),
@@ -899,6 +961,25 @@ def assert_common(
 
     assert_function(harness, deployment, runtime, architecture, layer_version)
     assert_role(harness, deployment)
+    assert_bootstrap(harness, deployment)
+
+    # The bucket for dead letters too large for SQS: private, encrypted, TLS only, expiring.
+    s3, bucket = harness.client("s3"), out["dead_letter_bucket"]
+    assert environment_of(harness, out)["DEAD_LETTER_BUCKET"] == bucket
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(
+        block[flag] for flag in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+    )
+    (encryption,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert encryption["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    expiry, _abort_uploads = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert (expiry["Filter"]["Prefix"], expiry["Expiration"]["Days"], expiry["Status"]) == (
+        "dead-letters/",
+        15,
+        "Enabled",
+    )
+    (deny,) = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+    assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
 
     # Dead-letter queue and logs.
     sqs = harness.client("sqs")
@@ -907,6 +988,60 @@ def assert_common(
     assert attributes["SqsManagedSseEnabled"] == "true"
     groups = harness.client("logs").describe_log_groups(logGroupNamePrefix=out["log_group_name"])["logGroups"]
     assert [(g["logGroupName"], g.get("retentionInDays")) for g in groups] == [(out["log_group_name"], 30)]
+
+
+def environment_of(harness: Harness, out: Mapping[str, Any]) -> dict[str, str]:
+    function = harness.client("lambda").get_function_configuration(FunctionName=out["function_name"])
+    environment: dict[str, str] = function["Environment"]["Variables"]
+    return environment
+
+
+def assert_bootstrap(harness: Harness, deployment: Deployment) -> None:
+    """The bootstrap was invoked once, with everything it applies; its role reads the admin secret
+    and writes the two new ones, nothing else; the two secrets exist for it to fill (the double
+    records the invocation instead of running the function: tests/test_bootstrap*.py run it)."""
+    out, variables = deployment.outputs, deployment.variables
+    prefix = variables["name_prefix"]
+    (instance,) = harness.client("mq").describe_broker(BrokerId=out["broker_id"])["BrokerInstances"]
+    invocations = [i.payload for i in strict_aws.INVOCATIONS if i.function_name == out["bootstrap_function_name"]]
+    assert invocations == [
+        {
+            "management_url": instance["ConsoleURL"],
+            "admin_secret_arn": out["credentials_secret_arn"],
+            "consumer_secret_arn": out["consumer_secret_arn"],
+            "publisher_secret_arn": out["publisher_secret_arn"],
+            "consumer_username": variables.get("consumer_username", "lambda-consumer"),
+            "publisher_username": variables.get("publisher_username", "publisher"),
+            "queue": variables.get("queue_name", "orders"),
+            "vhost": variables.get("virtual_host", "/"),
+            "delivery_limit": variables.get("delivery_limit", 20),
+        }
+    ]
+    secrets = harness.client("secretsmanager")
+    for arn in (out["consumer_secret_arn"], out["publisher_secret_arn"]):
+        assert secrets.describe_secret(SecretId=arn)["ARN"] == arn
+
+    function = harness.client("lambda").get_function_configuration(FunctionName=out["bootstrap_function_name"])
+    assert function["Handler"] == "rabbitmq_bootstrap.handler.lambda_handler"
+    assert not function.get("Layers"), "the bootstrap uses the standard library only"
+    private = variables.get("publicly_accessible") is False
+    assert bool(function.get("VpcConfig", {}).get("SubnetIds")) is private
+    log_group_arn = f"arn:aws:logs:{REGION}:123456789012:log-group:/aws/lambda/{prefix}-bootstrap:*"
+    expected = {
+        "ReadAdminCredentials": (["secretsmanager:GetSecretValue"], [out["credentials_secret_arn"]]),
+        "WriteUserCredentials": (
+            ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"],
+            [out["consumer_secret_arn"], out["publisher_secret_arn"]],
+        ),
+        "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn]),
+    }
+    if private:
+        expected["VpcNetworkInterfaces"] = (sorted(VPC_FUNCTION_ACTIONS), ["*"])
+    statements = {s["Sid"]: s for s in role_statements(harness, f"{prefix}-bootstrap")}
+    assert set(statements) == set(expected)
+    for sid, (actions_, resources) in expected.items():
+        assert sorted(as_list(statements[sid]["Action"])) == sorted(actions_), sid
+        assert sorted(as_list(statements[sid]["Resource"])) == sorted(resources), sid
 
 
 def assert_function(
@@ -944,11 +1079,12 @@ def assert_role(harness: Harness, deployment: Deployment) -> None:
     log_group_arn = f"arn:aws:logs:{REGION}:123456789012:log-group:{out['log_group_name']}:*"
     expected = {
         "DescribeBroker": (["mq:DescribeBroker"], [out["broker_arn"]]),
-        "ReadBrokerCredentials": (["secretsmanager:GetSecretValue"], [out["credentials_secret_arn"]]),
+        "ReadConsumerCredentials": (["secretsmanager:GetSecretValue"], [out["consumer_secret_arn"]]),
         "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn]),
         "SendDeadLetters": (["sqs:SendMessage"], [queue_arn["Attributes"]["QueueArn"]]),
-        "PollerNetworkInterfaces": (sorted(a for a in STAR_RESOURCE_ACTIONS if a.startswith("ec2:")), ["*"]),
-        "WriteTraces": (sorted(a for a in STAR_RESOURCE_ACTIONS if a.startswith("xray:")), ["*"]),
+        "OffloadLargeDeadLetters": (["s3:PutObject"], [f"arn:aws:s3:::{out['dead_letter_bucket']}/dead-letters/*"]),
+        "PollerNetworkInterfaces": (sorted(POLLER_EC2_ACTIONS), ["*"]),
+        "WriteTraces": (sorted(XRAY_ACTIONS), ["*"]),
     }
     statements = {s["Sid"]: s for s in role_statements(harness, role_name)}
     assert set(statements) == set(expected)
@@ -1004,6 +1140,7 @@ def assert_nothing_left(harness: Harness, prefix: str) -> None:
         s for s in harness.client("secretsmanager").list_secrets()["SecretList"] if s["Name"].startswith(prefix)
     ]
     assert not harness.client("sqs").list_queues(QueueNamePrefix=prefix).get("QueueUrls")
+    assert not [b for b in harness.client("s3").list_buckets()["Buckets"] if b["Name"].startswith(prefix)]
     assert not harness.client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{prefix}")["logGroups"]
     assert not harness.client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
     assert not [r for r in harness.client("iam").list_roles()["Roles"] if r["RoleName"].startswith(prefix)]
@@ -1068,13 +1205,13 @@ def test_apply_and_destroy_public_default(harness: Harness, deployments: dict[st
     assert secret["aws_lambda_event_source_mapping.this"]["change"]["actions"] == ["delete", "create"]
     assert secret["aws_lambda_event_source_mapping.this"]["action_reason"] == "replace_by_triggers"
 
-    # A new virtual host replaces the mapping; nothing else is replaced.
+    # A new virtual host replaces the mapping and runs the bootstrap again; nothing else is replaced.
     vhost = actions(deployment.plans["vhost"])
     assert vhost["aws_lambda_event_source_mapping.this"] == ["delete", "create"]
     reasons = {c["address"]: c.get("action_reason") for c in deployment.plans["vhost"]["resource_changes"]}
     assert reasons["aws_lambda_event_source_mapping.this"] == "replace_by_triggers"
-    replaced = [address for address, a in vhost.items() if "delete" in a]
-    assert replaced == ["aws_lambda_event_source_mapping.this"]
+    replaced = sorted(address for address, a in vhost.items() if "delete" in a)
+    assert replaced == ["aws_lambda_event_source_mapping.this", "aws_lambda_invocation.bootstrap"]  # runs again
 
     # A batch size is changed in place; a code change redeploys the function (source hash).
     changes = {c["address"]: c["change"] for c in deployment.plans["change"]["resource_changes"]}
@@ -1110,8 +1247,11 @@ def test_apply_and_destroy_private_cluster(harness: Harness, deployments: dict[s
         ]
     }
     endpoints_sg = next(g for g in groups.values() if g["GroupName"].startswith("rmq-private-endpoints-"))
+    (bootstrap_sg,) = harness.client("lambda").get_function_configuration(FunctionName=out["bootstrap_function_name"])[
+        "VpcConfig"
+    ]["SecurityGroupIds"]
     rules = ec2.describe_security_group_rules(
-        Filters=[{"Name": "group-id", "Values": [broker_sg, endpoints_sg["GroupId"]]}]
+        Filters=[{"Name": "group-id", "Values": [broker_sg, endpoints_sg["GroupId"], bootstrap_sg]}]
     )["SecurityGroupRules"]
 
     def rule_set(group: str, egress: bool) -> set[tuple[int, str]]:
@@ -1121,9 +1261,16 @@ def test_apply_and_destroy_private_cluster(harness: Harness, deployments: dict[s
             if r["GroupId"] == group and r["IsEgress"] is egress and r["IpProtocol"] == "tcp"
         }
 
-    assert rule_set(broker_sg, egress=False) == {(5671, broker_sg), (5671, "10.8.0.0/16"), (443, "10.8.0.0/16")}
+    assert rule_set(broker_sg, egress=False) == {
+        (5671, broker_sg),
+        (5671, "10.8.0.0/16"),
+        (443, "10.8.0.0/16"),
+        (443, bootstrap_sg),  # the management API, for the bootstrap
+    }
     assert rule_set(broker_sg, egress=True) == {(5671, broker_sg), (443, endpoints_sg["GroupId"])}
-    assert rule_set(endpoints_sg["GroupId"], egress=False) == {(443, broker_sg)}
+    assert rule_set(endpoints_sg["GroupId"], egress=False) == {(443, broker_sg), (443, bootstrap_sg)}
+    assert rule_set(bootstrap_sg, egress=False) == set()
+    assert rule_set(bootstrap_sg, egress=True) == {(443, broker_sg), (443, endpoints_sg["GroupId"])}
 
     endpoints = [
         e
@@ -1165,13 +1312,20 @@ def test_apply_and_destroy_private_broker_behind_a_nat_gateway(
     assert broker["PubliclyAccessible"] is False
     assert broker["SubnetIds"] == variables["subnet_ids"]
     (broker_sg,) = broker["SecurityGroups"]
-    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [broker_sg]}])
-    egress = {
-        (r["FromPort"], r.get("ReferencedGroupInfo", {}).get("GroupId") or r.get("CidrIpv4", ""))
-        for r in rules["SecurityGroupRules"]
-        if r["IsEgress"]
-    }
-    assert egress == {(5671, broker_sg), (443, "0.0.0.0/0")}
+    (bootstrap_sg,) = harness.client("lambda").get_function_configuration(FunctionName=out["bootstrap_function_name"])[
+        "VpcConfig"
+    ]["SecurityGroupIds"]
+
+    def egress(group: str) -> set[tuple[int, str]]:
+        rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])
+        return {
+            (r["FromPort"], r.get("ReferencedGroupInfo", {}).get("GroupId") or r.get("CidrIpv4", ""))
+            for r in rules["SecurityGroupRules"]
+            if r["IsEgress"]
+        }
+
+    assert egress(broker_sg) == {(5671, broker_sg), (443, "0.0.0.0/0")}
+    assert egress(bootstrap_sg) == {(443, broker_sg), (443, "0.0.0.0/0")}
     assert not [
         g for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"].startswith("rmq-nat-endpoints")
     ]
