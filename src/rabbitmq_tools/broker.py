@@ -14,7 +14,7 @@ import socket
 import ssl
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
@@ -26,7 +26,8 @@ from rabbitmq_bootstrap.errors import BootstrapError
 from rabbitmq_bootstrap.management import ManagementClient
 
 # The engine version Amazon MQ deploys by default (variables.tf), with the management plugin
-# that the bootstrap talks to.
+# that the bootstrap talks to; $RABBITMQ_IMAGE picks another (CI also runs the tests on a
+# RabbitMQ 4 image).
 RABBITMQ_IMAGE = "rabbitmq:3.13-management"
 MANAGEMENT_PORT = 15672
 MANAGEMENT_STARTUP_SECONDS = 60  # the plugin answers some seconds after AMQP does
@@ -72,6 +73,11 @@ def local_broker() -> Iterator[LocalBroker]:
     """Yield a running broker; a container is removed on exit."""
     url = os.environ.get("RABBITMQ_URL")
     if url:
+        if urlsplit(url).scheme not in {"amqp", "amqps"}:
+            raise BrokerUnavailable(
+                f"RABBITMQ_URL={url!r} has no amqp:// or amqps:// scheme: give the whole URL, for example "
+                "RABBITMQ_URL=amqp://guest:guest@localhost:5672/"
+            )
         yield LocalBroker(url, management_url_for(url))
         return
     try:
@@ -83,7 +89,15 @@ def local_broker() -> Iterator[LocalBroker]:
         ) from None
     if not docker_available():
         raise BrokerUnavailable(f"{_NO_BROKER}, or start a Docker engine so Testcontainers can run one")
-    with RabbitMqContainer(RABBITMQ_IMAGE).with_exposed_ports(MANAGEMENT_PORT) as container:
+    image = rabbitmq_image()
+    container = RabbitMqContainer(image).with_exposed_ports(MANAGEMENT_PORT)
+    try:
+        container.start()
+    except Exception as exc:
+        with suppress(Exception):
+            container.stop()  # whatever was created (Ryuk may be disabled)
+        raise BrokerUnavailable(_cannot_start(image, exc)) from None
+    try:
         host = container.get_container_host_ip()
         port = container.get_exposed_port(container.port)
         broker = LocalBroker(
@@ -92,6 +106,31 @@ def local_broker() -> Iterator[LocalBroker]:
         )
         wait_for_management(broker)
         yield broker
+    finally:
+        container.stop()
+
+
+def rabbitmq_image() -> str:
+    """The image Testcontainers runs: $RABBITMQ_IMAGE, else the default engine's."""
+    return os.environ.get("RABBITMQ_IMAGE") or RABBITMQ_IMAGE
+
+
+def _cannot_start(image: str, error: BaseException) -> str:
+    """One line for a container that did not start; an image Docker cannot pull (offline, a proxy,
+    a private registry) is the usual cause, and has a fix."""
+    import docker.errors
+
+    first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    if isinstance(error, docker.errors.APIError) and (
+        isinstance(error, docker.errors.ImageNotFound) or "images/create" in str(error) or "pull" in str(error).lower()
+    ):
+        cause = str(error.explanation or first).strip().splitlines()[0]
+        return (
+            f"Docker cannot pull the RabbitMQ image {image!r} ({cause}): pull it where the registry is reachable "
+            f"(docker pull {image}, or through your proxy), set RABBITMQ_IMAGE to an image Docker has (docker "
+            "images), or set RABBITMQ_URL to a running broker"
+        )
+    return f"Testcontainers could not start the RabbitMQ image {image!r}: {first}"
 
 
 def wait_for_management(broker: LocalBroker) -> None:

@@ -1,0 +1,49 @@
+"""How the demo, the tests and the benchmarks find a broker, and what they say when they cannot."""
+
+from __future__ import annotations
+
+import docker.errors
+import pytest
+from testcontainers.community.rabbitmq import RabbitMqContainer
+
+from rabbitmq_tools import broker
+from rabbitmq_tools.broker import RABBITMQ_IMAGE, BrokerUnavailable, local_broker, rabbitmq_image
+
+pytestmark = pytest.mark.unit
+
+
+def test_a_rabbitmq_url_without_a_scheme_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RABBITMQ_URL", "guest:guest@localhost:5672")
+    with pytest.raises(BrokerUnavailable, match=r"no amqp:// or amqps:// scheme.*RABBITMQ_URL=amqp://") as caught:
+        local_broker().__enter__()
+    assert "\n" not in str(caught.value)
+
+
+def test_the_image_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RABBITMQ_IMAGE", raising=False)
+    assert rabbitmq_image() == RABBITMQ_IMAGE == "rabbitmq:3.13-management"
+    monkeypatch.setenv("RABBITMQ_IMAGE", "rabbitmq:4.0-management")
+    assert rabbitmq_image() == "rabbitmq:4.0-management"
+
+
+def test_an_image_docker_cannot_pull_is_one_line_naming_the_image_and_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Docker answers, but the registry is out of reach (offline laptop, corporate proxy)
+    monkeypatch.delenv("RABBITMQ_URL", raising=False)
+    monkeypatch.setenv("RABBITMQ_IMAGE", "rabbitmq:3.13-management")
+    monkeypatch.setattr(broker, "docker_available", lambda: True)
+
+    def start(self: RabbitMqContainer) -> RabbitMqContainer:
+        raise docker.errors.ImageNotFound(
+            '404 Client Error: Not Found ("pull access denied for rabbitmq, repository does not exist")\nmore'
+        )
+
+    monkeypatch.setattr(RabbitMqContainer, "start", start)
+    monkeypatch.setattr(RabbitMqContainer, "stop", lambda self, **kwargs: None)
+    with pytest.raises(BrokerUnavailable) as caught:
+        local_broker().__enter__()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "cannot pull the RabbitMQ image 'rabbitmq:3.13-management'" in message
+    assert "docker pull rabbitmq:3.13-management" in message
+    assert "RABBITMQ_IMAGE" in message
+    assert "RABBITMQ_URL" in message
