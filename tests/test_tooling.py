@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from rabbitmq_tools.broker import RABBITMQ_IMAGE
 from support import ROOT
 
 pytestmark = pytest.mark.unit
@@ -67,6 +68,22 @@ def test_workflow_checks_terraform_and_runs_checkov(workflow: dict[Any, Any]) ->
     checkov = runs(workflow["jobs"]["checkov"])
     assert any(re.search(r"pip install 'checkov>=3", command) for command in checkov)
     assert any(command.startswith("checkov ") and "--framework terraform" in command for command in checkov)
+
+
+def test_compose_runs_the_workflow_s_broker_image(workflow: dict[Any, Any]) -> None:
+    # `docker compose up -d` (README) gives the broker CI tests against, the same image that
+    # Testcontainers runs by default, whose major is the Terraform default engine's.
+    service = load(ROOT / "compose.yaml")["services"]["rabbitmq"]
+    image = workflow["jobs"]["test"]["services"]["rabbitmq"]["image"]
+    assert service["image"] == image == RABBITMQ_IMAGE
+    assert {"5672:5672", "15672:15672"} <= set(service["ports"])
+    assert "rabbitmq-diagnostics" in service["healthcheck"]["test"]
+    assert "docker compose up -d" in (ROOT / "README.md").read_text()
+    engine = re.search(
+        r'variable "engine_version".*?default\s*=\s*"([\d.]+)"', (ROOT / "variables.tf").read_text(), re.S
+    )
+    assert engine
+    assert image.split(":")[1].split(".")[0] == engine.group(1).split(".")[0]
 
 
 def test_readme_test_command_is_the_one_ci_runs(workflow: dict[Any, Any]) -> None:
