@@ -493,6 +493,81 @@ def test_no_terraform_state(
     )
 
 
+def fake_terraform(bin_dir: Path, stderr: str, code: int = 1) -> Path:
+    """A `terraform` on PATH that records its arguments and fails with `stderr`, coloured
+    unless it was given -no-color, as Terraform does."""
+    bin_dir.mkdir()
+    (bin_dir / "stderr").write_text(stderr)
+    script = bin_dir / "terraform"
+    script.write_text(
+        f"""#!/bin/sh
+echo "$@" > {bin_dir}/args
+case " $* " in *" -no-color "*) cat {bin_dir}/stderr >&2 ;; *) printf '\\033[31m' >&2; cat {bin_dir}/stderr >&2 ;; esac
+exit {code}
+"""
+    )
+    script.chmod(0o755)
+    return bin_dir
+
+
+CLI_WARNING = (
+    "There are some problems with the CLI configuration:\n\u2577\n\u2502 Warning: Unable to open CLI configuration "
+    "file\n\u2575\n\n"
+)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("stderr", "reason"),
+    [
+        (
+            CLI_WARNING
+            + "\u2577\n\u2502 Error: Unsupported state file format\n\u2502\n\u2502 The state file could not be "
+            "parsed as JSON\n\u2575\n",
+            "Error: Unsupported state file format",
+        ),
+        ('Error: Backend initialization required, please run "terraform init"\n', "Error: Backend initialization"),
+        ("something else went wrong\nsecond line\n", "something else went wrong"),
+    ],
+)
+def test_a_failing_terraform_output_says_its_real_cause(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], stderr: str, reason: str
+) -> None:
+    # send.py, replay.py and verify.py share read_outputs: Terraform's own error, uncoloured,
+    # not a guess ("run terraform init") that is wrong for most failures
+    bin_dir = fake_terraform(tmp_path / "bin", stderr)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setattr(send, "ROOT", tmp_path)
+    code, _, err = run(FAST, capsys)
+    assert code == send.OUTPUTS
+    assert (bin_dir / "args").read_text().split() == ["output", "-json", "-no-color"]
+    assert err.startswith(f"error: `terraform output -json` failed in {tmp_path}: {reason}"), err
+    assert "\x1b" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Warning" not in err
+
+
+@pytest.mark.unit
+def test_terraform_missing_or_without_state(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(send, "ROOT", tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no terraform
+    code, _, err = run(FAST, capsys)
+    assert code == send.OUTPUTS
+    assert err.startswith("error: terraform is not installed")
+    # a configuration never applied: terraform output succeeds with {}
+    bin_dir = fake_terraform(tmp_path / "bin", "", code=0)
+    (bin_dir / "terraform").write_text("#!/bin/sh\necho '{}'\n")
+    monkeypatch.setenv("PATH", str(bin_dir))
+    code, _, err = run(FAST, capsys)
+    assert code == send.OUTPUTS
+    assert err.strip() == (
+        f"error: there are no Terraform outputs: run terraform apply first ({tmp_path} has no Terraform state, or a "
+        "state without outputs), or use --url for another broker"
+    )
+
+
 @pytest.mark.unit
 def test_outputs_older_than_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     outputs = dict.fromkeys(send.OUTPUT_NAMES, "x")

@@ -290,17 +290,19 @@ def read_outputs(path: str | None) -> dict[str, Any]:
     else:
         try:
             done = subprocess.run(
-                ["terraform", "output", "-json"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+                ["terraform", "output", "-json", "-no-color"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
             )
         except FileNotFoundError:
             fail(
                 OUTPUTS, "terraform is not installed: install it, pass --outputs FILE, or use --url for another broker"
             )
         if done.returncode != 0:
-            reason = next((line for line in done.stderr.splitlines() if line.strip("│╷╵ ")), "no output")
-            fail(
-                OUTPUTS, f"`terraform output -json` failed ({reason.strip('│╷╵ ')}): run terraform init and apply first"
-            )
+            fail(OUTPUTS, f"`terraform output -json` failed in {ROOT}: {terraform_error(done.stderr)}")
         text = done.stdout
     try:
         raw = json.loads(text)
@@ -308,11 +310,23 @@ def read_outputs(path: str | None) -> dict[str, Any]:
     except (ValueError, TypeError, KeyError, AttributeError):
         fail(OUTPUTS, f"{how} is not Terraform's JSON output format")
     if not outputs:
-        fail(OUTPUTS, "there are no Terraform outputs: run terraform apply first, or use --url for another broker")
+        where = f"{path} holds none" if path else f"{ROOT} has no Terraform state, or a state without outputs"
+        fail(
+            OUTPUTS,
+            f"there are no Terraform outputs: run terraform apply first ({where}), or use --url for another broker",
+        )
     missing = [name for name in OUTPUT_NAMES if outputs.get(name) in (None, "")]
     if missing:
         fail(OUTPUTS, f"the Terraform outputs lack {', '.join(missing)}: they are stale, run terraform apply again")
     return outputs
+
+
+def terraform_error(stderr: str) -> str:
+    """The first line of Terraform's first error (a CLI-configuration warning may come before it),
+    else its first line."""
+    lines = [line.strip("│╷╵ \t") for line in stderr.splitlines()]
+    lines = [line for line in lines if line]
+    return next((line for line in lines if line.startswith("Error:")), lines[0] if lines else "no message")
 
 
 def fetch_credentials(secret_arn: str, region: str) -> tuple[str, str]:
