@@ -47,3 +47,23 @@ def test_an_image_docker_cannot_pull_is_one_line_naming_the_image_and_the_fix(mo
     assert "docker pull rabbitmq:3.13-management" in message
     assert "RABBITMQ_IMAGE" in message
     assert "RABBITMQ_URL" in message
+
+
+def test_a_ryuk_image_docker_cannot_pull_names_ryuk_and_its_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RABBITMQ_URL", raising=False)
+    monkeypatch.setattr(broker, "docker_available", lambda: True)
+
+    def start(self: RabbitMqContainer) -> RabbitMqContainer:
+        raise docker.errors.APIError(
+            "500 Server Error for http+docker://localhost/v1.41/images/create?tag=0.8.1&fromImage=testcontainers%2Fryuk:"
+            ' Internal Server Error ("Get "https://registry-1.docker.io/v2/": dial tcp: no such host")',
+            explanation='Get "https://registry-1.docker.io/v2/": dial tcp: no such host',
+        )
+
+    monkeypatch.setattr(RabbitMqContainer, "start", start)
+    monkeypatch.setattr(RabbitMqContainer, "stop", lambda self, **kwargs: None)
+    with pytest.raises(BrokerUnavailable) as caught:
+        local_broker().__enter__()
+    message = str(caught.value)
+    assert message.startswith("Docker cannot pull 'testcontainers/ryuk:0.8.1', Testcontainers' Ryuk container (Get ")
+    assert "TESTCONTAINERS_RYUK_DISABLED=true" in message

@@ -10,6 +10,7 @@ extra); else a clear error saying how to provide one.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import ssl
 import time
@@ -125,6 +126,13 @@ def _cannot_start(image: str, error: BaseException) -> str:
         isinstance(error, docker.errors.ImageNotFound) or "images/create" in str(error) or "pull" in str(error).lower()
     ):
         cause = str(error.explanation or first).strip().splitlines()[0]
+        pulled = _pulled_image(error)
+        if pulled and "ryuk" in pulled:
+            # Testcontainers' reaper (Ryuk) is pulled before the broker's image
+            return (
+                f"Docker cannot pull {pulled!r}, Testcontainers' Ryuk container ({cause}): set "
+                f"TESTCONTAINERS_RYUK_DISABLED=true, or pull it (docker pull {pulled}) where the registry is reachable"
+            )
         return (
             f"Docker cannot pull the RabbitMQ image {image!r} ({cause}): pull it where the registry is reachable "
             f"(docker pull {image}, or through your proxy), set RABBITMQ_IMAGE to an image Docker has (docker "
@@ -144,6 +152,17 @@ def wait_for_management(broker: LocalBroker) -> None:
             if time.monotonic() > deadline:
                 raise BrokerUnavailable(f"the broker's management API did not answer: {exc}") from None
             time.sleep(1)
+
+
+def _pulled_image(error: BaseException) -> str | None:
+    """The image a failed `POST /images/create` (a pull) asked for, from its URL."""
+    match = re.search(r"images/create\?(\S+)", str(error))
+    if not match:
+        return None
+    query = parse_qs(match.group(1).rstrip(":"))
+    name = query.get("fromImage", [""])[0]
+    tag = query.get("tag", [""])[0]
+    return f"{name}:{tag}" if name and tag else name or None
 
 
 def docker_available() -> bool:
