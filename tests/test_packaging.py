@@ -244,3 +244,22 @@ def test_without_python_hcl2_make_docs_names_the_fix(
     monkeypatch.setitem(sys.modules, "hcl2", None)  # import fails
     assert terraform_docs.main(["--check"]) == 1
     assert capsys.readouterr().err.endswith("install the docs extra, pip install -e '.[docs]' (make docs does)\n")
+
+
+def test_make_docs_says_what_it_did(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A copy of docs/terraform.md with its tables emptied: the first run fills them, the second
+    # has nothing to do; each says so.
+    document = terraform_docs.TARGET.read_text()
+    block = document.split(terraform_docs.BEGIN, 1)[1].split(terraform_docs.END, 1)[0]
+    (tmp_path / "docs").mkdir()
+    target = tmp_path / "docs" / "terraform.md"
+    target.write_text(document.replace(block, "\n"))
+    monkeypatch.setattr(terraform_docs, "ROOT", tmp_path)
+    monkeypatch.setattr(terraform_docs, "TARGET", target)
+    assert terraform_docs.main([]) == 0
+    assert capsys.readouterr().out == "docs/terraform.md: updated the Inputs and Outputs tables\n"
+    assert target.read_text() == document
+    assert terraform_docs.main([]) == 0
+    assert capsys.readouterr().out == "docs/terraform.md is already up to date\n"

@@ -156,7 +156,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{TARGET.relative_to(ROOT)}'s Terraform tables are out of date: run `make docs`", file=sys.stderr)
             return 1
         return 0
-    TARGET.write_text(updated)
+    name = TARGET.relative_to(ROOT)
+    if updated == document:
+        print(f"{name} is already up to date")
+    else:
+        TARGET.write_text(updated)
+        print(f"{name}: updated the Inputs and Outputs tables")
     return 0
 
 
