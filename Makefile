@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint validate bench docs verify
+.PHONY: demo test lint validate bench bench-update docs verify
 
 demo: $(VENV)/.installed  ## run the whole pattern locally against a RabbitMQ, no AWS
 	$(BIN)/python scripts/demo.py
@@ -11,8 +11,11 @@ demo: $(VENV)/.installed  ## run the whole pattern locally against a RabbitMQ, n
 test: $(VENV)/.installed  ## the full test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed-bench  ## benchmarks P1-P4 and Lambda sizing (needs a broker, like test)
+bench: $(VENV)/.installed-bench  ## benchmarks P1-P4 and Lambda sizing (needs a broker, like test); writes build/bench/
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+bench-update: $(VENV)/.installed-bench  ## the same, rewriting benchmarks/results.json and docs/lambda-cost.png
+	$(BIN)/python benchmarks/run.py --update $(BENCH_ARGS)
 
 verify: $(VENV)/.installed-runtime  ## after terraform apply: publish, then check the function's log, the dead letter, mapping, alarms
 	$(BIN)/python scripts/verify.py $(VERIFY_ARGS)

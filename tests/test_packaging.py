@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import importlib.util
+import json
 import os
 import re
 import shutil
@@ -263,3 +265,30 @@ def test_make_docs_says_what_it_did(
     assert target.read_text() == document
     assert terraform_docs.main([]) == 0
     assert capsys.readouterr().out == "docs/terraform.md is already up to date\n"
+
+
+def bench_run(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """benchmarks/run.py as a module (its imports are found next to it, as when it runs)."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_make_bench_leaves_tracked_files_alone_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    bench = bench_run(monkeypatch)
+    plain = bench.parse_args([])
+    assert plain.output == ROOT / "build" / "bench" / "results.json"
+    assert plain.chart == ROOT / "build" / "bench" / "lambda-cost.png"
+    update = bench.parse_args(["--update"])
+    assert update.output == ROOT / "benchmarks" / "results.json"
+    assert update.chart == ROOT / "docs" / "lambda-cost.png"
+    assert "run.py --update" in (ROOT / "Makefile").read_text().split("bench-update:", 1)[1].split("\n\n", 1)[0]
+    # the default run count is what the docs and the tracked results report
+    documented = re.search(r"medians of (\d+) runs", (ROOT / "docs" / "performance.md").read_text())
+    assert documented
+    recorded = json.loads((ROOT / "benchmarks" / "results.json").read_text())["repeat"]
+    assert plain.repeat == int(documented.group(1)) == recorded
