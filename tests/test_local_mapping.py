@@ -405,3 +405,15 @@ def test_a_handler_is_loaded_from_its_file_when_given_as_a_path(
         for name in names:
             sys.modules.pop(name, None)
     assert load_handler("rabbitmq_consumer.handler.lambda_handler") is handler.lambda_handler
+
+
+def test_the_rate_excludes_idle_time(broker_url: str, channel: Any, topology: Topology, dead_letter_file: Path) -> None:
+    # GIVEN 50 orders, and a mapping that stops after 1.5 s without a message
+    publish_orders(channel, topology.queue, 50)
+    stats = run(broker_url, topology.queue, Recorder(), idle_timeout=1.5)
+    # THEN the wait at the end counts as idle, and msg/s is over the busy time alone
+    assert stats.messages == 50
+    assert stats.idle >= 1.5
+    assert stats.busy <= stats.elapsed - 1.5
+    assert stats.rate == 50 / stats.busy
+    assert stats.rate > 50 / stats.elapsed * 1.5

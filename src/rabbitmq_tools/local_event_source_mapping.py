@@ -98,14 +98,32 @@ class Stats:
     dead_lettered: int = 0  # as reported by the handler's summaries
     oversized: int = 0  # single messages too large for an event
     started: float = field(default_factory=time.monotonic)
+    idle: float = 0.0  # seconds spent waiting for a batch's first message (an empty queue)
+    waiting_since: float | None = None  # when the current wait for a first message began
+    ended: float | None = None  # when run() returned: the figures stop there
 
     @property
     def elapsed(self) -> float:
-        return time.monotonic() - self.started
+        return (self.ended or time.monotonic()) - self.started
+
+    @property
+    def busy(self) -> float:
+        """Seconds not spent waiting on an empty queue: what the rate is measured over."""
+        now = self.ended or time.monotonic()
+        idle = self.idle + (now - self.waiting_since if self.waiting_since is not None else 0.0)
+        return max(now - self.started - idle, 0.0)
+
+    def stop_waiting(self) -> None:
+        if self.waiting_since is not None:
+            self.idle += time.monotonic() - self.waiting_since
+            self.waiting_since = None
 
     @property
     def rate(self) -> float:
-        return self.messages / self.elapsed if self.elapsed > 0 else 0.0
+        """Messages per second of busy time: an idle queue (--idle-timeout, a slow producer) does
+        not lower it."""
+        busy = self.busy
+        return self.messages / busy if busy > 0 else 0.0
 
     def line(self) -> str:
         return (
@@ -174,6 +192,8 @@ class LocalEventSourceMapping:
                 if progress:
                     progress(stats)
         finally:
+            stats.stop_waiting()
+            stats.ended = time.monotonic()
             if connection.is_open:
                 connection.close()  # the broker requeues whatever was not acked
         return stats
@@ -203,7 +223,7 @@ class LocalEventSourceMapping:
         tags: list[int] = []
         pending, channel = self._pending, self._channel
         window_ends = 0.0
-        idle_since = time.monotonic()
+        idle_since = stats.waiting_since = time.monotonic()
         while len(records) < limit:
             if not pending:
                 now = time.monotonic()
@@ -213,12 +233,15 @@ class LocalEventSourceMapping:
                         break
                 else:
                     if idle_timeout is not None and now - idle_since >= idle_timeout:
+                        stats.stop_waiting()
                         return None
                     wait = 1.0 if idle_timeout is None else min(1.0, idle_since + idle_timeout - now)
                     if progress:
                         progress(stats)
                 connection.process_data_events(time_limit=max(wait, 0))
                 continue
+            if not records:
+                stats.stop_waiting()
             method, properties, body = pending.popleft()
             record = build_record(body, properties, method.redelivered)
             record_bytes = len(json.dumps(record)) + 2  # and the ", " that separates records
@@ -416,7 +439,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (pika.exceptions.AMQPError, OSError) as exc:
         print(f"\nerror: {describe_connection_error(exc, parameters)}", file=sys.stderr)
         return 1
-    print(("\n" if live else "") + f"done: {stats.line()} in {stats.elapsed:.1f} s", file=sys.stderr)
+    print(
+        ("\n" if live else "") + f"done: {stats.line()} in {stats.elapsed:.1f} s ({stats.idle:.1f} s idle)",
+        file=sys.stderr,
+    )
     return 0
 
 
