@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,10 +14,15 @@ from support import ROOT
 pytestmark = pytest.mark.integration
 
 
-def test_demo_processes_the_example_and_dead_letters_the_bad_order(broker: LocalBroker) -> None:
+def test_demo_processes_the_example_and_dead_letters_the_bad_order(broker: LocalBroker, tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "demo.py")],
-        env={"PATH": "/usr/bin:/bin", "RABBITMQ_URL": broker.url, "RABBITMQ_MANAGEMENT_URL": broker.management_url},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "RABBITMQ_URL": broker.url,
+            "RABBITMQ_MANAGEMENT_URL": broker.management_url,
+            "TMPDIR": str(tmp_path),
+        },
         capture_output=True,
         text=True,
         timeout=120,
@@ -35,6 +41,7 @@ def test_demo_processes_the_example_and_dead_letters_the_bad_order(broker: Local
     assert management.get("queues", "/", queue) is None
     assert management.get("policies", "/", f"{queue}.dead-lettering") is None
     assert management.get("users", f"{queue}-consumer") is None
+    assert list(tmp_path.iterdir()) == []  # nor does it leave its temporary folder
 
 
 def test_demo_without_a_broker_says_how_to_get_one() -> None:

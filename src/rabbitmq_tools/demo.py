@@ -47,16 +47,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "they should.",
     ).parse_args(argv)
     queue = f"orders-demo-{uuid.uuid4().hex[:8]}"
-    dead_letter_file = Path(tempfile.mkdtemp(prefix="rabbitmq-demo-")) / "dead-letters.jsonl"
-    os.environ["DEAD_LETTER_FILE"] = str(dead_letter_file)
     os.environ.pop("DEAD_LETTER_QUEUE_URL", None)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "DEBUG")  # show the per-message lines too
-    try:
-        with local_broker() as broker:
-            return run_demo(broker, queue, dead_letter_file)
-    except BrokerUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    # The handler's dead letters go to a file the demo prints, then removes with its folder.
+    with tempfile.TemporaryDirectory(prefix="rabbitmq-demo-") as scratch:
+        dead_letter_file = Path(scratch) / "dead-letters.jsonl"
+        os.environ["DEAD_LETTER_FILE"] = str(dead_letter_file)
+        try:
+            with local_broker() as broker:
+                return run_demo(broker, queue, dead_letter_file)
+        except BrokerUnavailable as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
 
 
 def run_demo(broker: LocalBroker, queue: str, dead_letter_file: Path) -> int:
@@ -101,7 +103,7 @@ def run_demo(broker: LocalBroker, queue: str, dead_letter_file: Path) -> int:
     for line in dead_letter_file.read_text().splitlines() if dead_letter_file.exists() else []:
         letter = json.loads(line)
         print(f"   dead letter: {letter['record']['basicProperties']['messageId']}: {letter['reason']}")
-    print(f"   dead letters are in {dead_letter_file}")
+    print("   (in AWS they go to the SQS dead-letter queue; here to a temporary file, removed now)")
     ok = stats.messages == 2 and stats.dead_lettered == 1
     print("demo " + ("succeeded: 1 order processed, 1 dead-lettered" if ok else "did not go as expected"))
     return 0 if ok else 1
