@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import docker.errors
 import pytest
-from testcontainers.community.rabbitmq import RabbitMqContainer
+import testcontainers.community.rabbitmq
 
 from rabbitmq_tools import broker
 from rabbitmq_tools.broker import RABBITMQ_IMAGE, BrokerUnavailable, local_broker, rabbitmq_image
 
 pytestmark = pytest.mark.unit
+
+
+def container_failing_with(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+    """Docker answers, but starting the container fails with `error` (no Docker engine needed:
+    the real RabbitMqContainer connects to one as it is made)."""
+
+    class Failing:
+        def __init__(self, image: str) -> None:
+            self.image = image
+
+        def with_exposed_ports(self, *ports: int) -> Any:
+            return self
+
+        def start(self) -> Any:
+            raise error
+
+        def stop(self) -> None:
+            pass
+
+    monkeypatch.delenv("RABBITMQ_URL", raising=False)
+    monkeypatch.setattr(broker, "docker_available", lambda: True)
+    monkeypatch.setattr(testcontainers.community.rabbitmq, "RabbitMqContainer", Failing)
 
 
 def test_a_rabbitmq_url_without_a_scheme_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,17 +52,13 @@ def test_the_image_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_an_image_docker_cannot_pull_is_one_line_naming_the_image_and_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     # Docker answers, but the registry is out of reach (offline laptop, corporate proxy)
-    monkeypatch.delenv("RABBITMQ_URL", raising=False)
     monkeypatch.setenv("RABBITMQ_IMAGE", "rabbitmq:3.13-management")
-    monkeypatch.setattr(broker, "docker_available", lambda: True)
-
-    def start(self: RabbitMqContainer) -> RabbitMqContainer:
-        raise docker.errors.ImageNotFound(
+    container_failing_with(
+        monkeypatch,
+        docker.errors.ImageNotFound(
             '404 Client Error: Not Found ("pull access denied for rabbitmq, repository does not exist")\nmore'
-        )
-
-    monkeypatch.setattr(RabbitMqContainer, "start", start)
-    monkeypatch.setattr(RabbitMqContainer, "stop", lambda self, **kwargs: None)
+        ),
+    )
     with pytest.raises(BrokerUnavailable) as caught:
         local_broker().__enter__()
     message = str(caught.value)
@@ -50,18 +70,14 @@ def test_an_image_docker_cannot_pull_is_one_line_naming_the_image_and_the_fix(mo
 
 
 def test_a_ryuk_image_docker_cannot_pull_names_ryuk_and_its_switch(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("RABBITMQ_URL", raising=False)
-    monkeypatch.setattr(broker, "docker_available", lambda: True)
-
-    def start(self: RabbitMqContainer) -> RabbitMqContainer:
-        raise docker.errors.APIError(
+    container_failing_with(
+        monkeypatch,
+        docker.errors.APIError(
             "500 Server Error for http+docker://localhost/v1.41/images/create?tag=0.8.1&fromImage=testcontainers%2Fryuk:"
             ' Internal Server Error ("Get "https://registry-1.docker.io/v2/": dial tcp: no such host")',
             explanation='Get "https://registry-1.docker.io/v2/": dial tcp: no such host',
-        )
-
-    monkeypatch.setattr(RabbitMqContainer, "start", start)
-    monkeypatch.setattr(RabbitMqContainer, "stop", lambda self, **kwargs: None)
+        ),
+    )
     with pytest.raises(BrokerUnavailable) as caught:
         local_broker().__enter__()
     message = str(caught.value)
