@@ -4,7 +4,7 @@
 ################################################################################
 
 # Amazon MQ creates one RabbitMQ user, the admin, and nothing else; AWS documents nothing about
-# a mapping whose queue does not exist. A small function (src/rabbitmq_bootstrap, standard
+# a mapping whose queue does not exist. A small function (src/rabbitmq_admin, standard
 # library only) applies, through the RabbitMQ management API at the broker's console endpoint
 # and as the admin: the vhost, the work queue, its dead-letter exchange and queue, the policy
 # that holds the delivery limit and dead-lettering, and two users with a generated password
@@ -44,14 +44,14 @@ resource "aws_lambda_function" "bootstrap" {
   description   = "Applies queue ${var.queue_name}'s topology and the consumer and publisher users to Amazon MQ broker ${local.name}-broker"
   role          = aws_iam_role.bootstrap.arn
 
-  handler       = "rabbitmq_bootstrap.handler.lambda_handler"
+  handler       = "rabbitmq_admin.bootstrap_handler.lambda_handler"
   runtime       = var.lambda_runtime
   architectures = [var.lambda_architecture]
   memory_size   = 128
   timeout       = 120
 
-  filename         = local.lambda_zip["bootstrap"].path
-  source_code_hash = local.lambda_zip["bootstrap"].base64sha256
+  filename         = local.lambda_zip["admin"].path
+  source_code_hash = local.lambda_zip["admin"].base64sha256
 
   # A private broker's management API answers inside its VPC only.
   dynamic "vpc_config" {
@@ -94,7 +94,7 @@ resource "aws_lambda_invocation" "bootstrap" {
 
   # A new version of the bootstrap code runs again too.
   triggers = {
-    code = local.lambda_zip["bootstrap"].base64sha256
+    code = local.lambda_zip["admin"].base64sha256
   }
 
   depends_on = [

@@ -14,8 +14,8 @@ locals {
   # The two Lambda packages, each zipped alone (generators.tf) as <package>/<file>: the consumer
   # and the deploy-time broker bootstrap. Every file but compiled Python.
   lambda_packages = {
-    consumer  = "rabbitmq_consumer"
-    bootstrap = "rabbitmq_bootstrap"
+    consumer = "rabbitmq_consumer"
+    admin    = "rabbitmq_admin"
   }
   lambda_package_files = {
     for key, package in local.lambda_packages : key => sort([

@@ -238,7 +238,7 @@ variable "broker_ingress_cidr_blocks" {
 }
 
 ################################################################################
-# Queue (declared by the bootstrap function, src/rabbitmq_bootstrap)
+# Queue (declared by the bootstrap function, src/rabbitmq_admin)
 ################################################################################
 
 variable "queue_name" {

@@ -30,7 +30,7 @@ from typing import Any
 
 import pika
 
-from rabbitmq_bootstrap.topology import Topology
+from rabbitmq_admin.topology import Topology
 from rabbitmq_consumer import business_logic, handler
 from rabbitmq_consumer.config import DEFAULT_DELIVERY_LIMIT
 from rabbitmq_consumer.dead_letters import JsonLinesSink

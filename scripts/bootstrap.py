@@ -1,6 +1,6 @@
 """Apply the queue topology and the least-privilege users to a broker: python scripts/bootstrap.py --help.
 
-The code is rabbitmq_tools.bootstrap (which runs rabbitmq_bootstrap, as the deployed Lambda
+The code is rabbitmq_tools.bootstrap (which runs rabbitmq_admin, as the deployed Lambda
 function does); installed, the same command is rabbitmq-bootstrap.
 """
 

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 import pika
 import pytest
 
-from rabbitmq_bootstrap.management import ManagementClient
-from rabbitmq_bootstrap.topology import Topology
+from rabbitmq_admin.management import ManagementClient
+from rabbitmq_admin.topology import Topology
 from rabbitmq_consumer import handler
 from rabbitmq_consumer.dead_letters import JsonLinesSink
 from rabbitmq_tools.bootstrap import BrokerSetup

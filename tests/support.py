@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import pika
 
-from rabbitmq_bootstrap.users import User
+from rabbitmq_admin.users import User
 from rabbitmq_tools.lambda_event import LOCAL_BROKER_ARN, build_event, build_record
 
 TESTS = Path(__file__).resolve().parent

@@ -30,7 +30,7 @@ from stand_in_providers.mirror import cli_config_text
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = REPO_ROOT / "src" / "rabbitmq_consumer"
 # The Lambda packages the configuration zips (local.lambda_packages in main.tf).
-LAMBDA_PACKAGES = ("rabbitmq_consumer", "rabbitmq_bootstrap")
+LAMBDA_PACKAGES = ("rabbitmq_consumer", "rabbitmq_admin")
 AWS_PROVIDER_PATH = Path("registry.terraform.io") / "hashicorp" / "aws"
 
 # Every AWS service the configuration talks to, each pointed at moto.

@@ -1,4 +1,4 @@
-"""The broker bootstrap (rabbitmq_bootstrap) against the real broker's management API: what it
+"""The broker bootstrap (rabbitmq_admin) against the real broker's management API: what it
 creates, that a second run changes nothing, that a new delivery limit reaches an existing queue
 through its policy, how its policy takes its place among Amazon MQ's default policies, and each
 fault with its one line. Then scripts/bootstrap.py, the same code from a laptop."""
@@ -18,12 +18,12 @@ from urllib.parse import unquote, urlsplit
 import pika
 import pytest
 
-from rabbitmq_bootstrap.bootstrap import apply
-from rabbitmq_bootstrap.errors import BootstrapError
-from rabbitmq_bootstrap.management import ManagementClient
-from rabbitmq_bootstrap.policy import apply_to, work_queue_policy
-from rabbitmq_bootstrap.topology import Topology
-from rabbitmq_bootstrap.users import PASSWORD_ALPHABET, consumer, generate_password, password_matches, publisher
+from rabbitmq_admin.bootstrap import apply
+from rabbitmq_admin.errors import AdminError
+from rabbitmq_admin.management import ManagementClient
+from rabbitmq_admin.policy import apply_to, work_queue_policy
+from rabbitmq_admin.topology import Topology
+from rabbitmq_admin.users import PASSWORD_ALPHABET, consumer, generate_password, password_matches, publisher
 from rabbitmq_tools import bootstrap as bootstrap_command
 from rabbitmq_tools.bootstrap import BrokerSetup
 from rabbitmq_tools.broker import LocalBroker
@@ -140,7 +140,7 @@ def test_plain_http_only_for_a_local_broker(url: str, allowed: bool) -> None:
     if allowed:
         ManagementClient(url, "admin", "password")
     else:
-        with pytest.raises(BootstrapError, match=r"https://"):
+        with pytest.raises(AdminError, match=r"https://"):
             ManagementClient(url, "admin", "password")
 
 
@@ -255,7 +255,7 @@ def test_the_policy_outranks_amazon_mqs_defaults_on_the_broker(
 
 
 def fails(client: ManagementClient, topology: Topology, users: list[Any] | None = None) -> str:
-    with pytest.raises(BootstrapError) as failure:
+    with pytest.raises(AdminError) as failure:
         apply(client, topology, users or [])
     message = str(failure.value)
     assert "\n" not in message

@@ -20,9 +20,9 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotocoreCredentials
 from moto.server import ThreadedMotoServer
 
-from rabbitmq_bootstrap.errors import BootstrapError
-from rabbitmq_bootstrap.handler import lambda_handler
-from rabbitmq_bootstrap.secrets_manager import Credentials, SecretsManager, SecretValueNotFound
+from rabbitmq_admin.bootstrap_handler import lambda_handler
+from rabbitmq_admin.errors import AdminError
+from rabbitmq_admin.secrets_manager import Credentials, SecretsManager, SecretValueNotFound
 from rabbitmq_tools.broker import LocalBroker
 from support import wait_for
 
@@ -69,9 +69,9 @@ def test_credentials_and_endpoint_from_the_environment() -> None:
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:2",
     }
     assert SecretsManager.from_environment(specific).endpoint == "http://127.0.0.1:2"
-    with pytest.raises(BootstrapError, match="no AWS credentials"):
+    with pytest.raises(AdminError, match="no AWS credentials"):
         SecretsManager.from_environment({"AWS_REGION": "eu-west-1"})
-    with pytest.raises(BootstrapError, match="must be an https:// URL"):
+    with pytest.raises(AdminError, match="must be an https:// URL"):
         SecretsManager.from_environment({**environ, "AWS_ENDPOINT_URL": "http://secretsmanager.example.com"})
     assert "b" not in repr(Credentials("a", "b"))
 
@@ -142,7 +142,7 @@ def event_for(broker: LocalBroker, aws: Any, queue: str, admin_password: str | N
 def test_first_run_stores_passwords_and_makes_users_a_second_changes_nothing(
     broker: LocalBroker, broker_url: str, aws: Any, queue_name: str, channel: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="rabbitmq_bootstrap")
+    caplog.set_level(logging.INFO, logger="rabbitmq_admin")
     event = event_for(broker, aws, queue_name)
     # WHEN Terraform invokes the function the first time
     first = lambda_handler(event, None)
@@ -170,7 +170,7 @@ def test_first_run_stores_passwords_and_makes_users_a_second_changes_nothing(
     assert [
         r.getMessage()
         for r in caplog.records
-        if r.name.startswith("rabbitmq_bootstrap") and "change(s)" not in r.getMessage()
+        if r.name.startswith("rabbitmq_admin") and "change(s)" not in r.getMessage()
     ] == first["changes"]
     for credentials in stored.values():
         assert credentials["password"] not in caplog.text
@@ -232,7 +232,7 @@ def test_faults_raise_one_line(
     broker: LocalBroker, aws: Any, queue_name: str, change: Any, error: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     event = change(event_for(broker, aws, queue_name))
-    with pytest.raises(BootstrapError) as failure:
+    with pytest.raises(AdminError) as failure:
         lambda_handler(event, None)
     assert error in str(failure.value)
     assert "\n" not in str(failure.value)
@@ -242,7 +242,7 @@ def test_faults_raise_one_line(
 @pytest.mark.integration
 def test_a_wrong_admin_password_in_the_secret(broker: LocalBroker, aws: Any, queue_name: str) -> None:
     event = event_for(broker, aws, queue_name, admin_password="not-the-password")
-    with pytest.raises(BootstrapError) as failure:
+    with pytest.raises(AdminError) as failure:
         lambda_handler(event, None)
     admin = unquote(urlsplit(broker.url).username or "")
     assert re.fullmatch(
@@ -257,5 +257,5 @@ def test_a_wrong_admin_password_in_the_secret(broker: LocalBroker, aws: Any, que
 def test_an_admin_secret_without_a_value(broker: LocalBroker, aws: Any, queue_name: str) -> None:
     event = event_for(broker, aws, queue_name)
     event["admin_secret_arn"] = aws.create_secret(Name=f"{queue_name}-empty-admin")["ARN"]
-    with pytest.raises(BootstrapError, match=r"the admin secret .* has no value: it must hold the broker's admin"):
+    with pytest.raises(AdminError, match=r"the admin secret .* has no value: it must hold the broker's admin"):
         lambda_handler(event, None)

@@ -29,7 +29,7 @@ from typing import Any
 import pika
 import pytest
 
-from rabbitmq_bootstrap.topology import Topology
+from rabbitmq_admin.topology import Topology
 from rabbitmq_consumer import business_logic, handler
 from rabbitmq_consumer.config import DEFAULT_DELIVERY_LIMIT
 from rabbitmq_consumer.errors import RetryableError

@@ -17,7 +17,7 @@ import pika
 import pytest
 from moto import mock_aws
 
-from rabbitmq_bootstrap.topology import Topology
+from rabbitmq_admin.topology import Topology
 from rabbitmq_consumer import handler
 from rabbitmq_consumer.config import dead_letter_sink, load_config
 from rabbitmq_consumer.dead_letters import (

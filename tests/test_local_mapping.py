@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pika
 import pytest
 
-from rabbitmq_bootstrap.topology import Topology
+from rabbitmq_admin.topology import Topology
 from rabbitmq_consumer import business_logic, handler
 from rabbitmq_consumer.messages import Message
 from rabbitmq_tools.bootstrap import BrokerSetup, write_credentials

@@ -26,7 +26,7 @@ from support import ROOT
 
 pytestmark = pytest.mark.unit
 
-FIRST_PARTY = {"rabbitmq_consumer", "rabbitmq_bootstrap", "rabbitmq_tools"}
+FIRST_PARTY = {"rabbitmq_consumer", "rabbitmq_admin", "rabbitmq_tools"}
 PYPROJECT: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PROJECT: dict[str, Any] = PYPROJECT["project"]
 
@@ -121,26 +121,26 @@ def test_no_configuration_adds_to_the_import_path() -> None:
 def test_the_lambda_package_imports_nothing_from_the_tools() -> None:
     for path in python_files("src/rabbitmq_consumer"):
         for name, _ in imports(parse(path)):
-            assert name not in {"rabbitmq_tools", "rabbitmq_bootstrap"}, path.name
+            assert name not in {"rabbitmq_tools", "rabbitmq_admin"}, path.name
 
 
 def test_the_bootstrap_package_needs_the_standard_library_only() -> None:
-    # Its deployment package holds src/rabbitmq_bootstrap alone, run by a bare Python runtime:
+    # Its deployment package holds src/rabbitmq_admin alone, run by a bare Python runtime:
     # it imports its own modules (relatively) and the standard library, nothing else.
-    for path in python_files("src/rabbitmq_bootstrap"):
+    for path in python_files("src/rabbitmq_admin"):
         for name, _ in imports(parse(path)):
             assert name in sys.stdlib_module_names or name == "__future__", f"{path.name} imports {name}"
 
 
 def test_the_bootstrap_package_runs_alone(tmp_path: Path) -> None:
     # As in its zip: the package beside a script, and Python without site-packages (-S).
-    shutil.copytree(ROOT / "src" / "rabbitmq_bootstrap", tmp_path / "rabbitmq_bootstrap")
+    shutil.copytree(ROOT / "src" / "rabbitmq_admin", tmp_path / "rabbitmq_admin")
     (tmp_path / "invoke.py").write_text(
-        "from rabbitmq_bootstrap.errors import BootstrapError\n"
-        "from rabbitmq_bootstrap.handler import lambda_handler\n"
+        "from rabbitmq_admin.errors import AdminError\n"
+        "from rabbitmq_admin.bootstrap_handler import lambda_handler\n"
         "try:\n"
         "    lambda_handler({}, None)\n"
-        "except BootstrapError as exc:\n"
+        "except AdminError as exc:\n"
         "    print(exc)\n"
     )
     done = subprocess.run(

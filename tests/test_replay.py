@@ -16,7 +16,7 @@ import pika
 import pytest
 from moto import mock_aws
 
-from rabbitmq_bootstrap.topology import Topology
+from rabbitmq_admin.topology import Topology
 from rabbitmq_consumer import handler
 from rabbitmq_consumer.dead_letters import SqsSink
 from rabbitmq_tools import replay, send

@@ -24,7 +24,7 @@ import pika.exceptions
 import pytest
 from moto import mock_aws
 
-from rabbitmq_bootstrap.topology import Topology
+from rabbitmq_admin.topology import Topology
 from rabbitmq_tools import send
 from rabbitmq_tools.bootstrap import BrokerSetup, write_credentials
 from rabbitmq_tools.publisher import PublishResult

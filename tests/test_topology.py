@@ -9,7 +9,7 @@ from typing import Any
 import pika
 import pytest
 
-from rabbitmq_bootstrap.topology import QUEUE_ARGUMENTS, Topology
+from rabbitmq_admin.topology import QUEUE_ARGUMENTS, Topology
 from support import drain, message_count, publish, wait_for
 
 

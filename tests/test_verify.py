@@ -24,7 +24,7 @@ import pytest
 from moto import mock_aws
 from strict_aws import extend_moto
 
-from rabbitmq_bootstrap.topology import Topology
+from rabbitmq_admin.topology import Topology
 from rabbitmq_consumer import handler
 from rabbitmq_consumer.dead_letters import SqsSink
 from rabbitmq_tools import send, verify

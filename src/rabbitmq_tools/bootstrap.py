@@ -1,4 +1,4 @@
-"""The broker bootstrap, from a laptop: the same code (`rabbitmq_bootstrap`) that `terraform apply`
+"""The broker bootstrap, from a laptop: the same code (`rabbitmq_admin`) that `terraform apply`
 runs as a Lambda function, applied to any broker's management API.
 
 It declares the queue topology and its policy, and the consumer and publisher users with their
@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rabbitmq_bootstrap.bootstrap import apply
-from rabbitmq_bootstrap.errors import BootstrapError
-from rabbitmq_bootstrap.management import ManagementClient
-from rabbitmq_bootstrap.topology import Topology
-from rabbitmq_bootstrap.users import User, consumer, generate_password, publisher
+from rabbitmq_admin.bootstrap import apply
+from rabbitmq_admin.errors import AdminError
+from rabbitmq_admin.management import ManagementClient
+from rabbitmq_admin.topology import Topology
+from rabbitmq_admin.users import User, consumer, generate_password, publisher
 from rabbitmq_consumer.config import DEFAULT_DELIVERY_LIMIT
 from rabbitmq_tools.broker import management_url_for
 
@@ -60,7 +60,7 @@ class BrokerSetup:
         return [self.consumer, self.publisher]
 
     def apply(self, client: ManagementClient) -> list[str]:
-        """Apply it (rabbitmq_bootstrap.bootstrap.apply); return the changes."""
+        """Apply it (rabbitmq_admin.bootstrap.apply); return the changes."""
         return apply(client, self.topology, self.users)
 
     def remove(self, client: ManagementClient) -> None:
@@ -163,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup = BrokerSetup.new(topology, names["consumer"], names["publisher"], passwords)
         with _print_changes():
             changes = setup.apply(client)
-    except BootstrapError as exc:
+    except AdminError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.credentials_out:
@@ -226,7 +226,7 @@ def write_credentials(path: str, management_url: str, setup: BrokerSetup) -> Non
 def _print_changes() -> Iterator[None]:
     """Print each change as the bootstrap makes it, on stdout, so a run that fails half-way
     still shows what it did."""
-    logger = logging.getLogger("rabbitmq_bootstrap")
+    logger = logging.getLogger("rabbitmq_admin")
     handler = logging.StreamHandler(sys.stdout)
     previous = logger.level
     logger.addHandler(handler)

@@ -23,8 +23,8 @@ import pika
 import pika.exceptions
 from pika.adapters.utils.connection_workflow import AMQPConnectorSocketConnectError
 
-from rabbitmq_bootstrap.errors import BootstrapError
-from rabbitmq_bootstrap.management import ManagementClient
+from rabbitmq_admin.errors import AdminError
+from rabbitmq_admin.management import ManagementClient
 
 # The engine version Amazon MQ deploys by default (variables.tf), with the management plugin
 # that the bootstrap talks to; $RABBITMQ_IMAGE picks another (CI also runs the tests on a
@@ -148,7 +148,7 @@ def wait_for_management(broker: LocalBroker) -> None:
         try:
             client.get("overview")
             return
-        except BootstrapError as exc:
+        except AdminError as exc:
             if time.monotonic() > deadline:
                 raise BrokerUnavailable(f"the broker's management API did not answer: {exc}") from None
             time.sleep(1)

@@ -23,8 +23,8 @@ from pathlib import Path
 import pika
 import pika.exceptions
 
-from rabbitmq_bootstrap.errors import BootstrapError
-from rabbitmq_bootstrap.topology import Topology
+from rabbitmq_admin.errors import AdminError
+from rabbitmq_admin.topology import Topology
 from rabbitmq_consumer.config import DEFAULT_DELIVERY_LIMIT
 from rabbitmq_tools.bootstrap import BrokerSetup
 from rabbitmq_tools.broker import BrokerUnavailable, LocalBroker, connection_parameters, local_broker
@@ -90,7 +90,7 @@ def run_demo(broker: LocalBroker, queue: str, dead_letter_file: Path) -> int:
             as_consumer, MappingSettings(queue), load_handler("rabbitmq_consumer.handler.lambda_handler")
         )
         stats = mapping.run(max_messages=2, idle_timeout=10)
-    except BootstrapError as exc:
+    except AdminError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except pika.exceptions.AMQPError as exc:

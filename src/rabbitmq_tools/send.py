@@ -31,7 +31,7 @@ from typing import Any, NoReturn
 import pika
 import pika.exceptions
 
-from rabbitmq_bootstrap.topology import dead_letter_queue_name
+from rabbitmq_admin.topology import dead_letter_queue_name
 from rabbitmq_tools.bootstrap import read_credentials
 from rabbitmq_tools.broker import CREDENTIALS, VHOST, connection_parameters, explain_connection_error
 from rabbitmq_tools.lambda_event import LOCAL_BROKER_ARN, MAX_EVENT_BYTES, build_event, build_record

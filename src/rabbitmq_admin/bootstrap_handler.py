@@ -1,4 +1,4 @@
-"""The bootstrap's Lambda entry point: `rabbitmq_bootstrap.handler.lambda_handler`.
+"""The bootstrap's Lambda entry point: `rabbitmq_admin.bootstrap_handler.lambda_handler`.
 
 Terraform invokes it (aws_lambda_invocation) once the broker exists and before it creates the
 event source mapping, with everything it applies in the event:
@@ -12,7 +12,7 @@ event source mapping, with everything it applies in the event:
 
 A consumer or publisher secret without a value gets a generated password, stored as
 {"username", "password"} before the user is made; a stored password is kept, so a second run
-changes nothing. It returns what changed (JSON). On a fault it raises `BootstrapError`, whose
+changes nothing. It returns what changed (JSON). On a fault it raises `AdminError`, whose
 message is one line naming the cause and the fix: Lambda reports a FunctionError, and
 `terraform apply` stops before the mapping is created. Passwords are never logged.
 """
@@ -26,13 +26,13 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from .bootstrap import apply
-from .errors import BootstrapError
+from .errors import AdminError
 from .management import ManagementClient
 from .secrets_manager import SecretsManager, SecretValueNotFound
 from .topology import Topology
 from .users import consumer, generate_password, publisher
 
-logger = logging.getLogger("rabbitmq_bootstrap")
+logger = logging.getLogger("rabbitmq_admin")
 logger.setLevel(logging.INFO)  # Lambda's root logger passes WARNING and above only
 
 
@@ -55,21 +55,21 @@ class Request:
         names = [field.name for field in fields(cls)]
         missing = [name for name in names if event.get(name) in (None, "")]
         if missing:
-            raise BootstrapError(f"the event lacks {', '.join(missing)}: invoke the function with {', '.join(names)}")
+            raise AdminError(f"the event lacks {', '.join(missing)}: invoke the function with {', '.join(names)}")
         values = {name: event[name] for name in names}
         limit = values["delivery_limit"]
         if isinstance(limit, str) and limit.isdigit():
             values["delivery_limit"] = int(limit)
         wrong = [name for name in names if not isinstance(values[name], int if name == "delivery_limit" else str)]
         if wrong or isinstance(values["delivery_limit"], bool):
-            raise BootstrapError(f"the event's {', '.join(wrong) or 'delivery_limit'} has the wrong type")
+            raise AdminError(f"the event's {', '.join(wrong) or 'delivery_limit'} has the wrong type")
         return cls(**values)
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         return bootstrap(Request.from_event(event), SecretsManager.from_environment())
-    except BootstrapError as exc:
+    except AdminError as exc:
         logger.error("bootstrap failed: %s", exc)
         raise
 
@@ -78,7 +78,7 @@ def bootstrap(request: Request, secrets: SecretsManager) -> dict[str, Any]:
     try:
         topology = Topology(request.queue, request.delivery_limit, request.vhost)
     except ValueError as exc:
-        raise BootstrapError(f"{exc}: fix the Terraform variables") from None
+        raise AdminError(f"{exc}: fix the Terraform variables") from None
     admin_user, admin_password = read_credentials(secrets, request.admin_secret_arn, "admin")
     client = ManagementClient(
         request.management_url,
@@ -122,7 +122,7 @@ def read_credentials(secrets: SecretsManager, secret_arn: str, role: str) -> tup
     try:
         text = secrets.get_secret_string(secret_arn)
     except SecretValueNotFound:
-        raise BootstrapError(
+        raise AdminError(
             f"the {role} secret {secret_arn} has no value: it must hold the broker's {role} "
             'credentials as {"username", "password"}'
         ) from None
@@ -136,7 +136,7 @@ def parse_credentials(text: str, secret_arn: str) -> tuple[str, str]:
     except (ValueError, TypeError, KeyError):
         username = password_ = None
     if not isinstance(username, str) or not isinstance(password_, str) or not username or not password_:
-        raise BootstrapError(
+        raise AdminError(
             f"secret {secret_arn} does not hold JSON with a non-empty username and password: put "
             '{"username", "password"} into it'
         )

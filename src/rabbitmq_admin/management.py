@@ -5,7 +5,7 @@ authenticated with HTTP basic auth as the admin user. Certificates are always ve
 the system's CAs or a given CA file; plain http is accepted only for a broker on this machine or
 at a private address (a local or Testcontainers broker), never for a host name on a network.
 
-Every failure becomes a `BootstrapError` whose one line names the cause and the fix.
+Every failure becomes a `AdminError` whose one line names the cause and the fix.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import urllib.request
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from .errors import BootstrapError
+from .errors import AdminError
 
 DEFAULT_TIMEOUT = 30.0
 _RETRIED_STATUSES = {502, 503, 504}  # a broker busy starting or behind a balancer that is
@@ -45,14 +45,14 @@ class ManagementClient:
         the line a refused login gives."""
         parts = urlsplit(url)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise BootstrapError(f"management URL {url!r} is not an https:// URL of the broker's management API")
+            raise AdminError(f"management URL {url!r} is not an https:// URL of the broker's management API")
         if parts.scheme == "http" and not is_local_host(parts.hostname):
-            raise BootstrapError(
+            raise AdminError(
                 f"management URL {url!r} is plain http to a host on the network: use https:// "
                 "(http:// is accepted only for a broker on this machine or at a private address)"
             )
         if ca_file and parts.scheme != "https":
-            raise BootstrapError("a CA file only applies to an https:// management URL")
+            raise AdminError("a CA file only applies to an https:// management URL")
         self.url = url.rstrip("/")
         self.username = username
         self.timeout = timeout
@@ -63,7 +63,7 @@ class ManagementClient:
             try:
                 context = ssl.create_default_context(cafile=ca_file)  # CERT_REQUIRED, host name checked
             except OSError as exc:
-                raise BootstrapError(f"cannot read the CA file {ca_file}: {exc.strerror or exc}") from None
+                raise AdminError(f"cannot read the CA file {ca_file}: {exc.strerror or exc}") from None
         self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
 
     def __repr__(self) -> str:
@@ -119,54 +119,54 @@ class ManagementClient:
         try:
             return json.loads(payload)
         except ValueError:
-            raise BootstrapError(
+            raise AdminError(
                 f"{self.url} answered {method} {resource} with something that is not JSON: is it the broker's "
                 "management API (its console URL)?"
             ) from None
 
-    def _refusal(self, method: str, resource: str, error: urllib.error.HTTPError) -> BootstrapError:
+    def _refusal(self, method: str, resource: str, error: urllib.error.HTTPError) -> AdminError:
         reason = _reason(error)
         # A 401 is a refused login ("Login failed" on RabbitMQ 3.x, "Not_Authorized" on 4.x) or,
         # for a signed-in user, a refused operation ("Access refused.", "Not administrator user").
         if error.code == 401 and reason.lower() in {"", "login failed", "not_authorized"}:
-            return BootstrapError(
+            return AdminError(
                 f"the RabbitMQ management API at {self.url} refused the credentials of user {self.username!r} "
                 f"(401 {reason or error.reason}): {self.credentials_hint}"
             )
         if error.code in {401, 403}:
-            return BootstrapError(
+            return AdminError(
                 f"the RabbitMQ management API at {self.url} refused {method} {resource} to user {self.username!r} "
                 f"({error.code} {reason or error.reason}): the bootstrap needs a user with the administrator tag "
                 "and full permissions on the vhost, as Amazon MQ gives its admin user on '/'"
             )
-        return BootstrapError(
+        return AdminError(
             f"the RabbitMQ management API at {self.url} answered {method} {resource} with {error.code} "
             f"{reason or error.reason}"
         )
 
-    def _unreachable(self, cause: object) -> BootstrapError:
+    def _unreachable(self, cause: object) -> AdminError:
         where = f"the RabbitMQ management API at {self.url}"
         if isinstance(cause, ssl.SSLCertVerificationError):
-            return BootstrapError(
+            return AdminError(
                 f"TLS certificate verification failed for {where} ({cause.verify_message}): the server's "
                 "certificate is not trusted by this machine; for a private CA give its certificate (--ca-file); "
                 "verification cannot be turned off"
             )
         if isinstance(cause, ssl.SSLError):
-            return BootstrapError(f"the TLS handshake with {where} failed ({cause.reason}): is it an https port?")
+            return AdminError(f"the TLS handshake with {where} failed ({cause.reason}): is it an https port?")
         if isinstance(cause, socket.gaierror):
-            return BootstrapError(f"cannot resolve the host name of {where}: check the management URL")
+            return AdminError(f"cannot resolve the host name of {where}: check the management URL")
         if isinstance(cause, ConnectionRefusedError):
-            return BootstrapError(
+            return AdminError(
                 f"cannot reach {where}: connection refused; check the URL and that the broker runs its management "
                 "plugin (rabbitmq-plugins enable rabbitmq_management)"
             )
         if isinstance(cause, TimeoutError):
-            return BootstrapError(
+            return AdminError(
                 f"cannot reach {where}: no answer within {self.timeout:g} s; check the URL and the network path "
                 "(a private broker answers inside its VPC only)"
             )
-        return BootstrapError(f"cannot reach {where}: {cause!r}; check the URL and the network path")
+        return AdminError(f"cannot reach {where}: {cause!r}; check the URL and the network path")
 
 
 def _reason(error: urllib.error.HTTPError) -> str:

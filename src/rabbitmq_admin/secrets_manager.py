@@ -28,14 +28,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import BootstrapError
+from .errors import AdminError
 from .management import is_local_host
 
 SERVICE = "secretsmanager"
 TIMEOUT = 30.0
 
 
-class SecretsManagerError(BootstrapError):
+class SecretsManagerError(AdminError):
     """Secrets Manager refused a request; `code` is its error type, such as AccessDeniedException."""
 
     def __init__(self, message: str, code: str) -> None:
@@ -66,16 +66,16 @@ class SecretsManager:
         if parts.scheme != "https" and not (
             parts.scheme == "http" and parts.hostname and is_local_host(parts.hostname)
         ):
-            raise BootstrapError(f"the Secrets Manager endpoint {self.endpoint!r} must be an https:// URL")
+            raise AdminError(f"the Secrets Manager endpoint {self.endpoint!r} must be an https:// URL")
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> SecretsManager:
         region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
         key, secret = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
         if not region:
-            raise BootstrapError("no AWS region: set AWS_REGION (Lambda sets it for every function)")
+            raise AdminError("no AWS region: set AWS_REGION (Lambda sets it for every function)")
         if not key or not secret:
-            raise BootstrapError(
+            raise AdminError(
                 "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them from the "
                 "function's execution role)"
             )
@@ -87,7 +87,7 @@ class SecretsManager:
         response = self._call("GetSecretValue", {"SecretId": secret_id})
         value = response.get("SecretString")
         if not isinstance(value, str):
-            raise BootstrapError(f"secret {secret_id} holds binary data, not the JSON string the bootstrap expects")
+            raise AdminError(f"secret {secret_id} holds binary data, not the JSON string the bootstrap expects")
         return value
 
     def put_secret_string(self, secret_id: str, value: str) -> None:
@@ -110,7 +110,7 @@ class SecretsManager:
             raise _refusal(operation, body["SecretId"], exc) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise BootstrapError(
+            raise AdminError(
                 f"cannot reach Secrets Manager at {self.endpoint} ({reason}): in a VPC the function needs a "
                 "Secrets Manager endpoint or a NAT gateway"
             ) from None

@@ -1,10 +1,10 @@
-"""The one exception type of the bootstrap."""
+"""The one exception type of the broker administration functions."""
 
 from __future__ import annotations
 
 
-class BootstrapError(Exception):
-    """A fault the bootstrap cannot get past: its message is one line that names the cause and the
+class AdminError(Exception):
+    """A fault the function cannot get past: its message is one line that names the cause and the
     fix. The Lambda handler lets it propagate (Lambda reports a FunctionError, so `terraform apply`
     stops before the event source mapping is created); the command line prints it and exits 1."""
 

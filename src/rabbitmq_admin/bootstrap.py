@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .errors import BootstrapError
+from .errors import AdminError
 from .management import ManagementClient
 from .policy import work_queue_policy
 from .topology import DEAD_LETTER_EXCHANGE_TYPE, QUEUE_ARGUMENTS, Topology
@@ -24,7 +24,7 @@ def apply(client: ManagementClient, topology: Topology, users: Sequence[User]) -
     """Create or update what differs; return one line per change (none: nothing changed)."""
     names = [user.name for user in users]
     if len(set(names)) != len(names):
-        raise BootstrapError(f"the users {names} must have different names: each one's permissions are its own")
+        raise AdminError(f"the users {names} must have different names: each one's permissions are its own")
     changes: list[str] = []
 
     def changed(line: str) -> None:
@@ -47,7 +47,7 @@ def apply(client: ManagementClient, topology: Topology, users: Sequence[User]) -
         client.put("exchanges", vhost, exchange, body={**body, "arguments": {}})
         changed(f"created exchange {exchange!r} ({DEAD_LETTER_EXCHANGE_TYPE}) {on}")
     elif existing.get("type") != DEAD_LETTER_EXCHANGE_TYPE or not existing.get("durable"):
-        raise BootstrapError(
+        raise AdminError(
             f"exchange {exchange!r} {on} exists as a {'durable' if existing.get('durable') else 'transient'} "
             f"{existing.get('type')} exchange, not a durable {DEAD_LETTER_EXCHANGE_TYPE} one: delete exchange "
             f"{exchange!r} or choose another queue_name"
@@ -90,7 +90,7 @@ def _declare_queue(client: ManagementClient, topology: Topology, name: str, chan
     arguments = existing.get("arguments") or {}
     other = {key: value for key, value in arguments.items() if key != "x-queue-type"}
     if existing.get("type") != "quorum" or other or not existing.get("durable"):
-        raise BootstrapError(
+        raise AdminError(
             f"queue {name!r} {on} exists as a {'durable' if existing.get('durable') else 'transient'} "
             f"{existing.get('type')} queue with arguments {arguments}, not a durable quorum queue with arguments "
             f"{QUEUE_ARGUMENTS}: delete queue {name!r} (its messages too) or choose another queue_name"
@@ -99,14 +99,14 @@ def _declare_queue(client: ManagementClient, topology: Topology, name: str, chan
 
 def _apply_user(client: ManagementClient, topology: Topology, user: User, changed: Callable[[str], None]) -> None:
     if user.name == client.username:
-        raise BootstrapError(
+        raise AdminError(
             f"the {user.role} user {user.name!r} is the admin user the bootstrap works as: choose another "
             f"{user.role}_username"
         )
     existing = client.get("users", user.name)
     if existing is not None and existing.get("tags"):
         # Never demote a person's or a tool's account by accident: ours have no tags.
-        raise BootstrapError(
+        raise AdminError(
             f"user {user.name!r} exists with tags {existing.get('tags')}, so it is not one the bootstrap made: choose "
             f"another {user.role}_username, or delete that user"
         )
