@@ -23,7 +23,15 @@ from rabbitmq_admin.errors import AdminError
 from rabbitmq_admin.management import ManagementClient
 from rabbitmq_admin.policy import apply_to, work_queue_policy
 from rabbitmq_admin.topology import Topology
-from rabbitmq_admin.users import PASSWORD_ALPHABET, consumer, generate_password, password_matches, publisher
+from rabbitmq_admin.users import (
+    PASSWORD_ALPHABET,
+    alternate,
+    consumer,
+    generate_password,
+    monitoring,
+    password_matches,
+    publisher,
+)
 from rabbitmq_tools import bootstrap as bootstrap_command
 from rabbitmq_tools.bootstrap import BrokerSetup
 from rabbitmq_tools.broker import LocalBroker
@@ -121,6 +129,19 @@ def test_the_roles_permissions() -> None:
     assert (reader.configure, reader.write, reader.read) == ("^$", "^$", r"^orders\-1$")
     writer = publisher("p", "p" * 12).permissions
     assert (writer.configure, writer.write, writer.read) == ("^$", r"^amq\.default$", "^$")
+    watcher = monitoring("m", "p" * 12)
+    assert (watcher.permissions.configure, watcher.permissions.write, watcher.permissions.read) == ("^$", "^$", "^$")
+    assert watcher.tags == ("monitoring",)
+    assert consumer("c", "p" * 12, topology).tags == publisher("p", "p" * 12).tags == ()
+
+
+@pytest.mark.unit
+def test_alternate_users() -> None:
+    # The pair AWS's alternating-users templates rotate between: <name> and <name>_clone
+    assert alternate("orders-consumer") == "orders-consumer_clone"
+    assert alternate("orders-consumer_clone") == "orders-consumer"
+    assert alternate(alternate("x")) == "x"
+    assert alternate("_clone") == "_clone_clone"  # never an empty name
 
 
 @pytest.mark.unit
@@ -199,7 +220,12 @@ def test_first_run_creates_everything_and_a_second_changes_nothing(
             f"created publisher user '{queue_name}-publisher'",
             f"set the permissions of publisher user '{queue_name}-publisher' on vhost '{vhost}': configure ^$, "
             r"write ^amq\.default$, read ^$",
+            f"created monitoring user '{queue_name}-monitoring'",
+            f"set the permissions of monitoring user '{queue_name}-monitoring' on vhost '{vhost}': configure ^$, "
+            "write ^$, read ^$",
         ]
+        assert management.get("users", f"{queue_name}-monitoring")["tags"] == ["monitoring"]
+        assert management.get("users", f"{queue_name}-consumer")["tags"] == []
         before = snapshot(management, setup)
         # WHEN it runs again THEN nothing changes: no line, and the broker holds exactly the same
         # (a password set again would have a new salt, so a new hash)
@@ -368,25 +394,36 @@ def test_a_dead_letter_exchange_of_another_type(management: ManagementClient, co
 @pytest.mark.integration
 def test_users_the_bootstrap_must_not_touch(management: ManagementClient, queue_name: str) -> None:
     topology = Topology(queue_name, 3)
-    # the admin itself
-    assert fails(management, topology, [consumer(management.username, "p" * 16, topology)]).startswith(
-        f"the consumer user '{management.username}' is the admin user the bootstrap works as"
-    )
-    # one user for both roles
-    assert "must have different names" in fails(
-        management, topology, [consumer("same", "p" * 16, topology), publisher("same", "p" * 16)]
-    )
-    # someone's tagged account
-    tagged = f"{queue_name}-person"
+    # the admin itself, and its alternate: the first rotation would change the admin's password
+    for name in (management.username, alternate(management.username)):
+        assert fails(management, topology, [consumer(name, "p" * 16, topology)]) == (
+            f"the consumer user '{name}' is the admin user the bootstrap works as, or its `_clone` alternate that "
+            "rotation would use: choose another consumer_username"
+        )
+    # one user for both roles, or one role's user the other's alternate
+    for other in ("same", "same_clone"):
+        assert "must have different names, none the `_clone` alternate of another" in fails(
+            management, topology, [consumer("same", "p" * 16, topology), publisher(other, "p" * 16)]
+        )
+    # someone's tagged account, and an untagged account where the monitoring user would be
+    tagged, untagged = f"{queue_name}-person", f"{queue_name}-tool"
     management.put("users", tagged, body={"password": generate_password(), "tags": "management"})
+    management.put("users", untagged, body={"password": generate_password(), "tags": ""})
     try:
         message = fails(management, topology, [publisher(tagged, "p" * 16)])
-        assert message.startswith(
-            f"user '{tagged}' exists with tags ['management'], so it is not one the bootstrap made"
+        assert message == (
+            f"user '{tagged}' exists with tags ['management'], which differ from what the publisher user has ([]), "
+            "so it is not one the bootstrap made: choose another publisher_username, or delete that user"
         )
         assert management.get("users", tagged)["tags"] == ["management"]
+        message = fails(management, topology, [monitoring(untagged, "p" * 16)])
+        assert message.startswith(
+            f"user '{untagged}' exists with tags [], which differ from what the monitoring user has (['monitoring'])"
+        )
+        assert management.get("users", untagged)["tags"] == []
     finally:
         management.delete("users", tagged)
+        management.delete("users", untagged)
 
 
 # --- the command line ----------------------------------------------------------------------
@@ -407,7 +444,7 @@ def test_command_line_writes_and_reuses_the_credentials(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("RABBITMQ_ADMIN_PASSWORD", password_of(broker))
-    for name in ("RABBITMQ_CONSUMER_PASSWORD", "RABBITMQ_PUBLISHER_PASSWORD"):
+    for name in ("RABBITMQ_CONSUMER_PASSWORD", "RABBITMQ_PUBLISHER_PASSWORD", "RABBITMQ_MONITORING_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     credentials = tmp_path / "credentials.json"
     args = ["--management-url", broker.management_url, "--admin-user", unquote(urlsplit(broker.url).username or "")]
@@ -416,11 +453,13 @@ def test_command_line_writes_and_reuses_the_credentials(
     code, out, err = run_bootstrap(args, capsys)
     assert (code, err) == (0, "")
     assert f"created queue '{queue_name}' (quorum) on vhost '/'" in out.splitlines()
-    assert out.rstrip().endswith(f"wrote the consumer's and the publisher's credentials to {credentials}")
+    assert out.rstrip().endswith(
+        f"wrote the consumer's, the publisher's and the monitoring user's credentials to {credentials}"
+    )
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
     written = json.loads(credentials.read_text())
-    assert written["consumer"]["username"] == f"{queue_name}-consumer"
-    assert written["publisher"]["username"] == f"{queue_name}-publisher"
+    for role in ("consumer", "publisher", "monitoring"):
+        assert written[role]["username"] == f"{queue_name}-{role}"
     # WHEN it runs again THEN it keeps the passwords of the file, and changes nothing
     code, out, _ = run_bootstrap(args, capsys)
     assert code == 0
@@ -431,6 +470,16 @@ def test_command_line_writes_and_reuses_the_credentials(
     params.credentials = pika.PlainCredentials(written["consumer"]["username"], written["consumer"]["password"])
     with pika.BlockingConnection(params) as connection:
         assert connection.channel().queue_declare(queue_name, passive=True).method.message_count == 0
+    # WHEN a file from before the monitoring user is given THEN that user gets a new password, the others keep theirs
+    credentials.write_text(json.dumps({key: value for key, value in written.items() if key != "monitoring"}))
+    code, out, _ = run_bootstrap(args, capsys)
+    assert code == 0
+    assert f"set the password of monitoring user '{queue_name}-monitoring'" in out.splitlines()
+    rewritten = json.loads(credentials.read_text())
+    assert {role: rewritten[role] for role in ("consumer", "publisher")} == {
+        role: written[role] for role in ("consumer", "publisher")
+    }
+    assert rewritten["monitoring"]["password"] != written["monitoring"]["password"]
     # (the queue_name fixture deletes the users: they have the default names)
 
 
@@ -458,8 +507,8 @@ def test_command_line_faults(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name in ("RABBITMQ_ADMIN_PASSWORD", "RABBITMQ_CONSUMER_PASSWORD", "RABBITMQ_PUBLISHER_PASSWORD"):
-        monkeypatch.delenv(name, raising=False)
+    for role in ("ADMIN", "CONSUMER", "PUBLISHER", "MONITORING"):
+        monkeypatch.delenv(f"RABBITMQ_{role}_PASSWORD", raising=False)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     out = [] if "RABBITMQ_CONSUMER_PASSWORD" in environment else ["--credentials-out", str(tmp_path / "c.json")]

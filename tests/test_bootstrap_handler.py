@@ -8,6 +8,7 @@ import datetime
 import json
 import logging
 import re
+import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -22,7 +23,9 @@ from moto.server import ThreadedMotoServer
 
 from rabbitmq_admin.bootstrap_handler import lambda_handler
 from rabbitmq_admin.errors import AdminError
-from rabbitmq_admin.secrets_manager import Credentials, SecretsManager, SecretValueNotFound
+from rabbitmq_admin.secrets_manager import Credentials, SecretsManager, SecretsManagerError, SecretValueNotFound
+from rabbitmq_admin.topology import Topology
+from rabbitmq_admin.users import generate_password
 from rabbitmq_tools.broker import LocalBroker
 from support import wait_for
 
@@ -113,7 +116,29 @@ def test_secrets_manager_against_moto(aws: Any, request: pytest.FixtureRequest) 
         client.put_secret_string(f"{arn}-missing", "x")
 
 
+@pytest.mark.unit
+def test_versions_and_staging_labels_against_moto(aws: Any, request: pytest.FixtureRequest) -> None:
+    # What the rotation function does, read back through boto3
+    client = SecretsManager.from_environment()
+    arn = aws.create_secret(Name=f"staged-{request.node.name}-{id(client)}", SecretString='{"v": 1}')["ARN"]
+    first = aws.get_secret_value(SecretId=arn)["VersionId"]
+    token = str(uuid.uuid4())
+    client.put_secret_string(arn, '{"v": 2}', token=token, stages=["AWSPENDING"])
+    assert client.get_secret_string(arn, version_id=token, version_stage="AWSPENDING") == '{"v": 2}'
+    assert client.get_secret_string(arn, version_stage="AWSCURRENT") == '{"v": 1}'
+    assert client.describe_secret(arn)["VersionIdsToStages"] == {first: ["AWSCURRENT"], token: ["AWSPENDING"]}
+    with pytest.raises(SecretsManagerError, match="InvalidRequestException"):  # that version is not AWSCURRENT
+        client.get_secret_string(arn, version_id=token, version_stage="AWSCURRENT")
+    client.update_secret_version_stage(arn, "AWSCURRENT", move_to=token, remove_from=first)
+    client.update_secret_version_stage(arn, "AWSPENDING", remove_from=token)
+    assert aws.describe_secret(SecretId=arn)["VersionIdsToStages"] == {first: ["AWSPREVIOUS"], token: ["AWSCURRENT"]}
+    assert aws.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"] == '{"v": 2}'
+
+
 # --- lambda_handler: moto's Secrets Manager and the real broker ----------------------------
+
+
+ROLES = ("consumer", "publisher", "monitoring")
 
 
 def event_for(broker: LocalBroker, aws: Any, queue: str, admin_password: str | None = None) -> dict[str, Any]:
@@ -123,15 +148,13 @@ def event_for(broker: LocalBroker, aws: Any, queue: str, admin_password: str | N
         role: aws.create_secret(
             Name=f"{queue}-{role}", **({"SecretString": json.dumps(admin)} if role == "admin" else {})
         )["ARN"]
-        for role in ("admin", "consumer", "publisher")
+        for role in ("admin", *ROLES)
     }
     return {
         "management_url": broker.management_url,
         "admin_secret_arn": secrets["admin"],
-        "consumer_secret_arn": secrets["consumer"],
-        "publisher_secret_arn": secrets["publisher"],
-        "consumer_username": f"{queue}-consumer",
-        "publisher_username": f"{queue}-publisher",
+        **{f"{role}_secret_arn": secrets[role] for role in ROLES},
+        **{f"{role}_username": f"{queue}-{role}" for role in ROLES},
         "queue": queue,
         "vhost": "/",
         "delivery_limit": 3,
@@ -147,24 +170,24 @@ def test_first_run_stores_passwords_and_makes_users_a_second_changes_nothing(
     # WHEN Terraform invokes the function the first time
     first = lambda_handler(event, None)
     json.dumps(first)  # what Lambda returns must be JSON
-    # THEN it generated and stored both passwords, then made the topology and the users
+    # THEN it generated and stored the three passwords, then made the topology and the users
     stored = {
-        role: json.loads(aws.get_secret_value(SecretId=event[f"{role}_secret_arn"])["SecretString"])
-        for role in ("consumer", "publisher")
+        role: json.loads(aws.get_secret_value(SecretId=event[f"{role}_secret_arn"])["SecretString"]) for role in ROLES
     }
     for role, credentials in stored.items():
         assert credentials["username"] == f"{queue_name}-{role}"
         assert len(credentials["password"]) == 32
     assert first["changed"] is True
-    assert first["changes"][:2] == [
-        f"stored a generated password for user '{queue_name}-consumer' in secret {event['consumer_secret_arn']}",
-        f"stored a generated password for user '{queue_name}-publisher' in secret {event['publisher_secret_arn']}",
+    assert first["changes"][:3] == [
+        f"stored a generated password for user '{queue_name}-{role}' in secret {event[f'{role}_secret_arn']}"
+        for role in ROLES
     ]
+    assert f"created monitoring user '{queue_name}-monitoring'" in first["changes"]
     assert f"created queue '{queue_name}' (quorum) on vhost '/'" in first["changes"]
     assert {key: first[key] for key in ("queue", "vhost", "users")} == {
         "queue": queue_name,
         "vhost": "/",
-        "users": [f"{queue_name}-consumer", f"{queue_name}-publisher"],
+        "users": [f"{queue_name}-{role}" for role in ROLES],
     }
     # one log line per change, and never a password
     assert [
@@ -214,6 +237,36 @@ def test_a_renamed_user_keeps_its_password(broker: LocalBroker, aws: Any, queue_
         assert after == {"username": f"{queue_name}-publisher-2", "password": before["password"]}
     finally:
         management.delete("users", f"{queue_name}-publisher-2")
+
+
+@pytest.mark.integration
+def test_a_rotated_secret_is_kept_and_its_user_made(
+    broker: LocalBroker, broker_url: str, aws: Any, queue_name: str, management: Any
+) -> None:
+    # GIVEN a deployment whose consumer secret a rotation moved to the consumer's `_clone` user,
+    # a user the broker lacks (a broker restored from an older definition, say)
+    event = event_for(broker, aws, queue_name)
+    lambda_handler(event, None)
+    original = management.get("users", f"{queue_name}-consumer")
+    rotated = {"username": f"{queue_name}-consumer_clone", "password": generate_password()}
+    secret = event["consumer_secret_arn"]
+    version = aws.put_secret_value(SecretId=secret, SecretString=json.dumps(rotated))["VersionId"]
+    # WHEN the bootstrap runs again
+    changes = lambda_handler(event, None)["changes"]
+    # THEN it kept the secret as it is and made that user, with the consumer's permissions
+    assert aws.get_secret_value(SecretId=secret)["VersionId"] == version
+    assert changes == [
+        f"created consumer user '{queue_name}-consumer_clone'",
+        f"set the permissions of consumer user '{queue_name}-consumer_clone' on vhost '/': configure ^$, write ^$, "
+        f"read {Topology(queue_name, 1).queue_pattern}",
+    ]
+    assert management.get("users", f"{queue_name}-consumer") == original  # the other user untouched
+    params = pika.URLParameters(broker_url)
+    params.credentials = pika.PlainCredentials(rotated["username"], rotated["password"])
+    with pika.BlockingConnection(params) as connection:
+        assert connection.channel().queue_declare(queue_name, passive=True).method.message_count == 0
+    # AND a third run changes nothing
+    assert lambda_handler(event, None)["changes"] == []
 
 
 @pytest.mark.integration

@@ -1,6 +1,7 @@
 """The least-privilege users the bootstrap makes, proved on the real broker: the consumer (the
 event source mapping's user) reads its queue and can do nothing else; the publisher (send.py's
-user) publishes through the default exchange and can do nothing else."""
+user) publishes through the default exchange and can do nothing else; the monitoring user (the
+metrics function's) reads queue statistics from the management API and can do nothing else."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ import pika
 import pika.exceptions
 import pytest
 
+from rabbitmq_admin.errors import AdminError
+from rabbitmq_admin.management import ManagementClient
 from rabbitmq_consumer import handler
 from rabbitmq_tools import send
 from rabbitmq_tools.bootstrap import BrokerSetup
+from rabbitmq_tools.broker import LocalBroker
 from rabbitmq_tools.local_event_source_mapping import LocalEventSourceMapping, MappingSettings
-from support import drain, json_properties, message_count, order, publish, url_as
+from support import drain, json_properties, message_count, order, publish, url_as, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -97,3 +101,41 @@ def test_the_publisher_can_do_nothing_else(broker_url: str, broker_setup: Broker
     refused(lambda ch: ch.basic_publish("amq.direct", topology.queue, b"{}"), url)
     assert message_count(channel, topology.queue) == 1
     assert message_count(channel, topology.dead_letter_queue) == 0
+
+
+def test_the_monitoring_user_reads_queue_statistics(
+    broker: LocalBroker, broker_setup: BrokerSetup, channel: Any, management: ManagementClient
+) -> None:
+    # GIVEN two messages on the work queue
+    topology, user = broker_setup.topology, broker_setup.monitoring
+    publish(channel, topology.queue, [b"{}", b"{}"])
+    as_monitoring = ManagementClient(broker.management_url, user.name, user.password)
+    # WHEN the monitoring user reads the queue from the management API, as the metrics function does
+    # THEN it sees its depth and consumers (the statistics arrive every few seconds)
+    queue = wait_for(
+        lambda: (q := as_monitoring.get("queues", topology.vhost, topology.queue)).get("messages") == 2 and q,
+        timeout=30,
+        interval=0.5,
+    )
+    assert queue["consumers"] == 0
+    assert as_monitoring.get("queues", topology.vhost, topology.dead_letter_queue)["name"] == topology.dead_letter_queue
+    # AND it may change nothing through the API
+    with pytest.raises(AdminError, match=r"refused DELETE /api/queues/%2F/.* \(401 "):
+        as_monitoring.delete("queues", topology.vhost, topology.queue)
+    with pytest.raises(AdminError, match=r"refused GET /api/users .*\(401 Not administrator user\)"):
+        as_monitoring.get("users")
+    # AND its permission entry, which matches no resource, is what lets it see the vhost: without it,
+    # the API refuses the queue whatever the user's tags
+    management.delete("permissions", topology.vhost, user.name)
+    with pytest.raises(AdminError, match=r"\(401 User not authorised to access virtual host\)"):
+        as_monitoring.get("queues", topology.vhost, topology.queue)
+
+
+def test_the_monitoring_user_can_do_nothing_over_amqp(broker_url: str, broker_setup: BrokerSetup) -> None:
+    topology = broker_setup.topology
+    url = url_as(broker_url, broker_setup.monitoring)
+    refused(lambda ch: ch.basic_get(topology.queue), url)
+    refused(lambda ch: ch.basic_consume(topology.dead_letter_queue, lambda *_: None), url)
+    refused(lambda ch: ch.basic_publish("", topology.queue, b"{}"), url)
+    refused(lambda ch: ch.queue_declare(f"{topology.queue}-other", durable=True), url)
+    refused(lambda ch: ch.queue_purge(topology.queue), url)

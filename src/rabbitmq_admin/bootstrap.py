@@ -2,7 +2,8 @@
 
 Each resource is read first and written only when it is missing or differs, so a second run
 changes nothing and reports nothing. What cannot be changed in place (a queue's arguments, an
-exchange's type) is never changed: a clash stops the run with the fix.
+exchange's type) is never changed: a clash stops the run with the fix. Nor is a user whose
+tags are not its role's: that is someone else's account, never ours to take over.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from .errors import AdminError
 from .management import ManagementClient
 from .policy import work_queue_policy
 from .topology import DEAD_LETTER_EXCHANGE_TYPE, QUEUE_ARGUMENTS, Topology
-from .users import User, password_matches
+from .users import User, alternate, password_matches, tags_of
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +24,14 @@ logger = logging.getLogger(__name__)
 def apply(client: ManagementClient, topology: Topology, users: Sequence[User]) -> list[str]:
     """Create or update what differs; return one line per change (none: nothing changed)."""
     names = [user.name for user in users]
-    if len(set(names)) != len(names):
-        raise AdminError(f"the users {names} must have different names: each one's permissions are its own")
+    # Rotation alternates each user with its `_clone`: a name that is another's alternate would
+    # hand one role's password and permissions to the other.
+    taken = names + [alternate(name) for name in names]
+    if len(set(taken)) != len(taken):
+        raise AdminError(
+            f"the users {names} must have different names, none the `_clone` alternate of another: each one's "
+            "permissions are its own"
+        )
     changes: list[str] = []
 
     def changed(line: str) -> None:
@@ -98,22 +105,24 @@ def _declare_queue(client: ManagementClient, topology: Topology, name: str, chan
 
 
 def _apply_user(client: ManagementClient, topology: Topology, user: User, changed: Callable[[str], None]) -> None:
-    if user.name == client.username:
+    if client.username in (user.name, alternate(user.name)):
         raise AdminError(
-            f"the {user.role} user {user.name!r} is the admin user the bootstrap works as: choose another "
-            f"{user.role}_username"
+            f"the {user.role} user {user.name!r} is the admin user the bootstrap works as, or its `_clone` alternate "
+            f"that rotation would use: choose another {user.role}_username"
         )
     existing = client.get("users", user.name)
-    if existing is not None and existing.get("tags"):
-        # Never demote a person's or a tool's account by accident: ours have no tags.
+    tags = tuple(sorted(user.tags))
+    if existing is not None and tags_of(existing) != tags:
+        # Never promote or demote a person's or a tool's account by accident.
         raise AdminError(
-            f"user {user.name!r} exists with tags {existing.get('tags')}, so it is not one the bootstrap made: choose "
-            f"another {user.role}_username, or delete that user"
+            f"user {user.name!r} exists with tags {list(tags_of(existing))}, which differ from what the {user.role} "
+            f"user has ({list(tags)}), so it is not one the bootstrap made: choose another {user.role}_username, or "
+            "delete that user"
         )
     if existing is None or not password_matches(
         user.password, str(existing.get("password_hash", "")), str(existing.get("hashing_algorithm", ""))
     ):
-        client.put("users", user.name, body={"password": user.password, "tags": ""})
+        client.put("users", user.name, body={"password": user.password, "tags": ",".join(tags)})
         changed(f"{'created' if existing is None else 'set the password of'} {user.role} user {user.name!r}")
     wanted = {"configure": user.permissions.configure, "write": user.permissions.write, "read": user.permissions.read}
     current = client.get("permissions", topology.vhost, user.name) or {}

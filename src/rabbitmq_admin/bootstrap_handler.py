@@ -4,17 +4,22 @@ Terraform invokes it (aws_lambda_invocation) once the broker exists and before i
 event source mapping, with everything it applies in the event:
 
     {"management_url": "https://b-....mq.<region>.amazonaws.com",   the broker's console URL
-     "admin_secret_arn": "...",      {"username", "password"} of the admin user, read only
-     "consumer_secret_arn": "...",   the mapping's BASIC_AUTH; written here
-     "publisher_secret_arn": "...",  send.py's credentials; written here
-     "consumer_username": "...", "publisher_username": "...",
+     "admin_secret_arn": "...",       {"username", "password"} of the admin user, read only
+     "consumer_secret_arn": "...",    the mapping's BASIC_AUTH
+     "publisher_secret_arn": "...",   send.py's credentials
+     "monitoring_secret_arn": "...",  the metrics function's credentials
+     "consumer_username": "...", "publisher_username": "...", "monitoring_username": "...",
      "queue": "orders", "vhost": "/", "delivery_limit": 20}
 
-A consumer or publisher secret without a value gets a generated password, stored as
-{"username", "password"} before the user is made; a stored password is kept, so a second run
-changes nothing. It returns what changed (JSON). On a fault it raises `AdminError`, whose
-message is one line naming the cause and the fix: Lambda reports a FunctionError, and
-`terraform apply` stops before the mapping is created. Passwords are never logged.
+A user's secret without a value gets a generated password, stored as {"username", "password"}
+before the user is made; a stored password is kept, so a second run changes nothing. A secret
+that names `<username>_clone` (or, for a `..._clone` username, the name without it) has been
+rotated (`rotation`): it is kept as it is, and that user is the one made or corrected. Writing
+the configured name back would change `<username>`'s password under whoever still holds the
+previous version, the very moment alternating users avoid. It returns what changed (JSON).
+On a fault it raises `AdminError`, whose message is one line naming the cause and the fix:
+Lambda reports a FunctionError, and `terraform apply` stops before the mapping is created.
+Passwords are never logged.
 """
 
 from __future__ import annotations
@@ -28,9 +33,9 @@ from typing import Any
 from .bootstrap import apply
 from .errors import AdminError
 from .management import ManagementClient
-from .secrets_manager import SecretsManager, SecretValueNotFound
+from .secrets_manager import SecretsManager, SecretValueNotFound, parse_credentials, read_credentials
 from .topology import Topology
-from .users import consumer, generate_password, publisher
+from .users import alternate, consumer, generate_password, monitoring, publisher
 
 logger = logging.getLogger("rabbitmq_admin")
 logger.setLevel(logging.INFO)  # Lambda's root logger passes WARNING and above only
@@ -44,8 +49,10 @@ class Request:
     admin_secret_arn: str
     consumer_secret_arn: str
     publisher_secret_arn: str
+    monitoring_secret_arn: str
     consumer_username: str
     publisher_username: str
+    monitoring_username: str
     queue: str
     vhost: str
     delivery_limit: int
@@ -79,30 +86,20 @@ def bootstrap(request: Request, secrets: SecretsManager) -> dict[str, Any]:
         topology = Topology(request.queue, request.delivery_limit, request.vhost)
     except ValueError as exc:
         raise AdminError(f"{exc}: fix the Terraform variables") from None
-    admin_user, admin_password = read_credentials(secrets, request.admin_secret_arn, "admin")
-    client = ManagementClient(
-        request.management_url,
-        admin_user,
-        admin_password,
-        credentials_hint=f"the admin secret {request.admin_secret_arn} must hold the broker admin's user name "
-        "and current password",
-    )
+    client = admin_client(secrets, request.management_url, request.admin_secret_arn)
     changes: list[str] = []
 
     def changed(line: str) -> None:
         logger.info(line)
         changes.append(line)
 
+    consumer_credentials = credentials(secrets, request.consumer_secret_arn, request.consumer_username, changed)
+    publisher_credentials = credentials(secrets, request.publisher_secret_arn, request.publisher_username, changed)
+    monitoring_credentials = credentials(secrets, request.monitoring_secret_arn, request.monitoring_username, changed)
     users = [
-        consumer(
-            request.consumer_username,
-            password(secrets, request.consumer_secret_arn, request.consumer_username, changed),
-            topology,
-        ),
-        publisher(
-            request.publisher_username,
-            password(secrets, request.publisher_secret_arn, request.publisher_username, changed),
-        ),
+        consumer(*consumer_credentials, topology),
+        publisher(*publisher_credentials),
+        monitoring(*monitoring_credentials),
     ]
     changes += apply(client, topology, users)
     logger.info("queue %r on vhost %r: %d change(s)", topology.queue, topology.vhost, len(changes))
@@ -117,44 +114,33 @@ def bootstrap(request: Request, secrets: SecretsManager) -> dict[str, Any]:
     }
 
 
-def read_credentials(secrets: SecretsManager, secret_arn: str, role: str) -> tuple[str, str]:
-    """(username, password) from a secret holding {"username", "password"}."""
+def admin_client(secrets: SecretsManager, management_url: str, admin_secret_arn: str) -> ManagementClient:
+    """The management API as the broker's admin, whose credentials the admin secret holds."""
+    admin_user, admin_password = read_credentials(secrets, admin_secret_arn, "admin")
+    return ManagementClient(
+        management_url,
+        admin_user,
+        admin_password,
+        credentials_hint=f"the admin secret {admin_secret_arn} must hold the broker admin's user name and current "
+        "password",
+    )
+
+
+def credentials(
+    secrets: SecretsManager, secret_arn: str, username: str, changed: Callable[[str], None]
+) -> tuple[str, str]:
+    """(username, password) from the user's secret; a new password, stored there first, when the
+    secret has none."""
     try:
-        text = secrets.get_secret_string(secret_arn)
-    except SecretValueNotFound:
-        raise AdminError(
-            f"the {role} secret {secret_arn} has no value: it must hold the broker's {role} "
-            'credentials as {"username", "password"}'
-        ) from None
-    return parse_credentials(text, secret_arn)
-
-
-def parse_credentials(text: str, secret_arn: str) -> tuple[str, str]:
-    try:
-        value = json.loads(text)
-        username, password_ = value["username"], value["password"]
-    except (ValueError, TypeError, KeyError):
-        username = password_ = None
-    if not isinstance(username, str) or not isinstance(password_, str) or not username or not password_:
-        raise AdminError(
-            f"secret {secret_arn} does not hold JSON with a non-empty username and password: put "
-            '{"username", "password"} into it'
-        )
-    return username, password_
-
-
-def password(secrets: SecretsManager, secret_arn: str, username: str, changed: Callable[[str], None]) -> str:
-    """The user's password from its secret; a new one, stored there first, when the secret has none."""
-    try:
-        stored: tuple[str, str] | None = parse_credentials(secrets.get_secret_string(secret_arn), secret_arn)
+        stored: dict[str, Any] | None = parse_credentials(secrets.get_secret_string(secret_arn), secret_arn)
     except SecretValueNotFound:
         stored = None
-    if stored is not None and stored[0] == username:
-        return stored[1]
+    if stored is not None and stored["username"] in (username, alternate(username)):
+        return stored["username"], stored["password"]
     # Stored before the user is made: a run that fails later leaves a password that the next
     # run finds and applies, never a user whose password is nowhere.
-    value = stored[1] if stored is not None else generate_password()
+    value = stored["password"] if stored is not None else generate_password()
     secrets.put_secret_string(secret_arn, json.dumps({"username": username, "password": value}))
-    what = "a generated password" if stored is None else f"user name {username!r} (was {stored[0]!r})"
+    what = "a generated password" if stored is None else f"user name {username!r} (was {stored['username']!r})"
     changed(f"stored {what} for user {username!r} in secret {secret_arn}")
-    return value
+    return username, value

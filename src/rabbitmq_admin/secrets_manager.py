@@ -1,4 +1,5 @@
-"""A minimal AWS Secrets Manager client: GetSecretValue and PutSecretValue, standard library only.
+"""A minimal AWS Secrets Manager client, standard library only: GetSecretValue and PutSecretValue
+for the bootstrap; DescribeSecret, versions and staging labels for the rotation function.
 
 Requests use Secrets Manager's JSON 1.1 protocol (POST / with `X-Amz-Target:
 secretsmanager.<Operation>`, Secrets Manager API Reference) and are signed with AWS Signature
@@ -23,7 +24,7 @@ import os
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,7 +45,8 @@ class SecretsManagerError(AdminError):
 
 
 class SecretValueNotFound(SecretsManagerError):
-    """ResourceNotFoundException: the secret has no current value (or does not exist at all)."""
+    """ResourceNotFoundException: the version asked for (the current one by default) has no
+    value, or the secret does not exist at all."""
 
 
 @dataclass(frozen=True)
@@ -82,19 +84,48 @@ class SecretsManager:
         endpoint = environ.get("AWS_ENDPOINT_URL_SECRETS_MANAGER") or environ.get("AWS_ENDPOINT_URL")
         return cls(region, Credentials(key, secret, environ.get("AWS_SESSION_TOKEN") or None), endpoint)
 
-    def get_secret_string(self, secret_id: str) -> str:
-        """The secret's current SecretString. Raises `SecretValueNotFound` when it has none."""
-        response = self._call("GetSecretValue", {"SecretId": secret_id})
+    def get_secret_string(
+        self, secret_id: str, *, version_id: str | None = None, version_stage: str | None = None
+    ) -> str:
+        """The SecretString of a version: the current one unless a version or a staging label is
+        given. Raises `SecretValueNotFound` when it has none."""
+        request = {"SecretId": secret_id, "VersionId": version_id, "VersionStage": version_stage}
+        response = self._call("GetSecretValue", {key: value for key, value in request.items() if value})
         value = response.get("SecretString")
         if not isinstance(value, str):
-            raise AdminError(f"secret {secret_id} holds binary data, not the JSON string the bootstrap expects")
+            raise AdminError(f"secret {secret_id} holds binary data, not the JSON string the function expects")
         return value
 
-    def put_secret_string(self, secret_id: str, value: str) -> None:
-        # A raw HTTP request must bring its own idempotency token (API Reference, PutSecretValue).
-        self._call(
-            "PutSecretValue", {"SecretId": secret_id, "SecretString": value, "ClientRequestToken": str(uuid.uuid4())}
-        )
+    def put_secret_string(
+        self, secret_id: str, value: str, *, token: str | None = None, stages: Sequence[str] = ()
+    ) -> None:
+        """A new version holding `value`, labelled AWSCURRENT unless `stages` are given. A raw HTTP
+        request must bring its own idempotency token (API Reference, PutSecretValue); a rotation
+        passes its ClientRequestToken, which becomes the version's id."""
+        body: dict[str, Any] = {
+            "SecretId": secret_id,
+            "SecretString": value,
+            "ClientRequestToken": token or str(uuid.uuid4()),
+        }
+        if stages:
+            body["VersionStages"] = list(stages)
+        self._call("PutSecretValue", body)
+
+    def describe_secret(self, secret_id: str) -> dict[str, Any]:
+        """The secret's metadata, `RotationEnabled` and `VersionIdsToStages` among it."""
+        return self._call("DescribeSecret", {"SecretId": secret_id})
+
+    def update_secret_version_stage(
+        self, secret_id: str, stage: str, *, move_to: str | None = None, remove_from: str | None = None
+    ) -> None:
+        """Attach a staging label to the version `move_to`, detach it from `remove_from`, or both."""
+        request = {
+            "SecretId": secret_id,
+            "VersionStage": stage,
+            "MoveToVersionId": move_to,
+            "RemoveFromVersionId": remove_from,
+        }
+        self._call("UpdateSecretVersionStage", {key: value for key, value in request.items() if value})
 
     # --- the protocol -----------------------------------------------------------------------
 
@@ -153,6 +184,38 @@ class SecretsManager:
             f"SignedHeaders={signed_names}, Signature={signature}"
         )
         return headers
+
+
+# --- the broker credentials a secret holds --------------------------------------------------
+
+
+def read_credentials(secrets: SecretsManager, secret_id: str, role: str) -> tuple[str, str]:
+    """(username, password) from the current value of a secret holding {"username", "password"}."""
+    try:
+        text = secrets.get_secret_string(secret_id)
+    except SecretValueNotFound:
+        raise AdminError(
+            f"the {role} secret {secret_id} has no value: it must hold the broker's {role} "
+            'credentials as {"username", "password"}'
+        ) from None
+    value = parse_credentials(text, secret_id)
+    return value["username"], value["password"]
+
+
+def parse_credentials(text: str, secret_id: str) -> dict[str, Any]:
+    """A secret's JSON object, checked to hold a non-empty username and password (any other key is kept)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or not all(
+        isinstance(value.get(key), str) and value[key] for key in ("username", "password")
+    ):
+        raise AdminError(
+            f"secret {secret_id} does not hold JSON with a non-empty username and password: put "
+            '{"username", "password"} into it'
+        )
+    return value
 
 
 def _refusal(operation: str, secret_id: str, error: urllib.error.HTTPError) -> SecretsManagerError:

@@ -11,9 +11,17 @@ are not in the table: they need no permission. basic.ack, basic.reject and basic
 - consumer, for the Lambda event source mapping: read on the work queue, nothing else.
 - publisher, for send.py: write on the default exchange, the one it publishes through to the
   work queue, nothing else; its passive checks that the queues exist need no permission.
+- monitoring, for the metrics function: RabbitMQ's `monitoring` tag, so it may read the
+  management API, and permissions that match no resource (`^$` three times). It needs that
+  entry all the same: the API shows a vhost's queues only to a user with permissions on the
+  vhost, whatever its tags (`is_authorized_vhost` in the management plugin's rabbit_mgmt_util).
 
-Neither has a tag, so neither may use the management API or console. The admin user (Amazon
-MQ's, made with the broker) is for people and the bootstrap only.
+The consumer and the publisher have no tag, so neither may use the management API or console.
+The admin user (Amazon MQ's, made with the broker) is for people, the bootstrap and the
+rotation function only.
+
+Each role's secret names one of two users, `<name>` or `<name>_clone`: the rotation function
+(`rotation`) alternates between them, so the user the secret named last keeps working.
 """
 
 from __future__ import annotations
@@ -25,11 +33,15 @@ import re
 import secrets
 import string
 from dataclasses import dataclass
+from typing import Any
 
 from .topology import Topology
 
 NOTHING = "^$"  # matches no resource name
 DEFAULT_EXCHANGE = "amq.default"
+MONITORING_TAG = "monitoring"
+ADMINISTRATOR_TAG = "administrator"
+CLONE_SUFFIX = "_clone"  # the second user's name in AWS's alternating-users rotation templates
 # Letters, digits and URL-safe punctuation: none of the `,` `:` `=` that Amazon MQ refuses in
 # passwords, nothing a URL or a shell needs to quote, 190 bits of entropy in 32 characters.
 PASSWORD_ALPHABET = string.ascii_letters + string.digits + "-_.~"
@@ -51,6 +63,7 @@ class User:
     name: str
     password: str
     permissions: Permissions
+    tags: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -59,7 +72,7 @@ class User:
             raise ValueError(f"the {self.role} user's password must not be empty")
 
     def __repr__(self) -> str:  # never show the password, in logs or tracebacks
-        return f"User(role={self.role!r}, name={self.name!r}, permissions={self.permissions!r})"
+        return f"User(role={self.role!r}, name={self.name!r}, permissions={self.permissions!r}, tags={self.tags!r})"
 
 
 def consumer(name: str, password: str, topology: Topology) -> User:
@@ -68,6 +81,21 @@ def consumer(name: str, password: str, topology: Topology) -> User:
 
 def publisher(name: str, password: str) -> User:
     return User("publisher", name, password, Permissions(NOTHING, f"^{re.escape(DEFAULT_EXCHANGE)}$", NOTHING))
+
+
+def monitoring(name: str, password: str) -> User:
+    return User("monitoring", name, password, Permissions(NOTHING, NOTHING, NOTHING), (MONITORING_TAG,))
+
+
+def alternate(name: str) -> str:
+    """The other user of a role's pair: `x` for `x_clone`, `x_clone` for `x`."""
+    original = name.removesuffix(CLONE_SUFFIX)
+    return original if original and original != name else name + CLONE_SUFFIX
+
+
+def tags_of(user: dict[str, Any]) -> tuple[str, ...]:
+    """A user's tags from `GET /api/users/<name>` (a list), sorted."""
+    return tuple(sorted(user.get("tags") or []))
 
 
 def generate_password() -> str:
@@ -85,7 +113,8 @@ _HASHES = {
 
 def password_matches(password: str, password_hash: str, hashing_algorithm: str) -> bool:
     """Whether a user's stored hash (`GET /api/users/<name>`) is of this password: so the
-    bootstrap changes nothing when the password is already right. False when unsure."""
+    bootstrap changes nothing when the password is already right, and the rotation function
+    can prove a password without logging in. False when unsure."""
     algorithm = _HASHES.get(hashing_algorithm)
     try:
         stored = base64.b64decode(password_hash, validate=True)

@@ -1,11 +1,12 @@
 """The broker bootstrap, from a laptop: the same code (`rabbitmq_admin`) that `terraform apply`
 runs as a Lambda function, applied to any broker's management API.
 
-It declares the queue topology and its policy, and the consumer and publisher users with their
-permissions, idempotently. The admin password comes from RABBITMQ_ADMIN_PASSWORD or a file; the
-users' passwords from RABBITMQ_CONSUMER_PASSWORD and RABBITMQ_PUBLISHER_PASSWORD, else from
-the credentials file of an earlier run, else newly generated, and they are written to that file
-(mode 0600), which send.py and the local event source mapping read with --credentials.
+It declares the queue topology and its policy, and the consumer, publisher and monitoring
+users with their permissions, idempotently. The admin password comes from
+RABBITMQ_ADMIN_PASSWORD or a file; the users' passwords from RABBITMQ_CONSUMER_PASSWORD,
+RABBITMQ_PUBLISHER_PASSWORD and RABBITMQ_MONITORING_PASSWORD, else from the credentials file of
+an earlier run, else newly generated, and they are written to that file (mode 0600), which
+send.py and the local event source mapping read with --credentials.
 
     python scripts/bootstrap.py --management-url http://127.0.0.1:15672 --admin-user guest \\
         --queue orders --credentials-out .local/credentials.json
@@ -28,36 +29,46 @@ from rabbitmq_admin.bootstrap import apply
 from rabbitmq_admin.errors import AdminError
 from rabbitmq_admin.management import ManagementClient
 from rabbitmq_admin.topology import Topology
-from rabbitmq_admin.users import User, consumer, generate_password, publisher
+from rabbitmq_admin.users import User, alternate, consumer, generate_password, monitoring, publisher
 from rabbitmq_consumer.config import DEFAULT_DELIVERY_LIMIT
 from rabbitmq_tools.broker import management_url_for
 
-ROLES = ("consumer", "publisher")
+ROLES = ("consumer", "publisher", "monitoring")
 
 
 @dataclass(frozen=True)
 class BrokerSetup:
-    """What the bootstrap applies to a broker: the topology and the two users, passwords included."""
+    """What the bootstrap applies to a broker: the topology and the three users, passwords included."""
 
     topology: Topology
     consumer: User
     publisher: User
+    monitoring: User
 
     @classmethod
     def new(
-        cls, topology: Topology, consumer_name: str, publisher_name: str, passwords: dict[str, str] | None = None
+        cls,
+        topology: Topology,
+        consumer_name: str,
+        publisher_name: str,
+        passwords: dict[str, str] | None = None,
+        monitoring_name: str | None = None,
     ) -> BrokerSetup:
-        """The users' passwords by role; a role without one gets a generated password."""
+        """The users' passwords by role; a role without one gets a generated password. The
+        monitoring user is <queue>-monitoring unless named."""
         passwords = passwords or {}
         return cls(
             topology,
             consumer(consumer_name, passwords.get("consumer") or generate_password(), topology),
             publisher(publisher_name, passwords.get("publisher") or generate_password()),
+            monitoring(
+                monitoring_name or f"{topology.queue}-monitoring", passwords.get("monitoring") or generate_password()
+            ),
         )
 
     @property
     def users(self) -> list[User]:
-        return [self.consumer, self.publisher]
+        return [self.consumer, self.publisher, self.monitoring]
 
     def apply(self, client: ManagementClient) -> list[str]:
         """Apply it (rabbitmq_admin.bootstrap.apply); return the changes."""
@@ -65,7 +76,8 @@ class BrokerSetup:
 
     def remove(self, client: ManagementClient) -> None:
         """Delete what the bootstrap made: the queues and their messages, the exchange, the
-        policy, the users. For the demo, the tests and the benchmarks; a vhost stays."""
+        policy, the users and the `_clone` users rotation made. For the demo, the tests and the
+        benchmarks; a vhost stays."""
         topology = self.topology
         client.delete("queues", topology.vhost, topology.queue)
         client.delete("queues", topology.vhost, topology.dead_letter_queue)
@@ -73,6 +85,7 @@ class BrokerSetup:
         client.delete("policies", topology.vhost, topology.policy_name)
         for user in self.users:
             client.delete("users", user.name)
+            client.delete("users", alternate(user.name))
 
 
 def read_credentials(path: str, role: str) -> tuple[str, str]:
@@ -97,11 +110,12 @@ def read_credentials(path: str, role: str) -> tuple[str, str]:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Apply the queue topology (quorum queue, dead-letter exchange and queue, the policy with the "
-        "delivery limit) and the least-privilege consumer and publisher users to a RabbitMQ broker, through its "
-        "management API, idempotently: what terraform apply runs as a Lambda function, for any broker. "
+        "delivery limit) and the least-privilege consumer, publisher and monitoring users to a RabbitMQ broker, "
+        "through its management API, idempotently: what terraform apply runs as a Lambda function, for any broker. "
         "Exit codes: 0 done, 1 the broker or its API refused (one line on stderr), 2 bad arguments.",
-        epilog="environment: RABBITMQ_ADMIN_PASSWORD (the admin's password), RABBITMQ_CONSUMER_PASSWORD and "
-        "RABBITMQ_PUBLISHER_PASSWORD (the users' passwords, else those of --credentials-out, else generated), "
+        epilog="environment: RABBITMQ_ADMIN_PASSWORD (the admin's password), RABBITMQ_CONSUMER_PASSWORD, "
+        "RABBITMQ_PUBLISHER_PASSWORD and RABBITMQ_MONITORING_PASSWORD (the users' passwords, else those of "
+        "--credentials-out, else generated), "
         "RABBITMQ_MANAGEMENT_URL and RABBITMQ_URL (where the management API is).",
     )
     parser.add_argument(
@@ -127,6 +141,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--consumer-user", help="the consumer's user name (default <queue>-consumer)")
     parser.add_argument("--publisher-user", help="the publisher's user name (default <queue>-publisher)")
     parser.add_argument(
+        "--monitoring-user", help="the monitoring user's name, for queue metrics (default <queue>-monitoring)"
+    )
+    parser.add_argument(
         "--credentials-out",
         metavar="FILE",
         help="JSON file for the users' credentials (mode 0600); its passwords are kept on the next run",
@@ -144,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = {
         "consumer": args.consumer_user or f"{args.queue}-consumer",
         "publisher": args.publisher_user or f"{args.queue}-publisher",
+        "monitoring": args.monitoring_user or f"{args.queue}-monitoring",
     }
     try:
         admin_password = _admin_password(args.admin_password_file)
@@ -160,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ca_file=args.ca_file,
             credentials_hint="check --admin-user and the admin password (RABBITMQ_ADMIN_PASSWORD)",
         )
-        setup = BrokerSetup.new(topology, names["consumer"], names["publisher"], passwords)
+        setup = BrokerSetup.new(topology, names["consumer"], names["publisher"], passwords, names["monitoring"])
         with _print_changes():
             changes = setup.apply(client)
     except AdminError as exc:
@@ -168,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if args.credentials_out:
         write_credentials(args.credentials_out, args.management_url, setup)
-        print(f"wrote the consumer's and the publisher's credentials to {args.credentials_out}")
+        print(f"wrote the consumer's, the publisher's and the monitoring user's credentials to {args.credentials_out}")
     if not changes:
         print(f"nothing to change: queue {topology.queue!r} on vhost {topology.vhost!r} and its users are as wanted")
     return 0
@@ -195,7 +213,12 @@ def _user_passwords(names: dict[str, str], credentials_file: str | None) -> dict
         if given:
             passwords[role] = given
         elif credentials_file and Path(credentials_file).exists():
-            username, password = read_credentials(credentials_file, role)
+            try:
+                username, password = read_credentials(credentials_file, role)
+            except ValueError:
+                if role != "monitoring":
+                    raise
+                username = password = ""  # a file from before the monitoring user: it gets a new password
             if username == names[role]:
                 passwords[role] = password
         if role not in passwords and not credentials_file:
