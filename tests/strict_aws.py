@@ -284,6 +284,41 @@ RULES: tuple[Rule, ...] = (
         "parsed as JSON'). Text unconfirmed.",
         "_record_invocations",
     ),
+    Rule(
+        "events-rate-expression",
+        "events:PutRule",
+        "A rate expression is rate(<positive integer> <unit>), the unit singular for 1 and plural above: "
+        "rate(1 minute), rate(5 minutes); rate(1 minutes) and rate(5 minute) are refused: ValidationException "
+        "'Parameter ScheduleExpression is not valid.' (moto accepts both).",
+        "EventBridge guide 'Rate expressions reference' "
+        "(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rate-expressions.html), Limitations. "
+        "Text: moto's message for other invalid expressions; AWS's own unconfirmed.",
+        "_check_rate_expression",
+    ),
+    Rule(
+        "secretsmanager-rotation-invoke-permission",
+        "secretsmanager:RotateSecret",
+        "Secrets Manager checks, when a rotation function is set, that the function's resource policy lets "
+        "secretsmanager.amazonaws.com call lambda:InvokeFunction (and, with an aws:SourceAccount condition, from "
+        "this account): AccessDeniedException otherwise (moto does not check).",
+        "Secrets Manager guide 'Troubleshoot rotation' ('I get access denied when trying to configure rotation': "
+        "'Secrets Manager checks the permissions of the function') and 'Permissions for rotation' "
+        "(https://docs.aws.amazon.com/secretsmanager/latest/userguide/"
+        "rotating-secrets-required-permissions-function.html). Exact text unconfirmed.",
+        "_check_rotation_permission",
+    ),
+    Rule(
+        "cloudwatch-dashboard-body",
+        "cloudwatch:PutDashboard",
+        "DashboardBody is a JSON object with a widgets array (0-500); each widget has a type and properties, x "
+        "0-23, width 1-24, height 1-1000; a metric widget has a region and metrics arrays of namespace, metric "
+        "name and dimension name/value pairs with an optional options object last; an alarm widget lists alarm "
+        "ARNs. InvalidParameterInput with DashboardValidationMessages otherwise (moto stores any string).",
+        "CloudWatch API Reference 'Dashboard Body Structure and Syntax' "
+        "(https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html) "
+        "and PutDashboard. Text unconfirmed.",
+        "_check_dashboard_body",
+    ),
 )
 
 # What AWS returns or does by itself where moto would differ; no request can break these, so the
@@ -375,6 +410,7 @@ def extend_moto(monkeypatch: pytest.MonkeyPatch) -> None:
     _accept_public_powertools_layers(monkeypatch)
     _record_invocations(monkeypatch)
     _report_function_vpc(monkeypatch)
+    _strict_schedules_rotation_and_dashboards(monkeypatch)
 
 
 # --------------------------------------------------------------------------------------------
@@ -875,3 +911,122 @@ def _report_function_vpc(monkeypatch: pytest.MonkeyPatch) -> None:
         return config
 
     monkeypatch.setattr(function_class, "vpc_config", property(vpc_config))
+
+
+# --------------------------------------------------------------------------------------------
+# EventBridge schedules, Secrets Manager rotation, CloudWatch dashboards
+# --------------------------------------------------------------------------------------------
+
+RATE_EXPRESSION = re.compile(r"^rate\((?P<value>[1-9][0-9]*) (?P<unit>minute|hour|day)(?P<plural>s?)\)$")
+
+
+def _check_rate_expression(expression: str | None) -> None:
+    from moto.events.exceptions import ValidationException
+
+    if not expression or not expression.startswith("rate("):
+        return  # cron(...) and event patterns: moto's own checks
+    match = RATE_EXPRESSION.match(expression)
+    if match is None or (match["value"] == "1") == bool(match["plural"]):
+        raise ValidationException("Parameter ScheduleExpression is not valid.")
+
+
+def _check_rotation_permission(account_id: str, region: str, function_arn: str) -> None:
+    import json
+
+    from moto.awslambda.utils import get_backend
+    from moto.core.exceptions import JsonRESTError
+
+    denied = JsonRESTError(
+        "AccessDeniedException",
+        "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants "
+        "access to the principal secretsmanager.amazonaws.com.",
+    )
+    try:
+        # GetPolicy's wire format: {"Policy": "<the policy document as a string>", "RevisionId": ...}
+        policy = json.loads(json.loads(get_backend(account_id, region).get_policy(function_arn, None))["Policy"])
+    except Exception:
+        raise denied from None
+    for statement in policy.get("Statement", []):
+        principal = statement.get("Principal") or {}
+        service = principal.get("Service") if isinstance(principal, dict) else principal
+        source_account = (statement.get("Condition") or {}).get("StringEquals", {}).get("AWS:SourceAccount")
+        if (
+            statement.get("Effect") == "Allow"
+            and service == "secretsmanager.amazonaws.com"
+            and statement.get("Action") in ("lambda:InvokeFunction", ["lambda:InvokeFunction"])
+            and source_account in (None, account_id)
+        ):
+            return
+    raise denied
+
+
+DASHBOARD_WIDGET_TYPES = frozenset({"metric", "text", "log", "alarm", "explorer"})
+
+
+def _dashboard_problems(body: str) -> list[str]:
+    import json
+
+    try:
+        dashboard = json.loads(body)
+    except ValueError:
+        return ["The dashboard body is not valid JSON"]
+    widgets = dashboard.get("widgets") if isinstance(dashboard, dict) else None
+    if not isinstance(widgets, list) or len(widgets) > 500:
+        return ["Should have a widgets array of at most 500 widgets"]
+    problems: list[str] = []
+    for index, widget in enumerate(widgets):
+        at = f"/widgets/{index}"
+        properties = widget.get("properties")
+        if widget.get("type") not in DASHBOARD_WIDGET_TYPES or not isinstance(properties, dict):
+            problems.append(f"{at}: should have a type of {sorted(DASHBOARD_WIDGET_TYPES)} and properties")
+            continue
+        for key, low, high in (("x", 0, 23), ("width", 1, 24), ("height", 1, 1000)):
+            if key in widget and not (isinstance(widget[key], int) and low <= widget[key] <= high):
+                problems.append(f"{at}/{key}: should be an integer from {low} to {high}")
+        if widget["type"] == "metric":
+            if not properties.get("region"):
+                problems.append(f"{at}/properties/region: required for a metric widget")
+            for line, metric in enumerate(properties.get("metrics") or [None]):
+                fields = metric[:-1] if metric and isinstance(metric[-1], dict) else metric
+                if not fields or len(fields) < 2 or len(fields) % 2 or not all(isinstance(f, str) for f in fields):
+                    problems.append(f"{at}/properties/metrics/{line}: should be namespace, metric name, pairs")
+        if widget["type"] == "alarm":
+            alarms = properties.get("alarms")
+            if not alarms or not all(str(arn).startswith("arn:aws:cloudwatch:") for arn in alarms):
+                problems.append(f"{at}/properties/alarms: should list alarm ARNs")
+    return problems
+
+
+def _check_dashboard_body(body: str) -> None:
+    from moto.cloudwatch.exceptions import DashboardInvalidInputError
+
+    problems = _dashboard_problems(body)
+    if problems:
+        raise DashboardInvalidInputError("The field DashboardBody is invalid: " + "; ".join(problems))
+
+
+def _strict_schedules_rotation_and_dashboards(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.cloudwatch.models import CloudWatchBackend
+    from moto.events.models import EventsBackend
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    put_rule = EventsBackend.put_rule
+    rotate_secret = SecretsManagerBackend.rotate_secret
+    put_dashboard = CloudWatchBackend.put_dashboard
+
+    def strict_put_rule(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        _check_rate_expression(kwargs.get("scheduled_expression"))
+        return put_rule(self, name, *args, **kwargs)
+
+    def strict_rotate_secret(self: Any, secret_id: str, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("rotation_lambda_arn"):
+            _check_rotation_permission(self.account_id, self.region_name, kwargs["rotation_lambda_arn"])
+        return rotate_secret(self, secret_id, *args, **kwargs)
+
+    def strict_put_dashboard(self: Any, name: str, body: str) -> Any:
+        _check_dashboard_body(body)
+        return put_dashboard(self, name, body)
+
+    monkeypatch.setattr(EventsBackend, "put_rule", strict_put_rule)
+    monkeypatch.setattr(SecretsManagerBackend, "rotate_secret", strict_rotate_secret)
+    monkeypatch.setattr(CloudWatchBackend, "put_dashboard", strict_put_dashboard)

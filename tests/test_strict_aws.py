@@ -58,6 +58,8 @@ class World:
     subnets: list[str]  # default VPC, one per Availability Zone
     same_az_subnet: str  # default VPC, same zone as subnets[0]
     other_vpc_subnet: str
+    events: Any = None
+    cloudwatch: Any = None
 
     def broker_request(self, **overrides: Any) -> dict[str, Any]:
         """A CreateBroker request as the Terraform provider sends it, obeying every rule."""
@@ -178,6 +180,7 @@ def world() -> Iterator[World]:
             same_az_subnet=same_az_subnet,
             other_vpc_subnet=other_vpc_subnet,
         )
+        partial.events, partial.cloudwatch = client(endpoint, "events"), client(endpoint, "cloudwatch")
         partial.function_name = partial.lambda_.create_function(**partial.function_request())["FunctionName"]
         broker = partial.mq.create_broker(**partial.broker_request())
         partial.broker_id, partial.broker_arn = broker["BrokerId"], broker["BrokerArn"]
@@ -284,6 +287,48 @@ NO_VHOST_UPDATE = (
     "an update; create a new event source mapping."
 )
 GE, LE = "Member must have value greater than or equal to {}", "Member must have value less than or equal to {}"
+
+NO_INVOKE = (
+    "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access "
+    "to the principal secretsmanager.amazonaws.com."
+)
+
+
+def allow_secrets_manager(w: World, function_name: str, **overrides: str) -> None:
+    w.lambda_.add_permission(
+        **{
+            "FunctionName": function_name,
+            "StatementId": "SecretsManagerRotation",
+            "Action": "lambda:InvokeFunction",
+            "Principal": "secretsmanager.amazonaws.com",
+            "SourceAccount": ACCOUNT,
+            **overrides,
+        }
+    )
+
+
+def rotate_with(permission: Callable[[World, str], None]) -> Callable[[World], object]:
+    """RotateSecret of a new secret with a new function that has only the given permission."""
+
+    def send(w: World) -> object:
+        function = w.lambda_.create_function(**w.function_request(FunctionName=unique("rotation")))
+        permission(w, function["FunctionName"])
+        secret = w.secrets.create_secret(Name=unique("consumer"), SecretString='{"username": "a", "password": "b"}')
+        return w.secrets.rotate_secret(
+            SecretId=secret["ARN"],
+            RotationLambdaARN=function["FunctionArn"],
+            RotationRules={"AutomaticallyAfterDays": 30},
+            RotateImmediately=False,
+        )
+
+    return send
+
+
+def put_dashboard(*widgets: dict[str, Any]) -> Callable[[World], object]:
+    return lambda w: w.cloudwatch.put_dashboard(
+        DashboardName=unique("dashboard"), DashboardBody=json.dumps({"widgets": list(widgets)})
+    )
+
 
 REFUSALS: dict[str, tuple[Refusal, ...]] = {
     "mq-instance-type": (
@@ -610,6 +655,62 @@ REFUSALS: dict[str, tuple[Refusal, ...]] = {
             "Could not parse request body into json",
         ),
     ),
+    "events-rate-expression": tuple(
+        Refusal(
+            expression,
+            lambda w, e=expression: w.events.put_rule(Name=unique("schedule"), ScheduleExpression=e),  # type: ignore[misc]
+            "ValidationException",
+            "Parameter ScheduleExpression is not valid.",
+        )
+        for expression in ("rate(1 minutes)", "rate(5 minute)", "rate(0 minutes)", "rate(1 second)")
+    ),
+    "secretsmanager-rotation-invoke-permission": (
+        Refusal("no-function-policy", rotate_with(lambda w, name: None), "AccessDeniedException", NO_INVOKE),
+        Refusal(
+            "other-source-account",
+            rotate_with(lambda w, name: allow_secrets_manager(w, name, SourceAccount="111122223333")),
+            "AccessDeniedException",
+            NO_INVOKE,
+        ),
+        Refusal(
+            "other-principal",
+            rotate_with(lambda w, name: allow_secrets_manager(w, name, Principal="events.amazonaws.com")),
+            "AccessDeniedException",
+            NO_INVOKE,
+        ),
+    ),
+    "cloudwatch-dashboard-body": (
+        Refusal(
+            "metric-widget-without-region",
+            put_dashboard({"type": "metric", "properties": {"metrics": [["AWS/SQS", "NumberOfMessagesSent"]]}}),
+            "InvalidParameterInput",
+            "The field DashboardBody is invalid: /widgets/0/properties/region: required for a metric widget",
+        ),
+        Refusal(
+            "wider-than-the-grid",
+            put_dashboard({"type": "text", "width": 25, "properties": {"markdown": "x"}}),
+            "InvalidParameterInput",
+            "The field DashboardBody is invalid: /widgets/0/width: should be an integer from 1 to 24",
+        ),
+        Refusal(
+            "dimension-without-value",
+            put_dashboard(
+                {
+                    "type": "metric",
+                    "properties": {"region": REGION, "metrics": [["AWS/SQS", "NumberOfMessagesSent", "QueueName"]]},
+                }
+            ),
+            "InvalidParameterInput",
+            "The field DashboardBody is invalid: /widgets/0/properties/metrics/0: should be namespace, metric name, "
+            "pairs",
+        ),
+        Refusal(
+            "alarm-names-not-arns",
+            put_dashboard({"type": "alarm", "properties": {"alarms": ["my-alarm"]}}),
+            "InvalidParameterInput",
+            "The field DashboardBody is invalid: /widgets/0/properties/alarms: should list alarm ARNs",
+        ),
+    ),
 }
 
 
@@ -790,3 +891,23 @@ def test_every_behaviour_is_observed() -> None:
 @pytest.mark.parametrize("behaviour", sorted(OBSERVATIONS))
 def test_double_behaves_like_aws(world: World, behaviour: str) -> None:
     OBSERVATIONS[behaviour](world)
+
+
+def test_valid_schedule_rotation_and_dashboard_are_accepted(world: World) -> None:
+    for expression in ("rate(1 minute)", "rate(5 minutes)", "rate(1 day)", "cron(0 12 * * ? *)"):
+        world.events.put_rule(Name=unique("schedule"), ScheduleExpression=expression)
+    rotation = cast(dict[str, Any], rotate_with(allow_secrets_manager)(world))
+    assert world.secrets.describe_secret(SecretId=rotation["ARN"])["RotationEnabled"] is True
+    put_dashboard(
+        {
+            "type": "metric",
+            "x": 0,
+            "width": 24,
+            "height": 6,
+            "properties": {
+                "region": REGION,
+                "metrics": [["AWS/SQS", "NumberOfMessagesSent", "QueueName", "orders", {"label": "Sent"}]],
+            },
+        },
+        {"type": "alarm", "properties": {"alarms": [f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:backlog"]}},
+    )(world)
