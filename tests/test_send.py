@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -25,9 +25,9 @@ import pytest
 from moto import mock_aws
 
 from rabbitmq_admin.topology import Topology
-from rabbitmq_tools import send
+from rabbitmq_tools import publisher, send
 from rabbitmq_tools.bootstrap import BrokerSetup, write_credentials
-from rabbitmq_tools.publisher import PublishResult
+from rabbitmq_tools.publisher import ConfirmedPublisher, PublishResult
 from support import ROOT, drain, message_count, url_via, wait_for
 from tcp_proxy import TcpProxy
 from tls import self_signed_certificate, server_context
@@ -598,3 +598,102 @@ def test_progress_line_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None
     err = capsys.readouterr().err
     assert err.startswith("\rsent 12,000/20,000 | confirmed 11,500 | ")
     assert err.endswith(" msg/s\n")
+
+
+# --- a rate through reconnects, and Ctrl-C at a bad moment ---------------------------------------
+
+
+class Worker(threading.Thread):
+    """Runs `target` in a thread and keeps its result or exception for the test."""
+
+    def __init__(self, target: Callable[[], Any]) -> None:
+        super().__init__(daemon=True)
+        self._call = target
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = self._call()
+        except BaseException as exc:
+            self.error = exc
+
+
+def test_a_rate_limited_run_goes_on_after_reconnects(
+    broker_url: str, broker_address: tuple[str, int], channel: Any, topology: Topology
+) -> None:
+    # GIVEN a publisher at 20 messages a second through a proxy (its rate timer is pending
+    # nearly all the time, on the I/O loop of the connection about to be cut)
+    with TcpProxy(broker_address) as proxy:
+        sender = ConfirmedPublisher(pika.URLParameters(url_via(broker_url, proxy.port)), topology.queue, rate=20)
+        runner = Worker(lambda: sender.publish(60, lambda i: (b"{}", pika.BasicProperties(message_id=str(i)))))
+        runner.start()
+        # WHEN the network cuts its connection three times
+        for cut in range(3):
+            time.sleep(0.4)
+            proxy.cut()
+            assert proxy.cuts == cut + 1
+        runner.join(20)
+    # THEN it went on at its rate after each reconnect, to the last message
+    assert not runner.is_alive(), "the publisher stalled after a reconnect"
+    assert runner.error is None
+    result: PublishResult = runner.result
+    assert (result.confirmed, result.reconnects) == (60, 3)
+    assert set(ids_on(channel, topology.queue)) == {str(i) for i in range(60)}
+
+
+# Ctrl-C at the worst moment: inside pika's transport.write(), after the frame is buffered and
+# before the socket's writer is registered. A KeyboardInterrupt raised there leaves the frames
+# unsent for ever, so the goodbye to the broker waited for ever (send.py ignored Ctrl-C).
+CTRL_C_INSIDE_A_WRITE = """
+import atexit, signal, sys, time
+from pika.adapters.utils import io_services_utils
+from rabbitmq_tools import send
+
+transport = io_services_utils._AsyncPlaintextTransport
+original = transport.write
+writes = 0
+
+def write(self, data):
+    global writes
+    writes += 1
+    if writes < 500 or self.get_write_buffer_size():  # from the 500th write, when the buffer is empty
+        return original(self, data)
+    transport.write = original
+    self._buffer_tx_data(data)
+    pressed = time.monotonic()
+    atexit.register(lambda: print(f"exited {time.monotonic() - pressed:.3f} s after Ctrl-C"))
+    signal.raise_signal(signal.SIGINT)
+    self._nbio.set_writer(self._sock.fileno(), self._on_socket_writable)
+
+transport.write = write
+raise SystemExit(send.main(sys.argv[1:]))
+"""
+
+
+def test_ctrl_c_inside_pikas_write_still_stops_send(broker_url: str, channel: Any, topology: Topology) -> None:
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            CTRL_C_INSIDE_A_WRITE,
+            "--url",
+            broker_url,
+            "--queue",
+            topology.queue,
+            "--count",
+            "100000",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = runner.communicate(timeout=30)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    assert runner.returncode == send.INTERRUPTED, err
+    assert re.fullmatch(r"\ninterrupted: [\d,]+ of 100,000 messages confirmed\n", err)
+    # at the loop's next safe point, not after the goodbye's time limit (a goodbye that never ends)
+    assert float(out.split()[1]) < publisher.CLOSE_TIMEOUT - 1

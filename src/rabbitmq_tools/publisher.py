@@ -9,14 +9,23 @@ return it as unroutable.
 If the connection drops mid-run, every message not yet confirmed is published again after
 a reconnect with backoff, so each message is confirmed at least once (a re-sent message may
 arrive twice). Used by send.py, the benchmarks and the fault-injection tests.
+
+Ctrl-C in the main thread stops the run at a safe point of the I/O loop, never inside pika: a
+KeyboardInterrupt raised between pika buffering a frame and registering its socket writer
+leaves the frames unsent, and the goodbye to the broker then waits for ever (the cause of a
+send.py that ignored Ctrl-C under load). The goodbye is bounded in time besides.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
 import pika
@@ -28,6 +37,7 @@ MessageFactory = Callable[[int], tuple[bytes, pika.BasicProperties]]
 
 DEFAULT_WINDOW = 1000
 PROGRESS_INTERVAL = 0.25
+CLOSE_TIMEOUT = 5.0  # seconds a goodbye to the broker may take before the connection is dropped
 
 
 @dataclass
@@ -112,25 +122,54 @@ class ConfirmedPublisher:
         run = _Run(self, count, message)
         failures = 0
         try:
-            while not run.done:
-                run.connect_and_run()
-                if run.done:
-                    break
-                if run.fatal is not None:
-                    raise run.fatal
-                # The connection was lost: put what was in flight back, reconnect with backoff.
-                if not run.ever_opened or failures >= self.reconnect_attempts:
-                    raise PublishError(run.lost_reason(), run.result, run.cause)
-                failures = 0 if run.progressed else failures + 1
-                run.requeue_outstanding()
-                run.result.reconnects += 1
-                time.sleep(min(0.25 * 2**failures, 8.0))
+            with _ctrl_c_at_a_safe_point(run):
+                while not run.done:
+                    run.connect_and_run()
+                    if run.interrupted:
+                        raise KeyboardInterrupt
+                    if run.done:
+                        break
+                    if run.fatal is not None:
+                        raise run.fatal
+                    # The connection was lost: put what was in flight back, reconnect with backoff.
+                    if not run.ever_opened or failures >= self.reconnect_attempts:
+                        raise PublishError(run.lost_reason(), run.result, run.cause)
+                    failures = 0 if run.progressed else failures + 1
+                    run.requeue_outstanding()
+                    run.result.reconnects += 1
+                    time.sleep(min(0.25 * 2**failures, 8.0))
         except KeyboardInterrupt:
-            run.close()
+            with suppress(KeyboardInterrupt):  # Ctrl-C again: leave without the goodbye
+                run.close()
             run.result.finished = time.monotonic()
             raise PublishInterrupted(run.result) from None
         run.result.finished = time.monotonic()
         return run.result
+
+
+@contextmanager
+def _ctrl_c_at_a_safe_point(run: _Run) -> Iterator[None]:
+    """While `run` publishes in the main thread with Python's default Ctrl-C handling, a Ctrl-C
+    inside the I/O loop is handed to the loop as a callback (a graceful stop) instead of being
+    raised wherever pika happens to be. Outside the loop, or the second time, it raises as usual."""
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield  # only the main thread receives signals; and someone else's handler stays
+        return
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        connection = run.connection
+        if run.interrupted or not run.looping or connection is None:
+            raise KeyboardInterrupt
+        run.interrupted = True
+        connection.ioloop.add_callback_threadsafe(run.on_interrupt)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class _Run:
@@ -153,6 +192,8 @@ class _Run:
         self.cause: BaseException | None = None
         self.scheduled = False
         self.closing = False
+        self.looping = False  # the I/O loop runs: a Ctrl-C must wait for a safe point
+        self.interrupted = False  # Ctrl-C was pressed; the loop stops at the next safe point
 
     @property
     def done(self) -> bool:
@@ -162,6 +203,9 @@ class _Run:
         self.progressed = False
         self.closing = False
         self.channel = None
+        # A rate timer pending on the last connection died with its I/O loop: without this, a
+        # rate-limited run that reconnects waits for that timer for ever.
+        self.scheduled = False
         self.connection = SelectConnection(
             self.p.parameters,
             on_open_callback=self._on_open,
@@ -170,13 +214,26 @@ class _Run:
         )
         if self.p.on_progress:
             self.connection.ioloop.call_later(PROGRESS_INTERVAL, self._report)
-        self.connection.ioloop.start()
+        self._loop()
 
     def close(self) -> None:
         if self.connection is not None and self.connection.is_open:
             self.closing = True
             self.connection.close()
-            self.connection.ioloop.start()  # until the close completes; _on_closed stops it
+            self.connection.ioloop.call_later(CLOSE_TIMEOUT, self.connection.ioloop.stop)
+            self._loop()  # until the close completes (_on_closed stops the loop) or times out
+
+    def on_interrupt(self) -> None:
+        """Ctrl-C, run by the I/O loop at a safe point: stop as gracefully as when done."""
+        self._stop()
+
+    def _loop(self) -> None:
+        assert self.connection is not None
+        self.looping = True
+        try:
+            self.connection.ioloop.start()
+        finally:
+            self.looping = False
 
     def requeue_outstanding(self) -> None:
         indexes = [index for index, _ in self.outstanding.values()]
@@ -299,6 +356,8 @@ class _Run:
         if self.connection is not None and self.connection.is_open:
             self.closing = True
             self.connection.close()  # _on_closed stops the ioloop
+            # A broker that never answers the goodbye must not hold the run (nor Ctrl-C) for ever.
+            self.connection.ioloop.call_later(CLOSE_TIMEOUT, self.connection.ioloop.stop)
         elif self.connection is not None:
             self.connection.ioloop.stop()
 
