@@ -4,6 +4,7 @@ unroutable messages, connections cut by a proxy, Ctrl-C), each with its exit cod
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -24,7 +25,9 @@ import pika.exceptions
 import pytest
 from moto import mock_aws
 
+from rabbitmq_admin.management import ManagementClient
 from rabbitmq_admin.topology import Topology
+from rabbitmq_admin.users import generate_password
 from rabbitmq_tools import publisher, send
 from rabbitmq_tools.bootstrap import BrokerSetup, write_credentials
 from rabbitmq_tools.publisher import ConfirmedPublisher, PublishResult
@@ -511,6 +514,10 @@ def test_connection_cuts_are_survived_and_nothing_is_lost(
         stop = threading.Event()
 
         def cut_repeatedly() -> None:
+            # From the publisher's connection on: the check that the queues exist comes first,
+            # and a cut in its handshake would end send.py before it publishes.
+            while proxy.connections < 2 and not stop.is_set():
+                time.sleep(0.01)
             while proxy.cuts < 3 and not stop.is_set():
                 time.sleep(0.3)
                 proxy.cut()
@@ -600,7 +607,7 @@ def test_progress_line_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None
     assert err.endswith(" msg/s\n")
 
 
-# --- a rate through reconnects, and Ctrl-C at a bad moment ---------------------------------------
+# --- reconnects with fresh credentials, a rate through reconnects, and Ctrl-C at a bad moment ----
 
 
 class Worker(threading.Thread):
@@ -697,3 +704,75 @@ def test_ctrl_c_inside_pikas_write_still_stops_send(broker_url: str, channel: An
     assert re.fullmatch(r"\ninterrupted: [\d,]+ of 100,000 messages confirmed\n", err)
     # at the loop's next safe point, not after the goodbye's time limit (a goodbye that never ends)
     assert float(out.split()[1]) < publisher.CLOSE_TIMEOUT - 1
+
+
+def test_a_long_send_reads_the_publishers_secret_again_on_reconnect(
+    broker_url: str,
+    broker_address: tuple[str, int],
+    channel: Any,
+    broker_setup: BrokerSetup,
+    management: ManagementClient,
+    aws: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN send.py publishing a long run to the deployed queue, as the publisher of its secret
+    first, queue = broker_setup.publisher, broker_setup.topology.queue
+    second = dataclasses.replace(first, name=f"{first.name}_clone", password=generate_password())
+    management.put("users", second.name, body={"password": second.password, "tags": ""})
+    management.put("permissions", "/", second.name, body=dataclasses.asdict(second.permissions))
+    secret = aws.create_secret(
+        Name="publisher-credentials", SecretString=json.dumps({"username": first.name, "password": first.password})
+    )
+
+    def rotate_then_cut() -> None:
+        wait_for(lambda: message_count_or_zero(channel.connection, queue) > 300, timeout=20)
+        # WHEN the secret moves to another user, the first user's password changes (a rotation, one
+        # step further), and the network cuts the connection
+        aws.put_secret_value(
+            SecretId=secret["ARN"], SecretString=json.dumps({"username": second.name, "password": second.password})
+        )
+        management.put("users", first.name, body={"password": generate_password(), "tags": ""})
+        proxy.cut()
+
+    try:
+        with TcpProxy(broker_address) as proxy:
+            outputs = deployed_outputs(tmp_path, f"amqp://localhost:{proxy.port}", secret["ARN"], queue)
+            rotation = Worker(rotate_then_cut)
+            rotation.start()
+            code, out, err = run_send(
+                ["--outputs", str(outputs), "--count", "2000", "--rate", "1000", "--json"], capsys
+            )
+            rotation.join(20)
+    finally:
+        management.delete("users", second.name)
+    # THEN it reconnected as the secret's new user (the old password would be refused: exit 6)
+    assert rotation.error is None
+    assert (code, err) == (0, "")
+    summary = json.loads(out)
+    assert summary["confirmed"] == 2000
+    assert proxy.cuts == 1
+
+
+@pytest.mark.parametrize(
+    ("cause", "code", "message"),
+    [
+        (
+            pika.exceptions.ConnectionClosedByBroker(403, "ACCESS_REFUSED - Login was refused"),
+            send.REFUSED,
+            "RabbitMQ at h:5672 refused the credentials of user 'u': check the user name and password",
+        ),
+        (
+            pika.exceptions.StreamLostError("Transport indicated EOF"),
+            send.UNREACHABLE,
+            "RabbitMQ at h:5672 closed the connection during the handshake without refusing it: check the network "
+            "path to the broker (a proxy, a firewall) and try again",
+        ),
+    ],
+)
+def test_only_the_brokers_refusal_is_reported_as_one(cause: BaseException, code: int, message: str) -> None:
+    # pika raises ProbableAuthenticationError for both, with the text of what it saw
+    failure = send.connection_failure(
+        pika.exceptions.ProbableAuthenticationError(repr(cause)), pika.URLParameters("amqp://u:p@h:5672/")
+    )
+    assert (failure.code, str(failure)) == (code, message)

@@ -8,7 +8,10 @@ return it as unroutable.
 
 If the connection drops mid-run, every message not yet confirmed is published again after
 a reconnect with backoff, so each message is confirmed at least once (a re-sent message may
-arrive twice). Used by send.py, the benchmarks and the fault-injection tests.
+arrive twice). Each connection asks the credentials provider, when there is one, for the
+current user name and password, so a long run survives a password rotation; a broker that
+refuses them stops the run at once (retrying a refused password cannot help). Used by send.py,
+the benchmarks and the fault-injection tests.
 
 Ctrl-C in the main thread stops the run at a safe point of the I/O loop, never inside pika: a
 KeyboardInterrupt raised between pika buffering a frame and registering its socket writer
@@ -31,6 +34,8 @@ from typing import Any
 import pika
 import pika.exceptions
 from pika.adapters.select_connection import SelectConnection
+
+from rabbitmq_tools.credentials import CredentialsProvider, refused_by_broker, with_credentials
 
 # A message to publish: (body, properties); properties must carry a unique message_id.
 MessageFactory = Callable[[int], tuple[bytes, pika.BasicProperties]]
@@ -76,12 +81,20 @@ class PublishResult:
 
 class PublishError(Exception):
     """Publishing stopped: the broker refused something, or the connection could not be
-    (re-)established. `result` holds what was confirmed until then; `cause` the pika error."""
+    (re-)established. `result` holds what was confirmed until then; `cause` the pika error (or
+    the credentials provider's); `parameters` those of the last connection, with its user."""
 
-    def __init__(self, message: str, result: PublishResult, cause: BaseException | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        result: PublishResult,
+        cause: BaseException | None = None,
+        parameters: pika.ConnectionParameters | None = None,
+    ) -> None:
         super().__init__(message)
         self.result = result
         self.cause = cause
+        self.parameters = parameters
 
 
 class PublishInterrupted(Exception):
@@ -103,7 +116,10 @@ class ConfirmedPublisher:
         rate: float = 0.0,
         reconnect_attempts: int = 8,
         on_progress: Callable[[PublishResult], None] | None = None,
+        credentials: CredentialsProvider | None = None,
     ) -> None:
+        """`credentials`, when given, is asked for the user name and password at every
+        (re)connect, instead of using those of `parameters`."""
         if window < 1:
             raise ValueError(f"window must be at least 1, got {window}")
         if rate < 0:
@@ -115,6 +131,7 @@ class ConfirmedPublisher:
         self.rate = rate
         self.reconnect_attempts = reconnect_attempts
         self.on_progress = on_progress
+        self.credentials = credentials
 
     def publish(self, count: int, message: MessageFactory) -> PublishResult:
         """Publish messages 0..count-1 (built by `message(index)`) until every one is confirmed,
@@ -124,7 +141,12 @@ class ConfirmedPublisher:
         try:
             with _ctrl_c_at_a_safe_point(run):
                 while not run.done:
-                    run.connect_and_run()
+                    try:
+                        run.connect_and_run()
+                    except ValueError as exc:  # the credentials provider's (CredentialsUnavailable)
+                        if not run.ever_opened:
+                            raise PublishError(str(exc), run.result, exc) from None
+                        run.cause = exc  # on a reconnect: perhaps passing, retried like a failed connect
                     if run.interrupted:
                         raise KeyboardInterrupt
                     if run.done:
@@ -132,8 +154,8 @@ class ConfirmedPublisher:
                     if run.fatal is not None:
                         raise run.fatal
                     # The connection was lost: put what was in flight back, reconnect with backoff.
-                    if not run.ever_opened or failures >= self.reconnect_attempts:
-                        raise PublishError(run.lost_reason(), run.result, run.cause)
+                    if not run.ever_opened or run.refused or failures >= self.reconnect_attempts:
+                        raise PublishError(run.lost_reason(), run.result, run.cause, run.parameters)
                     failures = 0 if run.progressed else failures + 1
                     run.requeue_outstanding()
                     run.result.reconnects += 1
@@ -184,6 +206,7 @@ class _Run:
         self.outstanding: dict[int, tuple[int, str]] = {}  # delivery tag -> (index, message id)
         self.returned: set[str] = set()  # message ids the broker returned as unroutable
         self.connection: SelectConnection | None = None
+        self.parameters: pika.ConnectionParameters = publisher.parameters  # the current connection's
         self.channel: Any = None
         self.tag = 0
         self.ever_opened = False
@@ -199,15 +222,23 @@ class _Run:
     def done(self) -> bool:
         return not self.outstanding and not self.retry and self.next_index >= self.result.count
 
+    @property
+    def refused(self) -> bool:
+        """The broker refused the user name and password, or the user's access to the vhost."""
+        return self.cause is not None and refused_by_broker(self.cause)
+
     def connect_and_run(self) -> None:
         self.progressed = False
         self.closing = False
         self.channel = None
+        self.cause = None
         # A rate timer pending on the last connection died with its I/O loop: without this, a
         # rate-limited run that reconnects waits for that timer for ever.
         self.scheduled = False
+        # Asked at every connect: after a rotation the provider has the new password.
+        self.parameters = with_credentials(self.p.parameters, self.p.credentials)
         self.connection = SelectConnection(
-            self.p.parameters,
+            self.parameters,
             on_open_callback=self._on_open,
             on_open_error_callback=self._on_open_error,
             on_close_callback=self._on_closed,
@@ -243,7 +274,7 @@ class _Run:
 
     def lost_reason(self) -> str:
         where = f"{self.p.parameters.host}:{self.p.parameters.port}"
-        if not self.ever_opened:
+        if not self.ever_opened or self.refused:
             return f"cannot connect to RabbitMQ at {where}: {self.cause!r}"
         return f"lost the connection to RabbitMQ at {where} and could not reconnect: {self.cause!r}"
 

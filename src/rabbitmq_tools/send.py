@@ -32,8 +32,14 @@ import pika
 import pika.exceptions
 
 from rabbitmq_admin.topology import dead_letter_queue_name
-from rabbitmq_tools.bootstrap import read_credentials
 from rabbitmq_tools.broker import CREDENTIALS, VHOST, connection_parameters, explain_connection_error
+from rabbitmq_tools.credentials import (
+    CredentialsProvider,
+    CredentialsUnavailable,
+    from_file,
+    from_secret,
+    refused_by_broker,
+)
 from rabbitmq_tools.lambda_event import LOCAL_BROKER_ARN, MAX_EVENT_BYTES, build_event, build_record
 from rabbitmq_tools.project import EXAMPLE_MESSAGE, ROOT
 from rabbitmq_tools.publisher import (
@@ -94,9 +100,12 @@ def fail(code: int, message: str) -> NoReturn:
 
 @dataclass(frozen=True)
 class Target:
-    parameters: pika.ConnectionParameters
+    parameters: pika.ConnectionParameters  # with the credentials read first
     queue: str
     max_message_size: int | None = None  # the deployed broker's; None for --url, whose broker is not known
+    # Read again at every reconnect, so a long run survives a password rotation; None: the URL's user.
+    credentials: CredentialsProvider | None = None
+    credentials_failure: int = USAGE  # the exit code when the provider fails: AWS for a secret
 
     @property
     def vhost(self) -> str:
@@ -253,20 +262,24 @@ def check_fits_in_event(body: bytes, content_type: str, headers: dict[str, Any],
 
 
 def resolve_target(args: argparse.Namespace) -> Target:
+    provider: CredentialsProvider | None = None
+    provider_failure = USAGE
     if args.url:
         username, password = os.environ.get("RABBITMQ_USERNAME"), os.environ.get("RABBITMQ_PASSWORD")
         try:
             if "@" in args.url.split("://", 1)[-1].split("/", 1)[0]:
                 username = password = None  # the URL's own credentials win
             elif args.credentials:
-                username, password = read_credentials(args.credentials, "publisher")
+                provider = from_file(args.credentials, "publisher")
+                username, password = provider()
             parameters = connection_parameters(args.url, username, password, args.ca_file)
         except (ValueError, OSError) as exc:
             fail(USAGE, f"bad --url, --credentials or --ca-file: {exc}")
         queue, max_size = args.queue or "orders", None
     else:
         outputs = read_outputs(args.outputs)
-        username, password = fetch_credentials(outputs["publisher_secret_arn"], outputs["region"])
+        provider, provider_failure = publisher_secret(outputs["publisher_secret_arn"], outputs["region"]), AWS
+        username, password = fetch_credentials(provider)
         try:
             parameters = connection_parameters(outputs["amqps_endpoint"], username, password, args.ca_file)
         except (ValueError, OSError) as exc:
@@ -277,7 +290,7 @@ def resolve_target(args: argparse.Namespace) -> Target:
     if args.vhost:
         parameters.virtual_host = args.vhost
     parameters.blocked_connection_timeout = 60  # a broker in a resource alarm blocks publishers
-    return Target(parameters, queue, max_size)
+    return Target(parameters, queue, max_size, provider, provider_failure)
 
 
 def read_outputs(path: str | None) -> dict[str, Any]:
@@ -329,32 +342,21 @@ def terraform_error(stderr: str) -> str:
     return next((line for line in lines if line.startswith("Error:")), lines[0] if lines else "no message")
 
 
-def fetch_credentials(secret_arn: str, region: str) -> tuple[str, str]:
-    import boto3
+def publisher_secret(secret_arn: str, region: str) -> CredentialsProvider:
+    """The publisher's credentials from its secret, read at every call (see credentials.py)."""
     import botocore.exceptions
 
     try:
-        client = boto3.client("secretsmanager", region_name=region)
-        value = client.get_secret_value(SecretId=secret_arn)["SecretString"]
-    except botocore.exceptions.NoCredentialsError:
-        fail(AWS, "no AWS credentials: run `aws configure` or `aws sso login`, or set AWS_PROFILE")
-    except botocore.exceptions.ClientError as exc:
-        error = exc.response.get("Error", {})
-        if error.get("Code") == "ResourceNotFoundException":
-            fail(
-                AWS, f"secret {secret_arn} not found in {region}: the Terraform outputs are stale, run terraform apply"
-            )
-        fail(AWS, f"cannot read secret {secret_arn}: {error.get('Code')}: {error.get('Message')}")
-    except botocore.exceptions.BotoCoreError as exc:
-        fail(AWS, f"cannot reach Secrets Manager in {region}: {exc}")
+        return from_secret(secret_arn, region)
+    except botocore.exceptions.BotoCoreError as exc:  # no region, a broken AWS configuration
+        fail(AWS, f"cannot make a Secrets Manager client for {region}: {exc}")
+
+
+def fetch_credentials(provider: CredentialsProvider) -> tuple[str, str]:
     try:
-        secret = json.loads(value)
-        username, password = secret["username"], secret["password"]
-    except (ValueError, TypeError, KeyError):
-        fail(AWS, f"secret {secret_arn} is not JSON with a username and a password, as the bootstrap writes it")
-    if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
-        fail(AWS, f"secret {secret_arn} has an empty or non-string username or password")
-    return username, password
+        return provider()
+    except CredentialsUnavailable as exc:
+        fail(AWS, str(exc))
 
 
 # --- broker -----------------------------------------------------------------------------
@@ -362,6 +364,13 @@ def fetch_credentials(secret_arn: str, region: str) -> tuple[str, str]:
 
 def connection_failure(error: BaseException, parameters: pika.ConnectionParameters) -> Failure:
     kind, message = explain_connection_error(error, parameters)
+    if kind in {CREDENTIALS, VHOST} and not refused_by_broker(error):
+        # pika calls a connection cut during the handshake a probable refusal; the broker said nothing
+        return Failure(
+            UNREACHABLE,
+            f"RabbitMQ at {parameters.host}:{parameters.port} closed the connection during the handshake without "
+            "refusing it: check the network path to the broker (a proxy, a firewall) and try again",
+        )
     return Failure(REFUSED if kind in {CREDENTIALS, VHOST} else UNREACHABLE, message)
 
 
@@ -418,13 +427,22 @@ def publish_messages(
     """Publish with confirms (see publisher.py), a progress line on a terminal; a failure to
     connect becomes a `Failure` with its exit code."""
     progress = Progress(count) if show_progress and count > 1 and sys.stderr.isatty() else None
-    publisher = ConfirmedPublisher(target.parameters, target.queue, window=window, rate=rate, on_progress=progress)
+    publisher = ConfirmedPublisher(
+        target.parameters,
+        target.queue,
+        window=window,
+        rate=rate,
+        on_progress=progress,
+        credentials=target.credentials,
+    )
     try:
         return publisher.publish(count, message)
     except PublishError as exc:
+        done = f"{exc.result.confirmed:,} of {exc.result.count:,} messages confirmed"
+        if isinstance(exc.cause, CredentialsUnavailable):
+            raise Failure(target.credentials_failure, f"{exc.cause} ({done})") from None
         if exc.cause is not None and not isinstance(exc.cause, pika.exceptions.ChannelClosedByBroker):
-            failure = connection_failure(exc.cause, target.parameters)
-            done = f"{exc.result.confirmed:,} of {exc.result.count:,} messages confirmed"
+            failure = connection_failure(exc.cause, exc.parameters or target.parameters)
             raise Failure(failure.code, f"{failure} ({done})") from None
         fail(ERROR, str(exc))
     finally:
