@@ -11,26 +11,37 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pika
 import pytest
+from pika.exceptions import (
+    ConnectionClosedByBroker,
+    ProbableAccessDeniedError,
+    ProbableAuthenticationError,
+    StreamLostError,
+)
 
+from rabbitmq_admin.management import ManagementClient
 from rabbitmq_admin.topology import Topology
+from rabbitmq_admin.users import User, generate_password
 from rabbitmq_consumer import business_logic, handler
 from rabbitmq_consumer.messages import Message
 from rabbitmq_tools.bootstrap import BrokerSetup, write_credentials
+from rabbitmq_tools.credentials import refused_by_broker
 from rabbitmq_tools.local_event_source_mapping import (
     LocalEventSourceMapping,
     MappingSettings,
+    MappingStopped,
     Stats,
     load_handler,
     main,
 )
-from support import drain, json_properties, message_count, order, publish, runner_process, wait_for
+from support import drain, json_properties, message_count, order, publish, runner_process, url_via, wait_for
+from tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
 
@@ -54,6 +65,22 @@ class Recorder:
 
     def sizes(self) -> list[int]:
         return [len(self.records(i)) for i in range(len(self.events))]
+
+
+class Worker(threading.Thread):
+    """Runs `target` in a thread and keeps its result or exception for the test."""
+
+    def __init__(self, target: Callable[[], Any]) -> None:
+        super().__init__(daemon=True)
+        self._call = target
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = self._call()
+        except BaseException as exc:
+            self.error = exc
 
 
 @pytest.fixture
@@ -417,3 +444,174 @@ def test_the_rate_excludes_idle_time(broker_url: str, channel: Any, topology: To
     assert stats.busy <= stats.elapsed - 1.5
     assert stats.rate == 50 / stats.busy
     assert stats.rate > 50 / stats.elapsed * 1.5
+
+
+# --- reconnects, fresh credentials, and refused ones ------------------------------------------
+
+
+@pytest.fixture
+def second_consumer(broker_setup: BrokerSetup, management: ManagementClient) -> Iterator[User]:
+    """Another user with the consumer's permissions, as a rotation's alternate user is."""
+    first = broker_setup.consumer
+    user = dataclasses.replace(first, name=f"{first.name}_clone", password=generate_password())
+    management.put("users", user.name, body={"password": user.password, "tags": ""})
+    permissions = dataclasses.asdict(user.permissions)
+    management.put("permissions", broker_setup.topology.vhost, user.name, body=permissions)
+    yield user
+    management.delete("users", user.name)
+
+
+def url_without_user(broker_url: str) -> str:
+    parts = urlsplit(broker_url)
+    return urlunsplit((parts.scheme, f"{parts.hostname}:{parts.port}", parts.path, "", ""))
+
+
+def test_a_lost_connection_is_made_again_with_the_credentials_read_anew(
+    broker_url: str,
+    channel: Any,
+    broker_setup: BrokerSetup,
+    second_consumer: User,
+    management: ManagementClient,
+    dead_letter_file: Path,
+    processed_ids: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN the command-line mapping consuming as the consumer of a credentials file
+    topology, first = broker_setup.topology, broker_setup.consumer
+    credentials = tmp_path / "credentials.json"
+    write_credentials(str(credentials), "http://localhost:15672", broker_setup)
+    ids = publish_orders(channel, topology.queue, 40)
+    args = ["--queue", topology.queue, "--url", url_without_user(broker_url), "--credentials", str(credentials)]
+    runner = Worker(lambda: main([*args, "--delivery-limit", "3", "--idle-timeout", "3", "--batch-size", "10"]))
+    runner.start()
+    wait_for(lambda: len(processed_ids) >= 10)
+    # WHEN the file names another user, the first user's password changes (a rotation, one
+    # step further) and the broker closes the mapping's connection
+    rotated = dataclasses.replace(broker_setup, consumer=second_consumer)
+    write_credentials(str(credentials), "http://localhost:15672", rotated)
+    management.put("users", first.name, body={"password": generate_password(), "tags": ""})
+    management.delete("connections", "username", first.name)
+    ids += publish_orders(channel, topology.queue, 40)
+    runner.join(60)
+    # THEN it reconnected as the file's new user and processed every order
+    assert runner.result == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "connection lost (RabbitMQ at " in err
+    assert "reconnecting in 0.25 s with fresh credentials" in err
+    assert "| reconnects 1 |" in err
+    assert set(processed_ids) == set(ids)
+    assert message_count(channel, topology.queue) == 0
+
+
+def test_a_network_cut_is_survived_and_nothing_is_lost(
+    broker_url: str,
+    broker_address: tuple[str, int],
+    channel: Any,
+    topology: Topology,
+    dead_letter_file: Path,
+    processed_ids: list[str],
+) -> None:
+    # GIVEN 300 orders and a mapping consuming through a proxy, with slow invocations
+    ids = publish_orders(channel, topology.queue, 300)
+
+    def slow(event: dict[str, Any], context: Any) -> Any:
+        time.sleep(0.05)
+        return handler.lambda_handler(event, context)
+
+    with TcpProxy(broker_address) as proxy:
+        settings = MappingSettings(topology.queue, batch_size=20, batching_window=0.05)
+        mapping = LocalEventSourceMapping(pika.URLParameters(url_via(broker_url, proxy.port)), settings, slow)
+        runner = Worker(lambda: mapping.run(idle_timeout=2))
+        runner.start()
+        # WHEN the network cuts the connection twice mid-run
+        for processed in (100, 200):
+            wait_for(lambda: len(processed_ids) >= processed)  # noqa: B023 (called at once)
+            proxy.cut()
+        runner.join(60)
+    # THEN it reconnected each time, the unacked batches came back, and every order was processed
+    assert runner.error is None
+    assert (mapping.stats.reconnects, mapping.stats.authentication_failures) == (2, 0)
+    assert set(processed_ids) == set(ids)
+    assert message_count(channel, topology.queue) == 0
+
+
+def test_a_refused_password_on_reconnect_stops_the_mapping(
+    broker_url: str,
+    channel: Any,
+    broker_setup: BrokerSetup,
+    management: ManagementClient,
+    dead_letter_file: Path,
+    processed_ids: list[str],
+) -> None:
+    # GIVEN a mapping consuming as the consumer, its credentials from a provider
+    topology, consumer = broker_setup.topology, broker_setup.consumer
+    ids = publish_orders(channel, topology.queue, 30)
+    password = [consumer.password]
+    settings = MappingSettings(topology.queue, batch_size=10, batching_window=0.05)
+    parameters = pika.URLParameters(url_without_user(broker_url))
+    mapping = LocalEventSourceMapping(
+        parameters, settings, Recorder(), credentials=lambda: (consumer.name, password[0])
+    )
+    runner = Worker(lambda: mapping.run(idle_timeout=30))
+    runner.start()
+    wait_for(lambda: len(processed_ids) >= 10)
+    # WHEN the provider's password stops being the user's and the connection is lost
+    password[0] = "not-the-password"
+    management.delete("connections", "username", consumer.name)
+    runner.join(30)
+    # THEN the mapping stops on the refusal, as Lambda's stops on EVENT_SOURCE_AUTHN_ERROR, once,
+    # with one line naming the cause and the fix; what it had not acked is back on the queue
+    assert isinstance(runner.error, MappingStopped)
+    assert runner.error.state_reason == "EVENT_SOURCE_AUTHN_ERROR"
+    message = str(runner.error)
+    assert "\n" not in message
+    assert message.startswith(f"RabbitMQ at {parameters.host}:{parameters.port} refused the credentials of user ")
+    assert message.endswith(
+        "the mapping stopped, as Lambda's stops on EVENT_SOURCE_AUTHN_ERROR: put the user's current password in "
+        "the credentials file or secret, then start it again"
+    )
+    assert (mapping.stats.authentication_failures, mapping.stats.reconnects) == (1, 0)
+    wait_for(lambda: message_count(channel, topology.queue) == len(ids) - len(set(processed_ids)))
+
+
+def test_a_broker_gone_for_good_stops_the_mapping_after_the_reconnect_attempts(
+    broker_url: str, broker_address: tuple[str, int], channel: Any, topology: Topology, dead_letter_file: Path
+) -> None:
+    # GIVEN a mapping consuming through a proxy, allowed 2 reconnect attempts
+    publish_orders(channel, topology.queue, 5)
+    with TcpProxy(broker_address) as proxy:
+        settings = MappingSettings(topology.queue, batch_size=5, batching_window=0.05)
+        mapping = LocalEventSourceMapping(
+            pika.URLParameters(url_via(broker_url, proxy.port)), settings, Recorder(), reconnect_attempts=2
+        )
+        runner = Worker(lambda: mapping.run(idle_timeout=30))
+        runner.start()
+        wait_for(lambda: mapping.stats.messages == 5)
+        # WHEN the connection is cut and the broker stays out of reach
+        proxy.target = ("127.0.0.1", 1)  # the proxy still accepts, then finds nothing behind it
+        started = time.monotonic()
+        proxy.cut()
+        runner.join(30)
+    # THEN it gives up after the attempts (0.25 s, then 0.5 s, apart), naming the last failure
+    assert isinstance(runner.error, MappingStopped)
+    assert str(runner.error).startswith("could not reconnect after 2 attempts: ")
+    assert f"localhost:{proxy.port}" in str(runner.error)
+    assert 0.7 <= time.monotonic() - started < 10
+    assert mapping.stats.reconnects == 0
+
+
+@pytest.mark.parametrize(
+    ("error", "refused"),
+    [
+        # what pika raises for the broker's own refusals (it keeps only the text of the close)
+        (ProbableAuthenticationError(repr(ConnectionClosedByBroker(403, "ACCESS_REFUSED - Login was refused"))), True),
+        (ProbableAccessDeniedError(repr(ConnectionClosedByBroker(530, "NOT_ALLOWED - vhost x not found"))), True),
+        # and for a connection cut during the handshake: the same types, no refusal
+        (ProbableAuthenticationError(repr(StreamLostError("Transport indicated EOF"))), False),
+        (ProbableAccessDeniedError(repr(StreamLostError("Transport indicated EOF"))), False),
+        (ConnectionClosedByBroker(320, "CONNECTION_FORCED - Closed via management plugin"), False),
+    ],
+)
+def test_only_the_brokers_own_refusal_counts_as_one(error: BaseException, refused: bool) -> None:
+    assert refused_by_broker(error) is refused

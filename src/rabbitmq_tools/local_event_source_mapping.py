@@ -27,6 +27,13 @@ is rejected to the broker's dead-letter queue instead, with a warning.
 Like the event source mapping, it declares nothing: the queue must exist (scripts/bootstrap.py
 creates it), and it consumes best as the consumer user the bootstrap made (--credentials).
 
+Like Lambda's poller, it reconnects when its connection is lost (closed by the broker or through
+the management API, a network cut), with a bounded backoff, and reads its credentials again for
+every connection (from the --credentials file, or any provider such as a Secrets Manager
+secret), so a password rotation does not stop it. Unacked messages go back to the queue with the
+lost connection. A broker that refuses the credentials stops it, as Lambda disables a mapping on
+EVENT_SOURCE_AUTHN_ERROR: one line names the cause and the fix.
+
     python scripts/local_event_source_mapping.py --queue orders --url amqp://localhost:5672/ \
         --credentials .local/credentials.json
 """
@@ -53,8 +60,8 @@ import pika.exceptions
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from rabbitmq_consumer.config import DEFAULT_DELIVERY_LIMIT
-from rabbitmq_tools.bootstrap import read_credentials
-from rabbitmq_tools.broker import connection_parameters, explain_connection_error
+from rabbitmq_tools.broker import CREDENTIALS, VHOST, connection_parameters, explain_connection_error
+from rabbitmq_tools.credentials import CredentialsProvider, from_file, refused_by_broker, with_credentials
 from rabbitmq_tools.lambda_event import LOCAL_BROKER_ARN, MAX_EVENT_BYTES, build_event, build_record
 
 MAX_BATCH_SIZE = 10_000
@@ -63,6 +70,15 @@ DEFAULT_HANDLER = "rabbitmq_consumer.handler.lambda_handler"
 DEFAULT_DEAD_LETTER_FILE = ".local/dead-letters.jsonl"
 # How a failed batch goes back to the queue (see the module docstring).
 FAILURE_MODES = ("reject", "nack", "nack-multiple", "close-channel")
+RECONNECT_ATTEMPTS = 10  # failed attempts in a row before giving up: about 45 s with the backoff
+MAX_BACKOFF = 10.0  # seconds between reconnect attempts, at most
+# What a lost connection raises from pika's blocking adapter (anything on its socket included).
+CONNECTION_LOST = (
+    pika.exceptions.AMQPConnectionError,
+    pika.exceptions.ConnectionWrongStateError,
+    pika.exceptions.ChannelWrongStateError,
+    OSError,
+)
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -97,6 +113,8 @@ class Stats:
     returned_unread: int = 0  # prefetched messages a closed channel returned with a failed batch
     dead_lettered: int = 0  # as reported by the handler's summaries
     oversized: int = 0  # single messages too large for an event
+    reconnects: int = 0  # connections made again after one was lost
+    authentication_failures: int = 0  # connects the broker refused the credentials (or vhost) of
     started: float = field(default_factory=time.monotonic)
     idle: float = 0.0  # seconds spent waiting for a batch's first message (an empty queue)
     waiting_since: float | None = None  # when the current wait for a first message began
@@ -126,10 +144,21 @@ class Stats:
         return self.messages / busy if busy > 0 else 0.0
 
     def line(self) -> str:
+        reconnects = f" | reconnects {self.reconnects:,}" if self.reconnects else ""
         return (
             f"messages {self.messages:,} | batches {self.batches:,} | failures {self.failures:,} | "
-            f"dead-lettered {self.dead_lettered:,} | {self.rate:,.0f} msg/s"
+            f"dead-lettered {self.dead_lettered:,}{reconnects} | {self.rate:,.0f} msg/s"
         )
+
+
+class MappingStopped(Exception):
+    """The mapping stopped as Lambda's would: the broker refused its credentials or its vhost
+    (`state_reason` EVENT_SOURCE_AUTHN_ERROR or EVENT_SOURCE_AUTHZ_ERROR), or it could not
+    reconnect. The message is one line naming the cause and the fix."""
+
+    def __init__(self, message: str, state_reason: str) -> None:
+        super().__init__(message)
+        self.state_reason = state_reason
 
 
 class LocalLambdaContext(LambdaContext):
@@ -153,10 +182,23 @@ Delivery = tuple[Any, pika.BasicProperties, bytes]  # (method, properties, body)
 
 
 class LocalEventSourceMapping:
-    def __init__(self, parameters: pika.ConnectionParameters, settings: MappingSettings, handler: Handler) -> None:
+    def __init__(
+        self,
+        parameters: pika.ConnectionParameters,
+        settings: MappingSettings,
+        handler: Handler,
+        *,
+        credentials: CredentialsProvider | None = None,
+        reconnect_attempts: int = RECONNECT_ATTEMPTS,
+    ) -> None:
+        """`credentials`, when given, is asked for the user name and password at every connect
+        (else those of `parameters` are used); `reconnect_attempts` failed reconnects in a row
+        stop the mapping."""
         self.parameters = parameters
         self.settings = settings
         self.handler = handler
+        self.credentials = credentials
+        self.reconnect_attempts = reconnect_attempts
         self.vhost: str = parameters.virtual_host
         self._envelope_bytes = len(json.dumps(build_event(settings.broker_arn, settings.queue, self.vhost, [])))
         self.stats = Stats()
@@ -165,6 +207,8 @@ class LocalEventSourceMapping:
         self._channel: Any = None
         self._consumer_tag = ""
         self._prefetch = settings.batch_size
+        self._connected_as = parameters  # the parameters, with the user, of the last connect
+        self._max_messages: int | None = None  # of the current run
 
     def run(
         self,
@@ -174,29 +218,106 @@ class LocalEventSourceMapping:
     ) -> Stats:
         """Invoke the handler until `max_messages` were processed, no message arrived for
         `idle_timeout` seconds, or the caller interrupts; unacked messages go back to the queue.
+        A lost connection is made again (with fresh credentials); the first connect failing, or
+        the broker refusing the credentials, raises (`MappingStopped` for a refusal).
         `self.stats` counts as it goes, so an interrupted caller can still report."""
         stats = self.stats = Stats()
-        connection = self._connection = pika.BlockingConnection(self.parameters)
+        self._max_messages = max_messages
+        failed_attempts = 0
         try:
-            self._channel = connection.channel()
-            self._pending.clear()
-            self._consume(
-                self.settings.batch_size if max_messages is None else min(self.settings.batch_size, max_messages)
-            )
-            while max_messages is None or stats.messages < max_messages:
-                remaining = None if max_messages is None else max_messages - stats.messages
-                batch = self._collect(connection, stats, remaining, idle_timeout, progress)
-                if batch is None:
-                    break  # idle timeout
-                self._invoke(batch, stats, remaining)
-                if progress:
-                    progress(stats)
+            self._connect()
+            while True:
+                try:
+                    self._process(max_messages, idle_timeout, progress)
+                    return stats
+                except CONNECTION_LOST as exc:  # not ChannelClosedByBroker (a missing queue): that raises
+                    lost: BaseException = exc
+                stats.stop_waiting()
+                # Reconnect with backoff; the broker has requeued whatever was unacked.
+                while True:
+                    failed_attempts += 1
+                    if failed_attempts > self.reconnect_attempts:
+                        raise MappingStopped(
+                            f"could not reconnect after {self.reconnect_attempts} attempts: {self._describe(lost)}",
+                            "CONNECTION_LOST",
+                        ) from lost
+                    delay = min(0.25 * 2 ** (failed_attempts - 1), MAX_BACKOFF)
+                    print(
+                        f"connection lost ({self._describe(lost)}): reconnecting in {delay:g} s with fresh credentials",
+                        file=sys.stderr,
+                    )
+                    time.sleep(delay)
+                    try:
+                        self._connect()
+                    except (*CONNECTION_LOST, ValueError) as exc:  # ValueError: the credentials provider's
+                        lost = exc
+                        continue
+                    stats.reconnects += 1
+                    failed_attempts = 0
+                    break
         finally:
             stats.stop_waiting()
             stats.ended = time.monotonic()
-            if connection.is_open:
+            connection = self._connection
+            if connection is not None and connection.is_open:
                 connection.close()  # the broker requeues whatever was not acked
-        return stats
+
+    def _connect(self) -> None:
+        """Connect with the provider's current credentials, and consume. Raises `MappingStopped`
+        when the broker refuses them: like Lambda, which disables a mapping then, never retry a
+        refused password in a loop."""
+        self._connection = self._channel = None
+        self._pending.clear()  # the delivery tags of a lost channel are void; the broker requeued them
+        parameters = self._connected_as = with_credentials(self.parameters, self.credentials)
+        try:
+            self._connection = pika.BlockingConnection(parameters)
+        except pika.exceptions.AMQPConnectionError as exc:
+            kind, message = explain_connection_error(exc, parameters)
+            if not refused_by_broker(exc):
+                raise  # not the broker's refusal: a connection cut during the handshake is only lost
+            if kind == CREDENTIALS:
+                self.stats.authentication_failures += 1
+                source = "the credentials file or secret" if self.credentials else "the URL"
+                raise MappingStopped(
+                    f"RabbitMQ at {parameters.host}:{parameters.port} refused the credentials of user "
+                    f"{parameters.credentials.username!r}; the mapping stopped, as Lambda's stops on "
+                    f"EVENT_SOURCE_AUTHN_ERROR: put the user's current password in {source}, then start it again",
+                    "EVENT_SOURCE_AUTHN_ERROR",
+                ) from exc
+            if kind == VHOST:
+                self.stats.authentication_failures += 1
+                raise MappingStopped(
+                    f"{message}; the mapping stopped, as Lambda's stops on EVENT_SOURCE_AUTHZ_ERROR",
+                    "EVENT_SOURCE_AUTHZ_ERROR",
+                ) from exc
+            raise
+        self._channel = self._connection.channel()
+        prefetch = self.settings.batch_size
+        if self._max_messages is not None:
+            prefetch = min(prefetch, max(self._max_messages - self.stats.messages, 1))
+        self._consume(prefetch)
+
+    def _describe(self, error: BaseException) -> str:
+        if isinstance(error, ValueError):  # the credentials provider's, already one line
+            return str(error)
+        return explain_connection_error(error, self._connected_as)[1]
+
+    def _process(
+        self,
+        max_messages: int | None,
+        idle_timeout: float | None,
+        progress: Callable[[Stats], None] | None,
+    ) -> None:
+        """Collect and invoke batches on the current connection until done; raises on a lost one."""
+        stats = self.stats
+        while max_messages is None or stats.messages < max_messages:
+            remaining = None if max_messages is None else max_messages - stats.messages
+            batch = self._collect(self._connection, stats, remaining, idle_timeout, progress)
+            if batch is None:
+                break  # idle timeout
+            self._invoke(batch, stats, remaining)
+            if progress:
+                progress(stats)
 
     def _consume(self, prefetch: int) -> None:
         # The broker sends no more than one batch ahead of the acks: Lambda's
@@ -363,7 +484,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--credentials",
         metavar="FILE",
-        help="consume as the consumer user of this file, written by scripts/bootstrap.py (instead of the URL's user)",
+        help="consume as the consumer user of this file, written by scripts/bootstrap.py (instead of the URL's "
+        "user); read again at every reconnect, so a rotated password is picked up",
     )
     parser.add_argument("--batch-size", type=int, default=100, help="messages per event, 1-10000 (default 100)")
     parser.add_argument(
@@ -408,8 +530,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         settings = MappingSettings(args.queue, args.batch_size, args.batching_window, failure_mode=args.failure_mode)
-        credentials = read_credentials(args.credentials, "consumer") if args.credentials else (None, None)
-        parameters = connection_parameters(args.url, *credentials)
+        # Read again at every connect, so a rotated password in the file is picked up.
+        credentials = from_file(args.credentials, "consumer") if args.credentials else None
+        parameters = connection_parameters(args.url, *(credentials() if credentials else (None, None)))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -430,12 +553,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ImportError, AttributeError) as exc:
         print(f"error: cannot load the handler {args.handler!r}: {exc}", file=sys.stderr)
         return 1
-    mapping = LocalEventSourceMapping(parameters, settings, handler)
+    mapping = LocalEventSourceMapping(parameters, settings, handler, credentials=credentials)
     try:
         stats = mapping.run(args.max_messages, args.idle_timeout, show)
     except KeyboardInterrupt:
         print(f"\ninterrupted: unacked messages returned to the queue\n{mapping.stats.line()}", file=sys.stderr)
         return 130
+    except MappingStopped as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return 1
     except (pika.exceptions.AMQPError, OSError) as exc:
         print(f"\nerror: {describe_connection_error(exc, parameters)}", file=sys.stderr)
         return 1
