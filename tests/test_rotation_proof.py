@@ -1,0 +1,345 @@
+"""The proof that credential rotation loses nothing (issue 13, "Prove it locally").
+
+The local event source mapping consumes and `ConfirmedPublisher` (send.py's) publishes a steady
+numbered stream, both reading their credentials from their Secrets Manager secrets (moto) at
+every connect, while moto's own RotateSecret rotates both secrets again and again through the
+rotation function (`rabbitmq_admin.rotation`, run in this process by a test-only hook on moto's
+Lambda invoke). After each rotation the users' connections are closed through the management
+API, as a real poller reconnects at moments nobody chooses. Every message must be confirmed and
+consumed, no connect refused, and each replaced password must stop working exactly when the
+alternating-users design says: one rotation after it stopped being current.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import boto3
+import pika
+import pika.exceptions
+import pytest
+from moto.server import ThreadedMotoServer
+
+from rabbitmq_admin import bootstrap_handler, rotation
+from rabbitmq_admin.errors import AdminError
+from rabbitmq_admin.management import ManagementClient
+from rabbitmq_admin.topology import dead_letter_queue_name
+from rabbitmq_admin.users import alternate
+from rabbitmq_tools.broker import LocalBroker
+from rabbitmq_tools.credentials import from_secret, refused_by_broker
+from rabbitmq_tools.local_event_source_mapping import LocalEventSourceMapping, MappingSettings, Stats
+from rabbitmq_tools.publisher import ConfirmedPublisher, PublishResult
+from support import message_count
+
+pytestmark = [pytest.mark.integration, pytest.mark.fault_injection]
+
+REGION = "eu-west-1"
+ROTATIONS = 6  # of each secret
+MESSAGES = 4_000
+RATE = 200.0  # messages a second: the stream lasts 20 s, the rotations spread over it
+SCHEDULE = {"AutomaticallyAfterDays": 30}  # moto turns rotation on only with a schedule
+ROTATED = ("consumer", "publisher")
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def session(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> boto3.session.Session:
+    """The Lambda environment the bootstrap and rotation functions read, pointed at moto."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_endpoint,
+    }.items():
+        monkeypatch.setenv(name, value)
+    # A session of its own: boto3's default one would keep these credentials for later tests.
+    return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+
+
+@dataclass
+class Deployment:
+    """A queue bootstrapped by the real bootstrap function, its users' secrets in moto, and the
+    rotation function registered in moto's Lambda."""
+
+    event: dict[str, Any]
+    secrets: Any  # a boto3 Secrets Manager client of moto
+    function_arn: str
+    broker_url: str
+    management: ManagementClient
+    steps: list[str] = field(default_factory=list)  # the rotation steps moto invoked
+
+    def secret(self, role: str) -> str:
+        return str(self.event[f"{role}_secret_arn"])
+
+    def value(self, role: str, stage: str = "AWSCURRENT") -> dict[str, str]:
+        value: dict[str, str] = json.loads(
+            self.secrets.get_secret_value(SecretId=self.secret(role), VersionStage=stage)["SecretString"]
+        )
+        return value
+
+    def rotate(self, role: str) -> None:
+        # Moto makes the AWSPENDING version and invokes createSecret, setSecret, testSecret and
+        # finishSecret, as Secrets Manager does.
+        self.secrets.rotate_secret(
+            SecretId=self.secret(role), RotationLambdaARN=self.function_arn, RotationRules=SCHEDULE
+        )
+
+    def force_reconnects(self, role: str) -> None:
+        """Close every connection of the role's two users. By user name: the management API lists
+        a connection by its name only after a statistics interval (5 s), the per-user close acts
+        on the broker's connection tracking at once."""
+        name = str(self.event[f"{role}_username"])
+        for user in (name, alternate(name)):
+            self.management.delete("connections", "username", user)
+
+    def login(self, credentials: dict[str, str]) -> str:
+        """'accepted' or 'refused': a real AMQP login with these credentials."""
+        parameters = pika.URLParameters(self.broker_url)
+        parameters.credentials = pika.PlainCredentials(credentials["username"], credentials["password"])
+        parameters.connection_attempts = 1
+        try:
+            with pika.BlockingConnection(parameters):
+                return "accepted"
+        except pika.exceptions.AMQPConnectionError as exc:
+            if refused_by_broker(exc) and "ACCESS_REFUSED" in str(exc):
+                return "refused"
+            raise
+
+
+@pytest.fixture
+def deployment(
+    broker: LocalBroker,
+    broker_url: str,
+    management: ManagementClient,
+    session: boto3.session.Session,
+    moto_endpoint: str,
+    queue_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Deployment]:
+    secrets = session.client("secretsmanager", endpoint_url=moto_endpoint)
+    parts = urlsplit(broker.url)
+    admin = {"username": unquote(parts.username or ""), "password": unquote(parts.password or "")}
+    # Every role the bootstrap function knows (the consumer, the publisher, and whatever else its
+    # event names), each with a secret the bootstrap fills in.
+    roles = [
+        f.name.removesuffix("_secret_arn")
+        for f in fields(bootstrap_handler.Request)
+        if f.name.endswith("_secret_arn") and f.name != "admin_secret_arn"
+    ]
+    event: dict[str, Any] = {
+        "management_url": broker.management_url,
+        "admin_secret_arn": secrets.create_secret(Name=f"{queue_name}-admin", SecretString=json.dumps(admin))["ARN"],
+        **{f"{role}_secret_arn": secrets.create_secret(Name=f"{queue_name}-{role}")["ARN"] for role in roles},
+        **{f"{role}_username": f"{queue_name}-{role}" for role in roles},
+        "queue": queue_name,
+        "vhost": "/",
+        "delivery_limit": 20,
+    }
+    function_arn = _rotation_function(session, moto_endpoint, queue_name)
+    done = Deployment(event, secrets, function_arn, broker_url, management)
+    _run_rotations_here(monkeypatch, done.steps)
+    monkeypatch.setenv("MANAGEMENT_URL", broker.management_url)
+    monkeypatch.setenv("ADMIN_SECRET_ARN", event["admin_secret_arn"])
+    try:
+        bootstrap_handler.lambda_handler(event, None)
+        yield done
+    finally:
+        # The queue_name fixture deletes the queue and the bootstrap's users; the clones are ours.
+        for role in roles:
+            for user in (f"{queue_name}-{role}", alternate(f"{queue_name}-{role}")):
+                management.delete("users", user)
+
+
+def _rotation_function(session: boto3.session.Session, endpoint: str, name: str) -> str:
+    """The rotation function as moto's Lambda knows it (the code itself runs in this process)."""
+    role = session.client("iam", endpoint_url=endpoint).create_role(
+        RoleName=f"{name}-rotation", AssumeRolePolicyDocument="{}"
+    )["Role"]["Arn"]
+    arn: str = session.client("lambda", endpoint_url=endpoint).create_function(
+        FunctionName=f"{name}-rotation",
+        Runtime="python3.13",
+        Role=role,
+        Handler="rabbitmq_admin.rotation.lambda_handler",
+        Code={"ZipFile": b"PK\x05\x06" + bytes(18)},  # an empty zip
+    )["FunctionArn"]
+    return arn
+
+
+def _run_rotations_here(monkeypatch: pytest.MonkeyPatch, steps: list[str]) -> None:
+    """Moto's Lambda would run the function in Docker: run `rotation.lambda_handler` in this
+    process instead (in moto's server thread). A failed step fails RotateSecret with its message,
+    and moto invokes no further step, as Secrets Manager stops a failed rotation."""
+    from moto.awslambda import models as lambda_models
+    from moto.core.exceptions import JsonRESTError
+
+    def invoke(
+        self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+    ) -> bytes:
+        event = json.loads(body)
+        steps.append(event["Step"])
+        try:
+            rotation.lambda_handler(event, None)
+        except AdminError as exc:
+            raise JsonRESTError("RotationFailed", f"{event['Step']}: {exc}") from None
+        return b"null"
+
+    monkeypatch.setattr(lambda_models.LambdaBackend, "invoke", invoke)
+
+
+class Worker(threading.Thread):
+    """Runs `target` and keeps its result or exception for the test's thread."""
+
+    def __init__(self, name: str, target: Callable[[], Any]) -> None:
+        super().__init__(name=name, daemon=True)
+        self._target_call = target
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = self._target_call()
+        except BaseException as exc:
+            self.error = exc
+
+
+class Stream:
+    """The mapping consuming as the consumer (its handler counts message ids) and the publisher
+    publishing a numbered stream as the publisher, each in its thread, each reading its
+    credentials from its secret at every connect."""
+
+    def __init__(self, deployment: Deployment, secrets: Callable[[], Any]) -> None:
+        queue = str(deployment.event["queue"])
+        self.run_id = uuid.uuid4().hex[:8]
+        self.consumed: Counter[str] = Counter()
+        self.progress = PublishResult(MESSAGES)
+        # The URL's user is the admin's; both clients connect as the user their secret names instead.
+        parameters = pika.URLParameters(deployment.broker_url)
+        self.mapping = LocalEventSourceMapping(
+            parameters,
+            MappingSettings(queue, batch_size=50, batching_window=0.05),
+            self._count,
+            credentials=from_secret(deployment.secret("consumer"), client=secrets()),
+        )
+        self.publisher = ConfirmedPublisher(
+            parameters,
+            queue,
+            window=100,
+            rate=RATE,
+            on_progress=self._keep,
+            credentials=from_secret(deployment.secret("publisher"), client=secrets()),
+        )
+        self.publishing = Worker("publisher", lambda: self.publisher.publish(MESSAGES, self._message))
+        # Until no message came for 3 s: the publisher is done and the queue drained.
+        self.consuming = Worker("mapping", lambda: self.mapping.run(idle_timeout=3))
+
+    @property
+    def ids(self) -> set[str]:
+        return {self._id(index) for index in range(MESSAGES)}
+
+    def start(self) -> None:
+        self.publishing.start()
+        self.consuming.start()
+
+    def wait_until_confirmed(self, count: int) -> None:
+        while self.progress.confirmed < count and self.publishing.is_alive():
+            time.sleep(0.05)
+        assert self.publishing.is_alive(), f"the stream ended before {count} were confirmed: raise MESSAGES"
+
+    def finish(self) -> tuple[PublishResult, Stats]:
+        for worker in (self.publishing, self.consuming):
+            worker.join(60)
+            assert not worker.is_alive(), f"the {worker.name} did not finish"
+            assert worker.error is None, f"the {worker.name} failed: {worker.error!r}"
+        result: PublishResult = self.publishing.result
+        return result, self.mapping.stats
+
+    def _id(self, index: int) -> str:
+        return f"{self.run_id}-{index:06d}"
+
+    def _message(self, index: int) -> tuple[bytes, pika.BasicProperties]:
+        body = json.dumps({"index": index}).encode()
+        return body, pika.BasicProperties(delivery_mode=2, message_id=self._id(index))
+
+    def _count(self, event: dict[str, Any], context: Any) -> None:
+        for records in event["rmqMessagesByQueue"].values():
+            self.consumed.update(record["basicProperties"]["messageId"] for record in records)
+
+    def _keep(self, result: PublishResult) -> None:
+        self.progress = result
+
+
+def test_rotations_under_a_steady_stream_lose_nothing(
+    deployment: Deployment,
+    moto_endpoint: str,
+    session: boto3.session.Session,
+    channel: Any,
+    report_figures: Callable[..., None],
+) -> None:
+    # GIVEN the mapping consuming and the publisher publishing, as their users
+    stream = Stream(deployment, lambda: session.client("secretsmanager", endpoint_url=moto_endpoint))
+    stream.start()
+    # WHEN each secret is rotated ROTATIONS times, spread over the stream, and after each
+    # rotation the role's connections are closed, so the client reconnects with what it reads
+    before: dict[str, list[dict[str, str]]] = {role: [] for role in ROTATED}  # AWSCURRENT before rotation k
+    refusals = 0
+    order = [role for _ in range(ROTATIONS) for role in ROTATED]
+    for turn, role in enumerate(order, start=1):
+        stream.wait_until_confirmed(turn * MESSAGES // (len(order) + 1))
+        before[role].append(deployment.value(role))
+        deployment.rotate(role)
+        k = len(before[role])
+        current, previous = deployment.value(role), deployment.value(role, "AWSPREVIOUS")
+        # THEN the two labelled versions log in, and the replaced password stops exactly one
+        # rotation after it stopped being current: after rotation k, the one current before k-1
+        assert previous == before[role][-1]
+        assert current["username"] == alternate(previous["username"])
+        assert (deployment.login(current), deployment.login(previous)) == ("accepted", "accepted")
+        if k >= 2:
+            assert deployment.login(before[role][k - 2]) == "refused", f"{role}: rotation {k}"
+            refusals += 1
+        deployment.force_reconnects(role)
+    result, stats = stream.finish()
+    consumed = stream.consumed
+    lost = stream.ids - set(consumed)
+    report_figures(
+        published=result.count,
+        confirmed=result.confirmed,
+        consumed_ids=len(set(consumed) & stream.ids),
+        duplicates=sum(consumed.values()) - len(consumed),
+        lost=len(lost),
+        authentication_failures=stats.authentication_failures,
+        reconnects=stats.reconnects + result.reconnects,
+        rotations=len(order),
+        replaced_passwords_refused=refusals,
+    )
+    # THEN every message was confirmed and consumed at least once, and no connect was refused
+    assert (result.confirmed, result.nacked, result.unroutable) == (MESSAGES, 0, 0)
+    assert lost == set()
+    assert set(consumed) == stream.ids
+    assert stats.authentication_failures == 0
+    # AND each forced close made its client reconnect; every rotation ran its four steps
+    assert stats.reconnects >= ROTATIONS
+    assert result.reconnects >= ROTATIONS
+    assert deployment.steps == list(rotation.STEPS) * len(order)
+    assert refusals == len(ROTATED) * (ROTATIONS - 1)
+    queue = str(deployment.event["queue"])
+    assert message_count(channel, queue) == 0
+    assert message_count(channel, dead_letter_queue_name(queue)) == 0
