@@ -347,7 +347,8 @@ def test_an_admin_without_the_administrator_tag(
         management.delete("users", user)
     assert message == (
         f"the RabbitMQ management API at {broker.management_url} refused GET /api/vhosts/%2F to user '{user}' "
-        "(401 Not administrator user): the bootstrap needs a user with the administrator tag and full permissions "
+        "(401 Not administrator user): the bootstrap and the rotation function need a user with the administrator tag "
+        "and full permissions "
         "on the vhost, as Amazon MQ gives its admin user on '/'"
     )
 

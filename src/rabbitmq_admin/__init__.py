@@ -5,7 +5,8 @@ three Lambda functions built from this one package.
   mapping), and on a laptop through `scripts/bootstrap.py`, it applies the one definition of
   the queue topology (`topology`), the policy that holds the delivery limit and dead-lettering
   (`policy`), and the least-privilege users (`users`); `bootstrap.apply` does it idempotently.
-- `rotation`: the Secrets Manager rotation function of the consumer and publisher secrets.
+- `rotation`: the Secrets Manager rotation function of the consumer, publisher and monitoring
+  secrets (alternating users).
 - `metrics`: every minute, the work and dead-letter queues' depth, consumers and rates as
   CloudWatch metrics, on every engine version.
 

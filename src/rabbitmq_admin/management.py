@@ -136,8 +136,9 @@ class ManagementClient:
         if error.code in {401, 403}:
             return AdminError(
                 f"the RabbitMQ management API at {self.url} refused {method} {resource} to user {self.username!r} "
-                f"({error.code} {reason or error.reason}): the bootstrap needs a user with the administrator tag "
-                "and full permissions on the vhost, as Amazon MQ gives its admin user on '/'"
+                f"({error.code} {reason or error.reason}): the bootstrap and the rotation function need a user "
+                "with the administrator tag and full permissions on the vhost, as Amazon MQ gives its admin user "
+                "on '/'"
             )
         return AdminError(
             f"the RabbitMQ management API at {self.url} answered {method} {resource} with {error.code} "
