@@ -2,7 +2,7 @@
 # The function's execution role: one role, one inline policy, one statement per concern
 ################################################################################
 
-# Lambda may assume both roles of this configuration (the consumer's and the bootstrap's).
+# Lambda may assume every role of this configuration (the consumer's and the admin functions').
 data "aws_iam_policy_document" "assume_role" {
   statement {
     sid     = "LambdaAssumesRole"

@@ -12,7 +12,7 @@ locals {
   private = !var.publicly_accessible
 
   # The two Lambda packages, each zipped alone (generators.tf) as <package>/<file>: the consumer
-  # and the deploy-time broker bootstrap. Every file but compiled Python.
+  # and the broker-administration functions (admin_functions.tf). Every file but compiled Python.
   lambda_packages = {
     consumer = "rabbitmq_consumer"
     admin    = "rabbitmq_admin"

@@ -47,9 +47,14 @@ output "publisher_secret_arn" {
   value       = aws_secretsmanager_secret.publisher.arn
 }
 
+output "monitoring_secret_arn" {
+  description = "ARN of the Secrets Manager secret holding the monitoring user's credentials (the metrics function's), written by the bootstrap."
+  value       = aws_secretsmanager_secret.monitoring.arn
+}
+
 output "bootstrap_function_name" {
   description = "Name of the Lambda function that applies the queue topology and the users; its log group is /aws/lambda/<name>."
-  value       = aws_lambda_function.bootstrap.function_name
+  value       = aws_lambda_function.admin["bootstrap"].function_name
 }
 
 output "max_message_size" {
@@ -109,13 +114,20 @@ output "alarm_topic_arn" {
 
 output "alarm_names" {
   description = "Names of the CloudWatch alarms of this deployment (scripts/verify.py reads their states)."
-  value = concat(
-    [
-      aws_cloudwatch_metric_alarm.lambda_errors.alarm_name,
-      aws_cloudwatch_metric_alarm.dead_letter_queue_not_empty.alarm_name,
-      aws_cloudwatch_metric_alarm.broker_dead_letter_queue_not_empty.alarm_name,
-      aws_cloudwatch_metric_alarm.queue_backlog.alarm_name,
-    ],
-    aws_cloudwatch_metric_alarm.poller_stopped[*].alarm_name,
-  )
+  value       = local.alarms[*].alarm_name
+}
+
+output "dashboard_url" {
+  description = "The CloudWatch dashboard of this deployment: queue depth and rates, consumers, invocations, errors, duration, batch sizes, dead letters and alarm states (docs/operations.md)."
+  value       = "https://${var.region}.console.aws.amazon.com/cloudwatch/home?region=${var.region}#dashboards/dashboard/${aws_cloudwatch_dashboard.this.dashboard_name}"
+}
+
+output "metrics_function_name" {
+  description = "Name of the Lambda function that publishes the queue metrics every minute (its log group: /aws/lambda/<name>)."
+  value       = aws_lambda_function.admin["metrics"].function_name
+}
+
+output "rotation_function_name" {
+  description = "Name of the Lambda function that rotates the consumer, publisher and monitoring credentials, or null when credential_rotation_days is null."
+  value       = local.rotation_enabled ? aws_lambda_function.admin["rotation"].function_name : null
 }

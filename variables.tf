@@ -162,6 +162,37 @@ variable "publisher_username" {
   }
 }
 
+variable "monitoring_username" {
+  description = "RabbitMQ user of the queue-metrics function, created by the bootstrap with the monitoring tag and no queue permissions. 2-100 characters: letters, digits, '-', '.', '_'."
+  type        = string
+  default     = "queue-metrics"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]{2,100}$", var.monitoring_username)) && !contains(["guest", var.broker_username, var.consumer_username, var.publisher_username], var.monitoring_username)
+    error_message = "monitoring_username must be 2-100 letters, digits, '-', '.' or '_', and none of \"guest\", broker_username, consumer_username and publisher_username: e.g. \"queue-metrics\"."
+  }
+
+  # Rotation alternates each user with <name>_clone: no user may be another's clone.
+  validation {
+    condition = length(setintersection(
+      [var.broker_username, var.consumer_username, var.publisher_username, var.monitoring_username],
+      [for name in [var.consumer_username, var.publisher_username, var.monitoring_username] : "${name}_clone"],
+    )) == 0
+    error_message = "No user name may be another's name followed by \"_clone\" (the credential rotation alternates each user with <name>_clone): choose names such as \"lambda-consumer\", \"publisher\" and \"queue-metrics\"."
+  }
+}
+
+variable "credential_rotation_days" {
+  description = "Rotate the consumer, publisher and monitoring credentials every this many days (1-1000), alternating users so that nothing ever holds a password the broker no longer accepts; the first rotation comes after this many days. null: no rotation function, no schedule."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.credential_rotation_days == null || try(var.credential_rotation_days >= 1 && var.credential_rotation_days <= 1000 && floor(var.credential_rotation_days) == var.credential_rotation_days, false)
+    error_message = "credential_rotation_days must be a whole number of days from 1 to 1000 (Secrets Manager's AutomaticallyAfterDays), or null to turn rotation off: e.g. 30."
+  }
+}
+
 variable "secret_recovery_window_in_days" {
   description = "Days Secrets Manager keeps the credentials secret after destroy (0 deletes it at once, so destroy removes everything and the name can be reused; 7-30 keeps it recoverable)."
   type        = number
@@ -415,7 +446,7 @@ variable "backlog_alarm_threshold" {
 }
 
 variable "create_poller_stopped_alarm" {
-  description = "Alarm when messages wait in the queue while the function is not invoked for 15 minutes (the mapping's poller stopped, e.g. after a credentials or permission change). Created only while the mapping is enabled."
+  description = "Alarm when the queue has had no consumer for 10 minutes: the mapping's poller is gone (its state tells why, e.g. EVENT_SOURCE_AUTHN_ERROR after a password change). Created only while the mapping is enabled."
   type        = bool
   default     = true
 }

@@ -359,7 +359,9 @@ BEHAVIOURS: tuple[Rule, ...] = (
         "lambda:Invoke",
         "Moto cannot run a function without Docker. The double records every synchronous Invoke (function and "
         "payload, in INVOCATIONS) and answers as a function that returned {} would: 200 with no function error. "
-        "The function's own behaviour is tested against a real broker (tests/test_bootstrap*.py), not here.",
+        "The function's own behaviour is tested against a real broker (tests/test_bootstrap*.py), not here; only "
+        "what a run leaves in AWS that the rest of the apply meets runs for real (INVOCATION_EFFECTS: the "
+        "bootstrap's credentials() stores the users' secrets, which the secret rotations then find).",
         f"{LAMBDA_API_MODEL}: Invoke (RequestResponse returns the function's result with status 200; "
         "X-Amz-Function-Error only when the function failed).",
         "_record_invocations",
@@ -870,6 +872,10 @@ class Invocation:
 # test process, so the tests read this list directly).
 INVOCATIONS: list[Invocation] = []
 
+# What a function's run leaves in AWS that later requests of the same apply meet, by handler,
+# run with the payload after the invocation is recorded (the harness registers them).
+INVOCATION_EFFECTS: dict[str, Callable[[Any], None]] = {}
+
 
 def _record_invocations(monkeypatch: pytest.MonkeyPatch) -> None:
     """Moto would start the function in Docker; record the invocation and answer as a function that
@@ -888,6 +894,9 @@ def _record_invocations(monkeypatch: pytest.MonkeyPatch) -> None:
         except ValueError:
             raise JsonRESTError("InvalidRequestContentException", "Could not parse request body into json") from None
         INVOCATIONS.append(Invocation(function.function_name, payload))
+        effect = INVOCATION_EFFECTS.get(function.handler)
+        if effect is not None:
+            effect(payload)
         result = b"{}"
         response_headers["Content-Length"] = str(len(result))
         return result

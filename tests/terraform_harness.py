@@ -19,7 +19,7 @@ import os
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,20 @@ LAMBDA_PACKAGES = ("rabbitmq_consumer", "rabbitmq_admin")
 AWS_PROVIDER_PATH = Path("registry.terraform.io") / "hashicorp" / "aws"
 
 # Every AWS service the configuration talks to, each pointed at moto.
-AWS_SERVICES = ("cloudwatch", "ec2", "iam", "lambda", "logs", "mq", "s3", "secretsmanager", "sns", "sqs", "sts")
+AWS_SERVICES = (
+    "cloudwatch",
+    "ec2",
+    "events",
+    "iam",
+    "lambda",
+    "logs",
+    "mq",
+    "s3",
+    "secretsmanager",
+    "sns",
+    "sqs",
+    "sts",
+)
 
 MOTO_OVERRIDE = """\
 # Test-only: every AWS call goes to the moto server at {endpoint}.
@@ -296,11 +309,31 @@ def free_port() -> int:
         return port
 
 
+BOOTSTRAP_HANDLER = "rabbitmq_admin.bootstrap_handler.lambda_handler"
+
+
+def store_user_credentials(endpoint: str) -> Callable[[Any], None]:
+    """The bootstrap's first step, for real against the double: its `credentials()` stores each
+    user's credentials in the user's secret, as it does in AWS before it reaches the broker (whose
+    part tests/test_bootstrap*.py run against a real broker). The secret rotations that the apply
+    creates next then find the secrets as AWS would hold them."""
+    from rabbitmq_admin.bootstrap_handler import credentials
+    from rabbitmq_admin.secrets_manager import Credentials, SecretsManager
+
+    def store(payload: Any) -> None:
+        region = payload["consumer_secret_arn"].split(":")[3]
+        secrets = SecretsManager(region, Credentials("testing", "testing"), endpoint)
+        for role in ("consumer", "publisher", "monitoring"):
+            credentials(secrets, payload[f"{role}_secret_arn"], payload[f"{role}_username"], lambda line: None)
+
+    return store
+
+
 @contextlib.contextmanager
 def moto_server() -> Iterator[str]:
     """A moto server on a free loopback port, extended by `extend_moto`; yields its URL."""
     from moto.server import ThreadedMotoServer
-    from strict_aws import extend_moto
+    from strict_aws import INVOCATION_EFFECTS, extend_moto
 
     with pytest.MonkeyPatch.context() as monkeypatch:
         extend_moto(monkeypatch)
@@ -308,7 +341,9 @@ def moto_server() -> Iterator[str]:
         port = free_port()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
+        endpoint = f"http://127.0.0.1:{port}"
+        monkeypatch.setitem(INVOCATION_EFFECTS, BOOTSTRAP_HANDLER, store_user_credentials(endpoint))
         try:
-            yield f"http://127.0.0.1:{port}"
+            yield endpoint
         finally:
             server.stop()

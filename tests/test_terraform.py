@@ -54,6 +54,8 @@ from terraform_harness import (
     write_cli_config,
 )
 
+from rabbitmq_tools.dashboard_picture import render_svg
+
 pytestmark = pytest.mark.terraform
 
 T = TypeVar("T")
@@ -98,7 +100,11 @@ OUTPUTS = {
     "dead_letter_bucket",
     "consumer_secret_arn",
     "publisher_secret_arn",
+    "monitoring_secret_arn",
     "bootstrap_function_name",
+    "metrics_function_name",
+    "rotation_function_name",
+    "dashboard_url",
     "queue_name",
     "virtual_host",
     "delivery_limit",
@@ -294,7 +300,7 @@ def test_every_product_file_is_loaded(configuration: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     ("key", "package", "function"),
-    [("consumer", "rabbitmq_consumer", "this"), ("admin", "rabbitmq_admin", "bootstrap")],
+    [("consumer", "rabbitmq_consumer", "this"), ("admin", "rabbitmq_admin", 'admin["bootstrap"]')],
 )
 def test_lambda_packages_hold_their_package_without_compiled_python(
     workdir: TerraformWorkdir, default_plan: dict[str, Any], key: str, package: str, function: str
@@ -662,8 +668,16 @@ def test_no_iam_statement_has_star_resource_except_network_interfaces_and_xray(c
     assert constant(deny["condition"][0]["variable"]) == "aws:SecureTransport"
     documents.remove(bucket_policy)
     statements = [s for doc in documents for s in doc["expressions"].get("statement", [])]
-    assert {doc["name"] for doc in documents} == {"assume_role", "execution", "bootstrap"}
-    assert len(statements) == 11  # and the bootstrap's VpcNetworkInterfaces, a dynamic block (private mode)
+    assert {doc["name"] for doc in documents} == {
+        "assume_role",
+        "execution",
+        "bootstrap",
+        "metrics",
+        "rotation",
+        "admin",
+    }
+    # And the admin functions' VpcNetworkInterfaces, a dynamic block (private mode).
+    assert len(statements) == 14
 
     for statement in statements:
         sid = constant(statement.get("sid"))
@@ -682,7 +696,7 @@ def test_no_iam_statement_has_star_resource_except_network_interfaces_and_xray(c
     # Every policy of the role comes from a policy document, none is inline JSON.
     role_policies = [r for r in configuration["resources"] if r["type"] in {"aws_iam_role_policy", "aws_iam_policy"}]
     assert sorted(r["expressions"]["policy"]["references"][0] for r in role_policies) == [
-        "data.aws_iam_policy_document.bootstrap.json",
+        "data.aws_iam_policy_document.admin",
         "data.aws_iam_policy_document.execution.json",
     ]
     assert not [r for r in configuration["resources"] if r["type"] == "aws_iam_role_policy_attachment"]
@@ -703,9 +717,9 @@ def test_event_source_mapping_outlives_what_its_poller_uses(configuration: dict[
         "aws_vpc_security_group_egress_rule.broker_https_out",
         "aws_vpc_security_group_ingress_rule.endpoints_from_poller",
     }
-    # Every security group rule of the poller is among them (not the clients', not the bootstrap's).
+    # Every security group rule of the poller is among them (not the clients', not the admin functions').
     rules = {r["address"] for r in configuration["resources"] if r["type"].startswith("aws_vpc_security_group_")}
-    assert {rule for rule in rules - set(mapping["depends_on"]) if "bootstrap" not in rule} == {
+    assert {rule for rule in rules - set(mapping["depends_on"]) if "admin" not in rule} == {
         "aws_vpc_security_group_ingress_rule.broker_clients"
     }
 
@@ -716,12 +730,14 @@ def test_bootstrap_runs_before_the_mapping_with_everything_it_applies(configurat
     (invocation,) = [r for r in configuration["resources"] if r["address"] == "aws_lambda_invocation.bootstrap"]
     references = set(invocation["expressions"]["input"]["references"])
     assert {
-        "aws_mq_broker.this.instances",
+        "local.management_url",
         "aws_secretsmanager_secret.broker.arn",
         "aws_secretsmanager_secret.consumer.arn",
         "aws_secretsmanager_secret.publisher.arn",
+        "aws_secretsmanager_secret.monitoring.arn",
         "var.consumer_username",
         "var.publisher_username",
+        "var.monitoring_username",
         "var.queue_name",
         "var.virtual_host",
         "var.delivery_limit",
@@ -729,7 +745,7 @@ def test_bootstrap_runs_before_the_mapping_with_everything_it_applies(configurat
     assert "local.lambda_zip" in " ".join(invocation["expressions"]["triggers"]["references"])
     assert {
         "aws_secretsmanager_secret_version.broker",
-        "aws_iam_role_policy.bootstrap",
+        "aws_iam_role_policy.admin",
         "aws_vpc_endpoint.this",
     } <= set(invocation["depends_on"])
     (function,) = [r for r in configuration["resources"] if r["address"] == "aws_lambda_function.this"]
@@ -777,6 +793,8 @@ def private_deployment(network: Network) -> dict[str, Any]:
         maximum_batching_window_in_seconds=5,
         event_source_mapping_enabled=False,
         delivery_limit=5,
+        credential_rotation_days=7,
+        monitoring_username="metrics-reader",
         broker_ingress_cidr_blocks=["10.8.0.0/16"],
         tags={"Project": "rmq-test", "Stack": "private"},
     )
@@ -868,7 +886,12 @@ def plans_after_public_apply(workdir: TerraformWorkdir) -> dict[str, Any]:
 def private_behind_nat(network: Network) -> dict[str, Any]:
     """Private single-instance 4.3 broker whose VPC reaches AWS through a NAT gateway: no endpoints."""
     return private_mode(
-        network, name_prefix="rmq-nat", create_vpc_endpoints=False, engine_version="4.3", instance_type="mq.m7g.medium"
+        network,
+        name_prefix="rmq-nat",
+        create_vpc_endpoints=False,
+        engine_version="4.3",
+        instance_type="mq.m7g.medium",
+        credential_rotation_days=None,  # no rotation function, no schedule
     )
 
 
@@ -929,7 +952,9 @@ def assert_common(
     """What both deployments must show through the AWS APIs."""
     out, variables = deployment.outputs, deployment.variables
     lambda_ = harness.client("lambda")
-    assert set(out) >= OUTPUTS
+    # Terraform leaves null outputs out: rotation_function_name without rotation.
+    rotation = variables.get("credential_rotation_days", 30) is not None
+    assert set(out) >= OUTPUTS - (set() if rotation else {"rotation_function_name"})
     assert deployment.password not in json.dumps(out)
 
     # The event source mapping: broker, queue, virtual host, credentials, batching.
@@ -962,7 +987,7 @@ def assert_common(
 
     assert_function(harness, deployment, runtime, architecture, layer_version)
     assert_role(harness, deployment)
-    assert_bootstrap(harness, deployment)
+    assert_admin_functions(harness, deployment)
 
     # The bucket for dead letters too large for SQS: private, encrypted, TLS only, expiring.
     s3, bucket = harness.client("s3"), out["dead_letter_bucket"]
@@ -997,10 +1022,12 @@ def environment_of(harness: Harness, out: Mapping[str, Any]) -> dict[str, str]:
     return environment
 
 
-def assert_bootstrap(harness: Harness, deployment: Deployment) -> None:
-    """The bootstrap was invoked once, with everything it applies; its role reads the admin secret
-    and writes the two new ones, nothing else; the two secrets exist for it to fill (the double
-    records the invocation instead of running the function: tests/test_bootstrap*.py run it)."""
+def assert_admin_functions(harness: Harness, deployment: Deployment) -> None:
+    """The bootstrap, metrics and rotation functions: one stdlib package, a role each with exactly
+    its secrets; the bootstrap invoked once with everything it applies; the metrics function on a
+    one-minute schedule; rotation configured on the three user secrets (the double records
+    invocations instead of running them: tests/test_bootstrap*.py, test_metrics.py and
+    test_rotation*.py run the code against a real broker)."""
     out, variables = deployment.outputs, deployment.variables
     prefix = variables["name_prefix"]
     (instance,) = harness.client("mq").describe_broker(BrokerId=out["broker_id"])["BrokerInstances"]
@@ -1011,38 +1038,98 @@ def assert_bootstrap(harness: Harness, deployment: Deployment) -> None:
             "admin_secret_arn": out["credentials_secret_arn"],
             "consumer_secret_arn": out["consumer_secret_arn"],
             "publisher_secret_arn": out["publisher_secret_arn"],
+            "monitoring_secret_arn": out["monitoring_secret_arn"],
             "consumer_username": variables.get("consumer_username", "lambda-consumer"),
             "publisher_username": variables.get("publisher_username", "publisher"),
+            "monitoring_username": variables.get("monitoring_username", "queue-metrics"),
             "queue": variables.get("queue_name", "orders"),
             "vhost": variables.get("virtual_host", "/"),
             "delivery_limit": variables.get("delivery_limit", 20),
         }
     ]
-    secrets = harness.client("secretsmanager")
-    for arn in (out["consumer_secret_arn"], out["publisher_secret_arn"]):
-        assert secrets.describe_secret(SecretId=arn)["ARN"] == arn
-
-    function = harness.client("lambda").get_function_configuration(FunctionName=out["bootstrap_function_name"])
-    assert function["Handler"] == "rabbitmq_admin.bootstrap_handler.lambda_handler"
-    assert not function.get("Layers"), "the bootstrap uses the standard library only"
+    user_secrets = [out["consumer_secret_arn"], out["publisher_secret_arn"], out["monitoring_secret_arn"]]
+    admin_secret = out["credentials_secret_arn"]
+    rotation = variables.get("credential_rotation_days", 30) is not None
     private = variables.get("publicly_accessible") is False
-    assert bool(function.get("VpcConfig", {}).get("SubnetIds")) is private
-    log_group_arn = f"arn:aws:logs:{REGION}:123456789012:log-group:/aws/lambda/{prefix}-bootstrap:*"
-    expected = {
-        "ReadAdminCredentials": (["secretsmanager:GetSecretValue"], [out["credentials_secret_arn"]]),
-        "WriteUserCredentials": (
-            ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"],
-            [out["consumer_secret_arn"], out["publisher_secret_arn"]],
-        ),
-        "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn]),
+    lambda_ = harness.client("lambda")
+    queue = variables.get("queue_name", "orders")
+
+    secret_statements: dict[str, dict[str, tuple[list[str], list[str]]]] = {
+        "bootstrap": {
+            "ReadAdminCredentials": (["secretsmanager:GetSecretValue"], [admin_secret]),
+            "WriteUserCredentials": (["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"], user_secrets),
+        },
+        "metrics": {"ReadMonitoringCredentials": (["secretsmanager:GetSecretValue"], [out["monitoring_secret_arn"]])},
     }
-    if private:
-        expected["VpcNetworkInterfaces"] = (sorted(VPC_FUNCTION_ACTIONS), ["*"])
-    statements = {s["Sid"]: s for s in role_statements(harness, f"{prefix}-bootstrap")}
-    assert set(statements) == set(expected)
-    for sid, (actions_, resources) in expected.items():
-        assert sorted(as_list(statements[sid]["Action"])) == sorted(actions_), sid
-        assert sorted(as_list(statements[sid]["Resource"])) == sorted(resources), sid
+    if rotation:
+        secret_statements["rotation"] = {
+            "ReadAdminCredentials": (["secretsmanager:GetSecretValue"], [admin_secret]),
+            "RotateUserCredentials": (
+                [
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:PutSecretValue",
+                    "secretsmanager:UpdateSecretVersionStage",
+                ],
+                user_secrets,
+            ),
+        }
+    environments = {
+        "bootstrap": None,
+        "metrics": {
+            "MANAGEMENT_URL": instance["ConsoleURL"],
+            "MONITORING_SECRET_ARN": out["monitoring_secret_arn"],
+            "VIRTUAL_HOST": variables.get("virtual_host", "/"),
+            "QUEUES": f"{queue},{queue}.dlq",
+            "METRICS_NAMESPACE": "RabbitMQConsumer",
+        },
+        "rotation": {"MANAGEMENT_URL": instance["ConsoleURL"], "ADMIN_SECRET_ARN": admin_secret},
+    }
+    for name, statements_ in secret_statements.items():
+        function = lambda_.get_function_configuration(FunctionName=f"{prefix}-{name}")
+        handler = {"bootstrap": "bootstrap_handler", "metrics": "metrics", "rotation": "rotation"}[name]
+        assert function["Handler"] == f"rabbitmq_admin.{handler}.lambda_handler"
+        assert not function.get("Layers"), f"{name}: the admin package uses the standard library only"
+        assert function.get("Environment", {}).get("Variables") == environments[name], name
+        assert bool(function.get("VpcConfig", {}).get("SubnetIds")) is private, name
+        log_group_arn = f"arn:aws:logs:{REGION}:123456789012:log-group:/aws/lambda/{prefix}-{name}:*"
+        expected = {**statements_, "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn])}
+        if private:
+            expected["VpcNetworkInterfaces"] = (sorted(VPC_FUNCTION_ACTIONS), ["*"])
+        statements = {s["Sid"]: s for s in role_statements(harness, f"{prefix}-{name}")}
+        assert set(statements) == set(expected), name
+        for sid, (actions_, resources) in expected.items():
+            assert sorted(as_list(statements[sid]["Action"])) == sorted(actions_), (name, sid)
+            assert sorted(as_list(statements[sid]["Resource"])) == sorted(resources), (name, sid)
+    assert ("rotation_function_name" in out) is rotation
+
+    # The metrics function, every minute, allowed for that rule only.
+    events = harness.client("events")
+    rule = events.describe_rule(Name=f"{prefix}-queue-metrics")
+    assert rule["ScheduleExpression"] == "rate(1 minute)"
+    (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    metrics_arn = lambda_.get_function_configuration(FunctionName=out["metrics_function_name"])["FunctionArn"]
+    assert target["Arn"] == metrics_arn
+    (allow,) = json.loads(lambda_.get_policy(FunctionName=out["metrics_function_name"])["Policy"])["Statement"]
+    assert (allow["Principal"], allow["Condition"]["ArnLike"]["AWS:SourceArn"]) == (
+        {"Service": "events.amazonaws.com"},
+        rule["Arn"],
+    )
+
+    # Rotation: each user secret, after the configured days, by the rotation function; on apply
+    # Secrets Manager ran only testSecret (RotateImmediately false), on a copy of the current value.
+    secrets = harness.client("secretsmanager")
+    tested = [
+        i.payload for i in strict_aws.INVOCATIONS if rotation and i.function_name == out["rotation_function_name"]
+    ]
+    for arn in user_secrets:
+        described = secrets.describe_secret(SecretId=arn)
+        assert described.get("RotationEnabled", False) is rotation, arn
+        if rotation:
+            rotation_arn = lambda_.get_function_configuration(FunctionName=out["rotation_function_name"])
+            assert described["RotationLambdaARN"] == rotation_arn["FunctionArn"]
+            assert described["RotationRules"]["AutomaticallyAfterDays"] == variables.get("credential_rotation_days", 30)
+            assert [t["Step"] for t in tested if t["SecretId"] == described["Name"]] == ["testSecret"]
 
 
 def assert_function(
@@ -1096,6 +1183,8 @@ def assert_role(harness: Harness, deployment: Deployment) -> None:
 
 
 def assert_alarms(harness: Harness, deployment: Deployment, topic_arn: str | None, poller_alarm: bool) -> None:
+    """The queue alarms read the metrics function's metrics (no AWS/AmazonMQ: blind on 4.x), and
+    missing data breaches; the monitor's own failure or silence alarms too."""
     out, prefix = deployment.outputs, deployment.variables["name_prefix"]
     queue = deployment.variables.get("queue_name", "orders")
     vhost = deployment.variables.get("virtual_host", "/")
@@ -1107,29 +1196,71 @@ def assert_alarms(harness: Harness, deployment: Deployment, topic_arn: str | Non
         f"{prefix}-dead-letters-not-empty",
         f"{prefix}-broker-dlq-not-empty",
         f"{prefix}-queue-backlog",
+        f"{prefix}-metrics-failing",
     }
     if poller_alarm:
         expected.add(f"{prefix}-poller-stopped")
+    if deployment.variables.get("credential_rotation_days", 30) is not None:
+        expected.add(f"{prefix}-rotation-errors")
     assert set(alarms) == expected
+    assert sorted(out["alarm_names"]) == sorted(expected)
+    assert not [a for a in alarms.values() if a.get("Namespace", "").startswith("AWS/AmazonMQ")]
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == ([topic_arn] if topic_arn else []), alarm["AlarmName"]
 
     def dimensions(alarm: Mapping[str, Any]) -> dict[str, str]:
         return {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
 
-    backlog = alarms[f"{prefix}-queue-backlog"]
-    assert (backlog["Namespace"], backlog["MetricName"]) == ("AWS/AmazonMQ", "MessageReadyCount")
-    assert dimensions(backlog) == {"Broker": f"{prefix}-broker", "VirtualHost": vhost, "Queue": queue}
-    assert backlog["Threshold"] == 1000
-    broker_dlq = alarms[f"{prefix}-broker-dlq-not-empty"]
-    assert dimensions(broker_dlq) == {"Broker": f"{prefix}-broker", "VirtualHost": vhost, "Queue": f"{queue}.dlq"}
+    queue_alarms = {
+        f"{prefix}-queue-backlog": ("MessagesReady", queue, "GreaterThanThreshold", 1000),
+        f"{prefix}-broker-dlq-not-empty": ("MessagesReady", f"{queue}.dlq", "GreaterThanThreshold", 0),
+    }
+    if poller_alarm:
+        queue_alarms[f"{prefix}-poller-stopped"] = ("Consumers", queue, "LessThanThreshold", 1)
+    for name, (metric, queue_name, operator, threshold) in queue_alarms.items():
+        alarm = alarms[name]
+        assert (alarm["Namespace"], alarm["MetricName"]) == ("RabbitMQConsumer", metric), name
+        assert dimensions(alarm) == {"VirtualHost": vhost, "Queue": queue_name}, name
+        assert (alarm["ComparisonOperator"], alarm["Threshold"]) == (operator, threshold), name
+        assert alarm["TreatMissingData"] == "breaching", name
     assert dimensions(alarms[f"{prefix}-dead-letters-not-empty"]) == {
         "QueueName": out["dead_letter_queue_url"].rsplit("/", 1)[-1]
     }
     assert dimensions(alarms[f"{prefix}-consumer-errors"]) == {"FunctionName": out["function_name"]}
-    if poller_alarm:
-        queries = {q["Id"]: q for q in alarms[f"{prefix}-poller-stopped"]["Metrics"]}
-        assert queries["stalled"]["Expression"] == "IF(ready > 0 AND FILL(invocations, 0) == 0, 1, 0)"
+    monitor = alarms[f"{prefix}-metrics-failing"]
+    queries = {q["Id"]: q for q in monitor["Metrics"]}
+    assert queries["failing"]["Expression"] == "IF(FILL(errors, 0) > 0 OR FILL(invocations, 0) == 0, 1, 0)"
+    assert {queries[q]["MetricStat"]["Metric"]["MetricName"] for q in ("errors", "invocations")} == {
+        "Errors",
+        "Invocations",
+    }
+    assert monitor["TreatMissingData"] == "breaching"
+
+
+def assert_dashboard(harness: Harness, deployment: Deployment) -> None:
+    """The dashboard the apply created (the double checks its body as CloudWatch does) shows every
+    queue metric the metrics function publishes and every alarm; docs/dashboard.svg is drawn from it."""
+    out, prefix = deployment.outputs, deployment.variables["name_prefix"]
+    body = json.loads(harness.client("cloudwatch").get_dashboard(DashboardName=prefix)["DashboardBody"])
+    assert out["dashboard_url"] == (
+        f"https://{REGION}.console.aws.amazon.com/cloudwatch/home?region={REGION}#dashboards/dashboard/{prefix}"
+    )
+    metrics = [m for w in body["widgets"] if w["type"] == "metric" for m in w["properties"]["metrics"]]
+    queue_metrics = {(m[1], m[5]) for m in metrics if m[0] == "RabbitMQConsumer" and m[2] == "VirtualHost"}
+    names = ("MessagesReady", "MessagesUnacknowledged", "Consumers", "PublishRate", "DeliverRate")
+    assert queue_metrics >= {(name, "orders") for name in names} | {("MessagesReady", "orders.dlq")}
+    (alarm_widget,) = [w for w in body["widgets"] if w["type"] == "alarm"]
+    assert sorted(arn.split(":alarm:")[-1] for arn in alarm_widget["properties"]["alarms"]) == sorted(
+        out["alarm_names"]
+    )
+    # The README's picture, drawn from this body with the default names.
+    picture = render_svg(body, replace={prefix: "rabbitmq-lambda"})
+    committed = REPO_ROOT / "docs" / "dashboard.svg"
+    if not committed.is_file() or committed.read_text() != picture:
+        drawn = REPO_ROOT / "build" / "dashboard.svg"
+        drawn.parent.mkdir(exist_ok=True)
+        drawn.write_text(picture)
+        pytest.fail(f"docs/dashboard.svg is not drawn from the dashboard's definition: copy {drawn} there")
 
 
 def assert_nothing_left(harness: Harness, prefix: str) -> None:
@@ -1144,6 +1275,8 @@ def assert_nothing_left(harness: Harness, prefix: str) -> None:
     assert not [b for b in harness.client("s3").list_buckets()["Buckets"] if b["Name"].startswith(prefix)]
     assert not harness.client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{prefix}")["logGroups"]
     assert not harness.client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
+    assert not harness.client("cloudwatch").list_dashboards(DashboardNamePrefix=prefix)["DashboardEntries"]
+    assert not harness.client("events").list_rules(NamePrefix=prefix)["Rules"]
     assert not [r for r in harness.client("iam").list_roles()["Roles"] if r["RoleName"].startswith(prefix)]
     assert not [t for t in harness.client("sns").list_topics()["Topics"] if f":{prefix}-" in t["TopicArn"]]
     ec2 = harness.client("ec2")
@@ -1189,6 +1322,7 @@ def test_apply_and_destroy_public_default(harness: Harness, deployments: dict[st
     subscriptions = harness.client("sns").list_subscriptions_by_topic(TopicArn=out["alarm_topic_arn"])["Subscriptions"]
     assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("email", "ops@example.com")]
     assert_alarms(harness, deployment, out["alarm_topic_arn"], poller_alarm=True)
+    assert_dashboard(harness, deployment)
 
     # Applied again, nothing changes (no drift between what is sent and what is read back, with
     # a double that, like AWS, never returns the broker's users).
@@ -1248,11 +1382,11 @@ def test_apply_and_destroy_private_cluster(harness: Harness, deployments: dict[s
         ]
     }
     endpoints_sg = next(g for g in groups.values() if g["GroupName"].startswith("rmq-private-endpoints-"))
-    (bootstrap_sg,) = harness.client("lambda").get_function_configuration(FunctionName=out["bootstrap_function_name"])[
+    (admin_sg,) = harness.client("lambda").get_function_configuration(FunctionName=out["bootstrap_function_name"])[
         "VpcConfig"
     ]["SecurityGroupIds"]
     rules = ec2.describe_security_group_rules(
-        Filters=[{"Name": "group-id", "Values": [broker_sg, endpoints_sg["GroupId"], bootstrap_sg]}]
+        Filters=[{"Name": "group-id", "Values": [broker_sg, endpoints_sg["GroupId"], admin_sg]}]
     )["SecurityGroupRules"]
 
     def rule_set(group: str, egress: bool) -> set[tuple[int, str]]:
@@ -1266,12 +1400,12 @@ def test_apply_and_destroy_private_cluster(harness: Harness, deployments: dict[s
         (5671, broker_sg),
         (5671, "10.8.0.0/16"),
         (443, "10.8.0.0/16"),
-        (443, bootstrap_sg),  # the management API, for the bootstrap
+        (443, admin_sg),  # the management API, for the admin functions
     }
     assert rule_set(broker_sg, egress=True) == {(5671, broker_sg), (443, endpoints_sg["GroupId"])}
-    assert rule_set(endpoints_sg["GroupId"], egress=False) == {(443, broker_sg), (443, bootstrap_sg)}
-    assert rule_set(bootstrap_sg, egress=False) == set()
-    assert rule_set(bootstrap_sg, egress=True) == {(443, broker_sg), (443, endpoints_sg["GroupId"])}
+    assert rule_set(endpoints_sg["GroupId"], egress=False) == {(443, broker_sg), (443, admin_sg)}
+    assert rule_set(admin_sg, egress=False) == set()
+    assert rule_set(admin_sg, egress=True) == {(443, broker_sg), (443, endpoints_sg["GroupId"])}
 
     endpoints = [
         e
@@ -1313,7 +1447,7 @@ def test_apply_and_destroy_private_broker_behind_a_nat_gateway(
     assert broker["PubliclyAccessible"] is False
     assert broker["SubnetIds"] == variables["subnet_ids"]
     (broker_sg,) = broker["SecurityGroups"]
-    (bootstrap_sg,) = harness.client("lambda").get_function_configuration(FunctionName=out["bootstrap_function_name"])[
+    (admin_sg,) = harness.client("lambda").get_function_configuration(FunctionName=out["bootstrap_function_name"])[
         "VpcConfig"
     ]["SecurityGroupIds"]
 
@@ -1326,7 +1460,7 @@ def test_apply_and_destroy_private_broker_behind_a_nat_gateway(
         }
 
     assert egress(broker_sg) == {(5671, broker_sg), (443, "0.0.0.0/0")}
-    assert egress(bootstrap_sg) == {(443, broker_sg), (443, "0.0.0.0/0")}
+    assert egress(admin_sg) == {(443, broker_sg), (443, "0.0.0.0/0")}
     assert not [
         g for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"].startswith("rmq-nat-endpoints")
     ]
