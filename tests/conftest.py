@@ -8,8 +8,10 @@ from typing import Any
 from unittest import mock
 from urllib.parse import urlsplit
 
+import boto3
 import pika
 import pytest
+from moto.server import ThreadedMotoServer
 
 from rabbitmq_admin.management import ManagementClient
 from rabbitmq_admin.topology import Topology
@@ -18,6 +20,7 @@ from rabbitmq_consumer.dead_letters import JsonLinesSink
 from rabbitmq_tools.bootstrap import BrokerSetup
 from rabbitmq_tools.broker import BrokerUnavailable, LocalBroker, local_broker
 from rabbitmq_tools.local_event_source_mapping import LocalLambdaContext
+from support import MOTO_REGION
 
 
 @pytest.fixture(autouse=True)
@@ -151,3 +154,35 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("measured figures")
         for line in _FIGURES:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server for the rabbitmq_admin functions' Secrets Manager (and the Lambda and IAM
+    that the rotation tests register the rotation function in)."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto_session(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> boto3.session.Session:
+    """The environment the rabbitmq_admin functions read in Lambda (region, credentials, the
+    Secrets Manager endpoint), pointed at moto, and a boto3 session with the same credentials:
+    one of its own, since boto3's default one would keep them for later tests."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_REGION", MOTO_REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_endpoint)
+    return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=MOTO_REGION)
+
+
+@pytest.fixture
+def aws(moto_session: boto3.session.Session, moto_endpoint: str) -> Any:
+    """A Secrets Manager client of the moto server (test_send.py and test_large_dead_letters.py
+    have an `aws` of their own, for moto's in-process mock)."""
+    return moto_session.client("secretsmanager", endpoint_url=moto_endpoint)

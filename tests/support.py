@@ -24,6 +24,9 @@ ROOT = TESTS.parent
 EVENTS = TESTS / "events"
 EXAMPLE_ORDER: dict[str, Any] = json.loads((ROOT / "example-message.json").read_text())
 
+# The region of the moto server the rabbitmq_admin tests use (conftest.moto_session).
+MOTO_REGION = "eu-west-1"
+
 
 def load_event(name: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())

@@ -9,17 +9,14 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import boto3
 import pika
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotocoreCredentials
-from moto.server import ThreadedMotoServer
 
 from rabbitmq_admin.bootstrap_handler import lambda_handler
 from rabbitmq_admin.errors import AdminError
@@ -27,9 +24,9 @@ from rabbitmq_admin.secrets_manager import Credentials, SecretsManager, SecretsM
 from rabbitmq_admin.topology import Topology
 from rabbitmq_admin.users import generate_password
 from rabbitmq_tools.broker import LocalBroker
-from support import wait_for
+from support import MOTO_REGION, wait_for
 
-REGION = "eu-west-1"
+REGION = MOTO_REGION
 
 
 @pytest.mark.unit
@@ -77,29 +74,6 @@ def test_credentials_and_endpoint_from_the_environment() -> None:
     with pytest.raises(AdminError, match="must be an https:// URL"):
         SecretsManager.from_environment({**environ, "AWS_ENDPOINT_URL": "http://secretsmanager.example.com"})
     assert "b" not in repr(Credentials("a", "b"))
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The Lambda environment, pointed at moto; a boto3 client of the same moto."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_endpoint)
-    # A session of its own: boto3's default one would keep these credentials for later tests.
-    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
-    return session.client("secretsmanager", endpoint_url=moto_endpoint)
 
 
 @pytest.mark.unit

@@ -14,11 +14,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pika
 import pika.exceptions
 import pytest
-from moto.server import ThreadedMotoServer
 
 from rabbitmq_admin import metrics
 from rabbitmq_admin.errors import AdminError
@@ -28,9 +26,9 @@ from rabbitmq_admin.secrets_manager import SecretsManager
 from rabbitmq_admin.topology import Topology
 from rabbitmq_admin.users import User, generate_password, monitoring
 from rabbitmq_tools.broker import LocalBroker
-from support import order, publish, url_as, wait_for
+from support import MOTO_REGION, order, publish, url_as, wait_for
 
-REGION = "eu-west-1"
+REGION = MOTO_REGION
 NAMESPACE = "RabbitMQLambda/Test"
 # What EventBridge sends a scheduled function (Lambda guide, "Using Lambda with EventBridge
 # Scheduler"/scheduled events): the function ignores it.
@@ -183,28 +181,6 @@ def test_the_emf_document_is_the_contract_and_follows_the_specification() -> Non
 
 
 # --- the real broker and moto -----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The Lambda environment, pointed at moto; a boto3 client of the same moto."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_endpoint)
-    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
-    return session.client("secretsmanager", endpoint_url=moto_endpoint)
 
 
 @pytest.fixture(autouse=True)

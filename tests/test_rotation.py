@@ -15,7 +15,7 @@ import pika
 import pika.exceptions
 import pytest
 from botocore.exceptions import ClientError
-from test_bootstrap_handler import REGION, ROLES, aws, event_for, moto_endpoint  # noqa: F401 (fixtures)
+from test_bootstrap_handler import REGION, ROLES, event_for
 
 from rabbitmq_admin import bootstrap_handler, rotation
 from rabbitmq_admin.errors import AdminError
@@ -43,7 +43,7 @@ class RotationFunction:
 
 @pytest.fixture
 def rotation_function(
-    moto_endpoint: str,  # noqa: F811
+    moto_endpoint: str,
     monkeypatch: pytest.MonkeyPatch,
     request: pytest.FixtureRequest,
 ) -> RotationFunction:
@@ -191,7 +191,7 @@ def deployment(
     broker: LocalBroker,
     broker_url: str,
     management: ManagementClient,
-    aws: Any,  # noqa: F811
+    aws: Any,
     rotation_function: RotationFunction,
     queue_name: str,
     monkeypatch: pytest.MonkeyPatch,
@@ -454,7 +454,7 @@ def test_set_secret_copies_exactly_the_current_users_permissions(deployment: Dep
 
 @pytest.mark.unit
 def test_the_checks_of_aws_templates(
-    aws: Any,  # noqa: F811
+    aws: Any,
     rotation_function: RotationFunction,
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,

@@ -26,7 +26,6 @@ import boto3
 import pika
 import pika.exceptions
 import pytest
-from moto.server import ThreadedMotoServer
 
 from rabbitmq_admin import bootstrap_handler, rotation
 from rabbitmq_admin.errors import AdminError
@@ -37,41 +36,16 @@ from rabbitmq_tools.broker import LocalBroker
 from rabbitmq_tools.credentials import from_secret, refused_by_broker
 from rabbitmq_tools.local_event_source_mapping import LocalEventSourceMapping, MappingSettings, Stats
 from rabbitmq_tools.publisher import ConfirmedPublisher, PublishResult
-from support import message_count
+from support import MOTO_REGION, message_count
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault_injection]
 
-REGION = "eu-west-1"
+REGION = MOTO_REGION
 ROTATIONS = 6  # of each secret
 MESSAGES = 4_000
 RATE = 200.0  # messages a second: the stream lasts 20 s, the rotations spread over it
 SCHEDULE = {"AutomaticallyAfterDays": 30}  # moto turns rotation on only with a schedule
 ROTATED = ("consumer", "publisher")
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def session(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> boto3.session.Session:
-    """The Lambda environment the bootstrap and rotation functions read, pointed at moto."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in {
-        "AWS_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_endpoint,
-    }.items():
-        monkeypatch.setenv(name, value)
-    # A session of its own: boto3's default one would keep these credentials for later tests.
-    return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
 
 
 @dataclass
@@ -129,12 +103,12 @@ def deployment(
     broker: LocalBroker,
     broker_url: str,
     management: ManagementClient,
-    session: boto3.session.Session,
+    moto_session: boto3.session.Session,
     moto_endpoint: str,
     queue_name: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Deployment]:
-    secrets = session.client("secretsmanager", endpoint_url=moto_endpoint)
+    secrets = moto_session.client("secretsmanager", endpoint_url=moto_endpoint)
     parts = urlsplit(broker.url)
     admin = {"username": unquote(parts.username or ""), "password": unquote(parts.password or "")}
     # Every role the bootstrap function knows (the consumer, the publisher, and whatever else its
@@ -153,7 +127,7 @@ def deployment(
         "vhost": "/",
         "delivery_limit": 20,
     }
-    function_arn = _rotation_function(session, moto_endpoint, queue_name)
+    function_arn = _rotation_function(moto_session, moto_endpoint, queue_name)
     done = Deployment(event, secrets, function_arn, broker_url, management)
     _run_rotations_here(monkeypatch, done.steps)
     monkeypatch.setenv("MANAGEMENT_URL", broker.management_url)
@@ -289,12 +263,12 @@ class Stream:
 def test_rotations_under_a_steady_stream_lose_nothing(
     deployment: Deployment,
     moto_endpoint: str,
-    session: boto3.session.Session,
+    moto_session: boto3.session.Session,
     channel: Any,
     report_figures: Callable[..., None],
 ) -> None:
     # GIVEN the mapping consuming and the publisher publishing, as their users
-    stream = Stream(deployment, lambda: session.client("secretsmanager", endpoint_url=moto_endpoint))
+    stream = Stream(deployment, lambda: moto_session.client("secretsmanager", endpoint_url=moto_endpoint))
     stream.start()
     # WHEN each secret is rotated ROTATIONS times, spread over the stream, and after each
     # rotation the role's connections are closed, so the client reconnects with what it reads
