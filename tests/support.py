@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -136,3 +137,19 @@ def url_as(broker_url: str, user: User, vhost: str = "/") -> str:
     parts = urlsplit(broker_url)
     netloc = f"{quote(user.name, safe='')}:{quote(user.password, safe='')}@{parts.hostname}:{parts.port or 5672}"
     return urlunsplit((parts.scheme, netloc, "/" + quote(vhost, safe=""), "", ""))
+
+
+class Worker(threading.Thread):
+    """Runs `target` in a thread and keeps its result or exception for the test."""
+
+    def __init__(self, target: Callable[[], Any], name: str | None = None) -> None:
+        super().__init__(name=name, daemon=True)
+        self._call = target
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = self._call()
+        except BaseException as exc:
+            self.error = exc

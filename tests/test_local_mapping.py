@@ -40,7 +40,7 @@ from rabbitmq_tools.local_event_source_mapping import (
     load_handler,
     main,
 )
-from support import drain, json_properties, message_count, order, publish, runner_process, url_via, wait_for
+from support import Worker, drain, json_properties, message_count, order, publish, runner_process, url_via, wait_for
 from tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
@@ -65,22 +65,6 @@ class Recorder:
 
     def sizes(self) -> list[int]:
         return [len(self.records(i)) for i in range(len(self.events))]
-
-
-class Worker(threading.Thread):
-    """Runs `target` in a thread and keeps its result or exception for the test."""
-
-    def __init__(self, target: Callable[[], Any]) -> None:
-        super().__init__(daemon=True)
-        self._call = target
-        self.result: Any = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.result = self._call()
-        except BaseException as exc:
-            self.error = exc
 
 
 @pytest.fixture

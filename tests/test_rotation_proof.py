@@ -13,7 +13,6 @@ alternating-users design says: one rotation after it stopped being current.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections import Counter
@@ -36,7 +35,7 @@ from rabbitmq_tools.broker import LocalBroker
 from rabbitmq_tools.credentials import from_secret, refused_by_broker
 from rabbitmq_tools.local_event_source_mapping import LocalEventSourceMapping, MappingSettings, Stats
 from rabbitmq_tools.publisher import ConfirmedPublisher, PublishResult
-from support import MOTO_REGION, message_count
+from support import MOTO_REGION, Worker, message_count
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault_injection]
 
@@ -178,22 +177,6 @@ def _run_rotations_here(monkeypatch: pytest.MonkeyPatch, steps: list[str]) -> No
     monkeypatch.setattr(lambda_models.LambdaBackend, "invoke", invoke)
 
 
-class Worker(threading.Thread):
-    """Runs `target` and keeps its result or exception for the test's thread."""
-
-    def __init__(self, name: str, target: Callable[[], Any]) -> None:
-        super().__init__(name=name, daemon=True)
-        self._target_call = target
-        self.result: Any = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.result = self._target_call()
-        except BaseException as exc:
-            self.error = exc
-
-
 class Stream:
     """The mapping consuming as the consumer (its handler counts message ids) and the publisher
     publishing a numbered stream as the publisher, each in its thread, each reading its
@@ -220,9 +203,9 @@ class Stream:
             on_progress=self._keep,
             credentials=from_secret(deployment.secret("publisher"), client=secrets()),
         )
-        self.publishing = Worker("publisher", lambda: self.publisher.publish(MESSAGES, self._message))
+        self.publishing = Worker(lambda: self.publisher.publish(MESSAGES, self._message), name="publisher")
         # Until no message came for 3 s: the publisher is done and the queue drained.
-        self.consuming = Worker("mapping", lambda: self.mapping.run(idle_timeout=3))
+        self.consuming = Worker(lambda: self.mapping.run(idle_timeout=3), name="mapping")
 
     @property
     def ids(self) -> set[str]:

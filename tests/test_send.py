@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -31,7 +31,7 @@ from rabbitmq_admin.users import generate_password
 from rabbitmq_tools import publisher, send
 from rabbitmq_tools.bootstrap import BrokerSetup, write_credentials
 from rabbitmq_tools.publisher import ConfirmedPublisher, PublishResult
-from support import ROOT, drain, message_count, url_via, wait_for
+from support import ROOT, Worker, drain, message_count, url_via, wait_for
 from tcp_proxy import TcpProxy
 from tls import self_signed_certificate, server_context
 
@@ -608,22 +608,6 @@ def test_progress_line_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None
 
 
 # --- reconnects with fresh credentials, a rate through reconnects, and Ctrl-C at a bad moment ----
-
-
-class Worker(threading.Thread):
-    """Runs `target` in a thread and keeps its result or exception for the test."""
-
-    def __init__(self, target: Callable[[], Any]) -> None:
-        super().__init__(daemon=True)
-        self._call = target
-        self.result: Any = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.result = self._call()
-        except BaseException as exc:
-            self.error = exc
 
 
 def test_a_rate_limited_run_goes_on_after_reconnects(
