@@ -208,7 +208,7 @@ def explain_connection_error(error: BaseException, parameters: pika.ConnectionPa
     pika wraps the root cause in one or more layers; look through them."""
     where = f"RabbitMQ at {parameters.host}:{parameters.port}"
     user = getattr(parameters.credentials, "username", "?")
-    causes = list(_causes(error))
+    causes = list(error_chain(error))
     for cause in causes:
         if isinstance(cause, ssl.SSLCertVerificationError):
             return TLS, (
@@ -241,7 +241,8 @@ def explain_connection_error(error: BaseException, parameters: pika.ConnectionPa
     return UNREACHABLE, f"cannot connect to {where}: {error!r}"
 
 
-def _causes(error: BaseException) -> Iterator[BaseException]:
+def error_chain(error: BaseException) -> Iterator[BaseException]:
+    """The error and every error it carries (arguments, causes, contexts, groups), each once."""
     seen: set[int] = set()
     stack = [error]
     while stack:

@@ -20,6 +20,7 @@ import pika
 import pika.exceptions
 
 from rabbitmq_tools.bootstrap import read_credentials
+from rabbitmq_tools.broker import error_chain
 
 CredentialsProvider = Callable[[], tuple[str, str]]
 
@@ -112,19 +113,11 @@ def refused_by_broker(error: BaseException) -> bool:
     the same ProbableAuthenticationError or ProbableAccessDeniedError for a connection merely
     dropped during the handshake (a network cut), which a reconnect may cure; only the broker's
     reply, kept in the error's text, tells a refusal apart."""
-    seen: set[int] = set()
-    stack = [error]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
+    for current in error_chain(error):
         if isinstance(current, pika.exceptions.AuthenticationError):  # no mechanism the broker accepts
             return True
         if isinstance(
             current, (pika.exceptions.ProbableAuthenticationError, pika.exceptions.ProbableAccessDeniedError)
         ) and _BROKER_REFUSAL.search(str(current)):
             return True
-        stack += [arg for arg in current.args if isinstance(arg, BaseException)]
-        stack += [e for e in (current.__cause__, current.__context__) if e is not None]
     return False
