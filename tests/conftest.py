@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ from rabbitmq_consumer.dead_letters import JsonLinesSink
 from rabbitmq_tools.bootstrap import BrokerSetup
 from rabbitmq_tools.broker import BrokerUnavailable, LocalBroker, local_broker
 from rabbitmq_tools.local_event_source_mapping import LocalLambdaContext
-from support import MOTO_REGION
+from support import MOTO_REGION, RotationFunction
 
 
 @pytest.fixture(autouse=True)
@@ -186,3 +187,48 @@ def aws(moto_session: boto3.session.Session, moto_endpoint: str) -> Any:
     """A Secrets Manager client of the moto server (test_send.py and test_large_dead_letters.py
     have an `aws` of their own, for moto's in-process mock)."""
     return moto_session.client("secretsmanager", endpoint_url=moto_endpoint)
+
+
+@pytest.fixture
+def rotation_function(
+    moto_session: boto3.session.Session,
+    moto_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> RotationFunction:
+    """A function in moto's Lambda whose invocations run `rotation.lambda_handler` here. A failing
+    step stops the rotation, as it stops Secrets Manager's (moto would go on to the next step), and
+    RotateSecret answers RotationFailed with the step's message: a code of this double's own, since
+    AWS's RotateSecret only starts the rotation, asynchronously (API Reference, RotateSecret)."""
+    from moto.awslambda import models as lambda_models
+    from moto.core.exceptions import JsonRESTError
+
+    from rabbitmq_admin import rotation
+    from rabbitmq_admin.errors import AdminError
+
+    iam = moto_session.client("iam", endpoint_url=moto_endpoint)
+    name = f"rotation-{abs(hash(request.node.nodeid))}"
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    arn = moto_session.client("lambda", endpoint_url=moto_endpoint).create_function(
+        FunctionName=name,
+        Runtime="python3.13",
+        Role=role,
+        Handler="rabbitmq_admin.rotation.lambda_handler",
+        Code={"ZipFile": b"PK\x05\x06" + bytes(18)},  # an empty zip: the code runs here
+    )["FunctionArn"]
+    function = RotationFunction(arn)
+
+    def invoke(
+        self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+    ) -> bytes:
+        event = json.loads(body)
+        function.invocations.append(event)
+        if function.run:
+            try:
+                rotation.lambda_handler(event, None)
+            except AdminError as exc:
+                raise JsonRESTError("RotationFailed", f"{event['Step']}: {exc}") from None
+        return b"null"
+
+    monkeypatch.setattr(lambda_models.LambdaBackend, "invoke", invoke)
+    return function

@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -153,3 +154,17 @@ class Worker(threading.Thread):
             self.result = self._call()
         except BaseException as exc:
             self.error = exc
+
+
+@dataclass
+class RotationFunction:
+    """The rotation Lambda as moto knows it; `invocations` are the steps moto invoked, in order.
+    With `run` false an invocation is only recorded, so a test can run the steps itself."""
+
+    arn: str
+    invocations: list[dict[str, Any]] = field(default_factory=list)
+    run: bool = True
+
+    @property
+    def steps(self) -> list[str]:
+        return [invocation["Step"] for invocation in self.invocations]

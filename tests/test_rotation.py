@@ -7,80 +7,24 @@ management API."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pika
 import pika.exceptions
 import pytest
 from botocore.exceptions import ClientError
-from test_bootstrap_handler import REGION, ROLES, event_for
+from test_bootstrap_handler import ROLES, event_for
 
 from rabbitmq_admin import bootstrap_handler, rotation
 from rabbitmq_admin.errors import AdminError
 from rabbitmq_admin.management import ManagementClient
 from rabbitmq_admin.users import alternate, generate_password
 from rabbitmq_tools.broker import LocalBroker
+from support import RotationFunction
 
 CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
 SCHEDULE = {"AutomaticallyAfterDays": 30}
-
-
-@dataclass
-class RotationFunction:
-    """The rotation Lambda as moto knows it; `invocations` are the steps moto invoked, in order.
-    With `run` false an invocation is only recorded, so a test can run the steps itself."""
-
-    arn: str
-    invocations: list[dict[str, Any]] = field(default_factory=list)
-    run: bool = True
-
-    @property
-    def steps(self) -> list[str]:
-        return [invocation["Step"] for invocation in self.invocations]
-
-
-@pytest.fixture
-def rotation_function(
-    moto_endpoint: str,
-    monkeypatch: pytest.MonkeyPatch,
-    request: pytest.FixtureRequest,
-) -> RotationFunction:
-    """A function in moto's Lambda whose invocations run `rotation.lambda_handler` here. A failing
-    step stops the rotation, as it stops Secrets Manager's (moto would go on to the next step), and
-    RotateSecret answers RotationFailed with the step's message: a code of this double's own, since
-    AWS's RotateSecret only starts the rotation, asynchronously (API Reference, RotateSecret)."""
-    from moto.awslambda import models as lambda_models
-    from moto.core.exceptions import JsonRESTError
-
-    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
-    iam = session.client("iam", endpoint_url=moto_endpoint)
-    name = f"rotation-{abs(hash(request.node.nodeid))}"
-    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    arn = session.client("lambda", endpoint_url=moto_endpoint).create_function(
-        FunctionName=name,
-        Runtime="python3.13",
-        Role=role,
-        Handler="rabbitmq_admin.rotation.lambda_handler",
-        Code={"ZipFile": b"PK\x05\x06" + bytes(18)},  # an empty zip: the code runs here
-    )["FunctionArn"]
-    function = RotationFunction(arn)
-
-    def invoke(
-        self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
-    ) -> bytes:
-        event = json.loads(body)
-        function.invocations.append(event)
-        if function.run:
-            try:
-                rotation.lambda_handler(event, None)
-            except AdminError as exc:
-                raise JsonRESTError("RotationFailed", f"{event['Step']}: {exc}") from None
-        return b"null"
-
-    monkeypatch.setattr(lambda_models.LambdaBackend, "invoke", invoke)
-    return function
 
 
 @dataclass

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -27,7 +27,6 @@ import pika.exceptions
 import pytest
 
 from rabbitmq_admin import bootstrap_handler, rotation
-from rabbitmq_admin.errors import AdminError
 from rabbitmq_admin.management import ManagementClient
 from rabbitmq_admin.topology import dead_letter_queue_name
 from rabbitmq_admin.users import alternate
@@ -35,7 +34,7 @@ from rabbitmq_tools.broker import LocalBroker
 from rabbitmq_tools.credentials import from_secret, refused_by_broker
 from rabbitmq_tools.local_event_source_mapping import LocalEventSourceMapping, MappingSettings, Stats
 from rabbitmq_tools.publisher import ConfirmedPublisher, PublishResult
-from support import MOTO_REGION, Worker, message_count
+from support import MOTO_REGION, RotationFunction, Worker, message_count
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault_injection]
 
@@ -54,10 +53,9 @@ class Deployment:
 
     event: dict[str, Any]
     secrets: Any  # a boto3 Secrets Manager client of moto
-    function_arn: str
+    function: RotationFunction  # registered in moto's Lambda, run in this process
     broker_url: str
     management: ManagementClient
-    steps: list[str] = field(default_factory=list)  # the rotation steps moto invoked
 
     def secret(self, role: str) -> str:
         return str(self.event[f"{role}_secret_arn"])
@@ -72,7 +70,7 @@ class Deployment:
         # Moto makes the AWSPENDING version and invokes createSecret, setSecret, testSecret and
         # finishSecret, as Secrets Manager does.
         self.secrets.rotate_secret(
-            SecretId=self.secret(role), RotationLambdaARN=self.function_arn, RotationRules=SCHEDULE
+            SecretId=self.secret(role), RotationLambdaARN=self.function.arn, RotationRules=SCHEDULE
         )
 
     def force_reconnects(self, role: str) -> None:
@@ -105,6 +103,7 @@ def deployment(
     moto_session: boto3.session.Session,
     moto_endpoint: str,
     queue_name: str,
+    rotation_function: RotationFunction,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Deployment]:
     secrets = moto_session.client("secretsmanager", endpoint_url=moto_endpoint)
@@ -126,9 +125,7 @@ def deployment(
         "vhost": "/",
         "delivery_limit": 20,
     }
-    function_arn = _rotation_function(moto_session, moto_endpoint, queue_name)
-    done = Deployment(event, secrets, function_arn, broker_url, management)
-    _run_rotations_here(monkeypatch, done.steps)
+    done = Deployment(event, secrets, rotation_function, broker_url, management)
     monkeypatch.setenv("MANAGEMENT_URL", broker.management_url)
     monkeypatch.setenv("ADMIN_SECRET_ARN", event["admin_secret_arn"])
     try:
@@ -139,42 +136,6 @@ def deployment(
         for role in roles:
             for user in (f"{queue_name}-{role}", alternate(f"{queue_name}-{role}")):
                 management.delete("users", user)
-
-
-def _rotation_function(session: boto3.session.Session, endpoint: str, name: str) -> str:
-    """The rotation function as moto's Lambda knows it (the code itself runs in this process)."""
-    role = session.client("iam", endpoint_url=endpoint).create_role(
-        RoleName=f"{name}-rotation", AssumeRolePolicyDocument="{}"
-    )["Role"]["Arn"]
-    arn: str = session.client("lambda", endpoint_url=endpoint).create_function(
-        FunctionName=f"{name}-rotation",
-        Runtime="python3.13",
-        Role=role,
-        Handler="rabbitmq_admin.rotation.lambda_handler",
-        Code={"ZipFile": b"PK\x05\x06" + bytes(18)},  # an empty zip
-    )["FunctionArn"]
-    return arn
-
-
-def _run_rotations_here(monkeypatch: pytest.MonkeyPatch, steps: list[str]) -> None:
-    """Moto's Lambda would run the function in Docker: run `rotation.lambda_handler` in this
-    process instead (in moto's server thread). A failed step fails RotateSecret with its message,
-    and moto invokes no further step, as Secrets Manager stops a failed rotation."""
-    from moto.awslambda import models as lambda_models
-    from moto.core.exceptions import JsonRESTError
-
-    def invoke(
-        self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
-    ) -> bytes:
-        event = json.loads(body)
-        steps.append(event["Step"])
-        try:
-            rotation.lambda_handler(event, None)
-        except AdminError as exc:
-            raise JsonRESTError("RotationFailed", f"{event['Step']}: {exc}") from None
-        return b"null"
-
-    monkeypatch.setattr(lambda_models.LambdaBackend, "invoke", invoke)
 
 
 class Stream:
@@ -295,7 +256,7 @@ def test_rotations_under_a_steady_stream_lose_nothing(
     # AND each forced close made its client reconnect; every rotation ran its four steps
     assert stats.reconnects >= ROTATIONS
     assert result.reconnects >= ROTATIONS
-    assert deployment.steps == list(rotation.STEPS) * len(order)
+    assert deployment.function.steps == list(rotation.STEPS) * len(order)
     assert refusals == len(ROTATED) * (ROTATIONS - 1)
     queue = str(deployment.event["queue"])
     assert message_count(channel, queue) == 0
