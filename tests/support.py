@@ -17,6 +17,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pika
+import pika.exceptions
+import pytest
 
 from rabbitmq_admin.users import User
 from rabbitmq_tools.lambda_event import LOCAL_BROKER_ARN, build_event, build_record
@@ -168,3 +170,19 @@ class RotationFunction:
     @property
     def steps(self) -> list[str]:
         return [invocation["Step"] for invocation in self.invocations]
+
+
+ACCESS_REFUSED = 403  # AMQP reply code
+
+
+def refused(operation: Callable[[Any], Any], url: str) -> str:
+    """Run `operation` on a fresh channel as the URL's user; return the broker's refusal."""
+    with pika.BlockingConnection(pika.URLParameters(url)) as connection:
+        channel = connection.channel()
+        channel.confirm_delivery()  # a refused publish then fails at once
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as closed:
+            operation(channel)
+    assert closed.value.reply_code == ACCESS_REFUSED, closed.value
+    reply_text: str = closed.value.reply_text
+    assert reply_text.startswith("ACCESS_REFUSED")
+    return reply_text

@@ -11,11 +11,9 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import pika
-import pika.exceptions
 import pytest
 
 from rabbitmq_admin import metrics
@@ -26,7 +24,7 @@ from rabbitmq_admin.secrets_manager import SecretsManager
 from rabbitmq_admin.topology import Topology
 from rabbitmq_admin.users import User, generate_password, monitoring
 from rabbitmq_tools.broker import LocalBroker
-from support import MOTO_REGION, order, publish, url_as, wait_for
+from support import MOTO_REGION, order, publish, refused, url_as, wait_for
 
 REGION = MOTO_REGION
 NAMESPACE = "RabbitMQLambda/Test"
@@ -57,7 +55,6 @@ CLOUDWATCH_UNITS = {
     "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second",
     "Kilobits/Second", "Megabits/Second", "Gigabits/Second", "Terabits/Second", "Count/Second", "None",
 }  # fmt: skip
-ACCESS_REFUSED = 403
 
 
 # --- the EMF specification, as a checker ------------------------------------------------------
@@ -455,18 +452,6 @@ def test_a_rotated_password_is_read_again_once(
     # AND the run after that uses the new cached value without reading the secret
     invoke(capsys)
     assert secret_reads == [statistics, statistics]
-
-
-def refused(operation: Callable[[Any], Any], url: str) -> str:
-    """Run `operation` on a fresh channel as the URL's user; return the broker's refusal."""
-    with pika.BlockingConnection(pika.URLParameters(url)) as connection:
-        channel = connection.channel()
-        channel.confirm_delivery()  # a refused publish then fails at once
-        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as closed:
-            operation(channel)
-    assert closed.value.reply_code == ACCESS_REFUSED, closed.value
-    reply_text: str = closed.value.reply_text
-    return reply_text
 
 
 @pytest.mark.integration

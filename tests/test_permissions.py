@@ -6,7 +6,6 @@ metrics function's) reads queue statistics from the management API and can do no
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pika
@@ -20,24 +19,9 @@ from rabbitmq_tools import send
 from rabbitmq_tools.bootstrap import BrokerSetup
 from rabbitmq_tools.broker import LocalBroker
 from rabbitmq_tools.local_event_source_mapping import LocalEventSourceMapping, MappingSettings
-from support import drain, json_properties, message_count, order, publish, url_as, wait_for
+from support import drain, json_properties, message_count, order, publish, refused, url_as, wait_for
 
 pytestmark = pytest.mark.integration
-
-ACCESS_REFUSED = 403
-
-
-def refused(operation: Callable[[Any], Any], url: str) -> str:
-    """Run `operation` on a fresh channel as the URL's user; return the broker's refusal."""
-    with pika.BlockingConnection(pika.URLParameters(url)) as connection:
-        channel = connection.channel()
-        channel.confirm_delivery()  # a refused publish then fails at once
-        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as closed:
-            operation(channel)
-    assert closed.value.reply_code == ACCESS_REFUSED, closed.value
-    reply_text: str = closed.value.reply_text
-    assert reply_text.startswith("ACCESS_REFUSED")
-    return reply_text
 
 
 def test_the_mapping_runs_as_the_consumer(

@@ -125,7 +125,7 @@ class ManagementClient:
             ) from None
 
     def _refusal(self, method: str, resource: str, error: urllib.error.HTTPError) -> AdminError:
-        reason = _reason(error)
+        reason = reason_of(error)
         # A 401 is a refused login ("Login failed" on RabbitMQ 3.x, "Not_Authorized" on 4.x) or,
         # for a signed-in user, a refused operation ("Access refused.", "Not administrator user").
         if error.code == 401 and reason.lower() in {"", "login failed", "not_authorized"}:
@@ -170,7 +170,7 @@ class ManagementClient:
         return AdminError(f"cannot reach {where}: {cause!r}; check the URL and the network path")
 
 
-def _reason(error: urllib.error.HTTPError) -> str:
+def reason_of(error: urllib.error.HTTPError) -> str:
     """The `reason` RabbitMQ puts in an error's JSON body, if any."""
     try:
         body = json.loads(error.read() or b"{}")

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from .errors import AdminError
-from .management import ManagementClient
+from .management import ManagementClient, reason_of
 from .secrets_manager import SecretsManager, read_credentials
 
 logger = logging.getLogger("rabbitmq_admin")
@@ -136,7 +136,7 @@ class MonitoringClient(ManagementClient):
     def _refusal(self, method: str, resource: str, error: urllib.error.HTTPError) -> AdminError:
         if error.code not in {401, 403}:
             return super()._refusal(method, resource, error)
-        reason = _reason(error)
+        reason = reason_of(error)
         # "Login failed" on RabbitMQ 3.x, "Not_Authorized" on 4.x; any other 401 or 403 is a
         # signed-in user refused a resource.
         if error.code == 401 and reason.lower() in {"", "login failed", "not_authorized"}:
@@ -150,15 +150,6 @@ class MonitoringClient(ManagementClient):
             f"{self.vhost!r}, permissions configure '^$', write '^$', read '^$' (without any permission there the "
             "broker hides the vhost's queues from it)"
         )
-
-
-def _reason(error: urllib.error.HTTPError) -> str:
-    """The `reason` RabbitMQ puts in an error's JSON body, if any."""
-    try:
-        body = json.loads(error.read() or b"{}")
-    except (ValueError, OSError):
-        return ""
-    return str(body.get("reason", "")) if isinstance(body, dict) else ""
 
 
 def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
