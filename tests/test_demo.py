@@ -59,3 +59,20 @@ def test_demo_without_a_broker_says_how_to_get_one() -> None:
         "RABBITMQ_URL=amqp://guest:guest@localhost:5672/ for a local rabbitmq-server), "
         "or start a Docker engine so Testcontainers can run one"
     )
+
+
+def test_demo_with_an_unreachable_management_api_fails_in_one_line(broker: LocalBroker) -> None:
+    """The bootstrap's error, then one warning for the clean-up that cannot run either: no traceback."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "demo.py")],
+        env={"PATH": "/usr/bin:/bin", "RABBITMQ_URL": broker.url, "RABBITMQ_MANAGEMENT_URL": "http://127.0.0.1:9"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    error, warning = result.stderr.strip().splitlines()
+    assert error.startswith("error: cannot reach the RabbitMQ management API at http://127.0.0.1:9: connection refused")
+    assert warning.startswith("warning: could not delete queue orders-demo-")
+    assert "Traceback" not in result.stderr

@@ -24,6 +24,7 @@ import pika
 import pika.exceptions
 
 from rabbitmq_admin.errors import AdminError
+from rabbitmq_admin.management import ManagementClient
 from rabbitmq_admin.topology import Topology
 from rabbitmq_consumer.config import DEFAULT_DELIVERY_LIMIT
 from rabbitmq_tools.bootstrap import BrokerSetup
@@ -97,7 +98,7 @@ def run_demo(broker: LocalBroker, queue: str, dead_letter_file: Path) -> int:
         print(f"error: {describe_connection_error(exc, connection_parameters(broker.url))}", file=sys.stderr)
         return 1
     finally:
-        setup.remove(client)
+        remove(setup, client)
     sys.stdout.flush()
     print(f"4. {stats.line()}")
     for line in dead_letter_file.read_text().splitlines() if dead_letter_file.exists() else []:
@@ -111,3 +112,16 @@ def run_demo(broker: LocalBroker, queue: str, dead_letter_file: Path) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def remove(setup: BrokerSetup, client: ManagementClient) -> None:
+    """Delete what the demo bootstrapped; when the broker cannot be reached (the likely reason the
+    demo failed), one more line says what may be left, instead of a traceback over the first."""
+    try:
+        setup.remove(client)
+    except AdminError as exc:
+        print(
+            f"warning: could not delete queue {setup.topology.queue} and its users, they may be left on the broker: "
+            f"{exc}",
+            file=sys.stderr,
+        )
