@@ -773,6 +773,17 @@ def test_bootstrap_runs_before_the_mapping_with_everything_it_applies(configurat
     assert function["depends_on"] == ["aws_cloudwatch_log_group.this"]
 
 
+def test_what_needs_the_bootstrap_waits_for_it(configuration: dict[str, Any]) -> None:
+    """The rotations start once the bootstrap stored the users' secrets (a secret without a value
+    has nothing to rotate), and the metrics schedule once the monitoring user exists."""
+    resources = {r["address"]: r for r in configuration["resources"]}
+    rotation = resources["aws_secretsmanager_secret_rotation.users"]
+    assert {"aws_lambda_invocation.bootstrap", "aws_iam_role_policy.admin"} <= set(rotation["depends_on"])
+    assert rotation["expressions"]["rotate_immediately"]["constant_value"] is False
+    schedule = resources["aws_cloudwatch_event_target.metrics"]
+    assert "aws_lambda_invocation.bootstrap" in schedule["depends_on"]
+
+
 def test_every_variable_and_output_is_documented(configuration: dict[str, Any]) -> None:
     for name, variable in configuration["variables"].items():
         assert variable.get("description"), f"variable {name} has no description"
