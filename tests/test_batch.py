@@ -4,6 +4,7 @@ fails the invocation, and then nothing is dead-lettered (the retry will see it a
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import logging
 from collections.abc import Sequence
@@ -173,10 +174,9 @@ def delivered_before(count: int, header: str = "x-delivery-count") -> dict[str, 
     return record(json.dumps(value).encode(), props, redelivered=count > 0)
 
 
-@pytest.mark.parametrize("header", ["x-delivery-count", "x-acquired-count"])
-def test_failure_on_the_last_delivery_is_dead_lettered_and_the_batch_continues(header: str) -> None:
+def test_failure_on_the_last_delivery_is_dead_lettered_and_the_batch_continues() -> None:
     # GIVEN a queue with delivery limit 3, and a batch whose first message is on its last delivery
-    records = [delivered_before(3, header), delivered_before(3, header), delivered_before(1, header)]
+    records = [delivered_before(3), delivered_before(3), delivered_before(1)]
     crasher = json.loads(base64.b64decode(records[0]["data"]))["orderId"]
     processed: list[str] = []
 
@@ -194,6 +194,157 @@ def test_failure_on_the_last_delivery_is_dead_lettered_and_the_batch_continues(h
     assert letter.reason == "failed on its last delivery (4 of 4): RuntimeError: bug triggered by this order"
     assert len(processed) == 2
     assert result.summary()["processed"] == 2
+
+
+def test_an_acquired_count_inflated_by_reconnects_does_not_dead_letter_a_first_failure() -> None:
+    # GIVEN a message RabbitMQ 4.3 delivered 25 times (a poller reconnecting), none of them failed
+    # (no x-delivery-count), on a queue with delivery limit 20
+    message = delivered_before(25, "x-acquired-count")
+
+    def process(message: Message) -> None:
+        raise RetryableError("database down")
+
+    sink = RecordingSink()
+    # WHEN its first failure comes
+    with pytest.raises(RetryableError):
+        process_batch(event_of([message]), process, sink, logger, delivery_limit=20)
+    # THEN it is not dead-lettered: the invocation fails and the broker delivers it again
+    assert sink.sent == []
+
+
+def test_a_loop_the_broker_does_not_count_is_stopped_by_the_acquired_count() -> None:
+    # GIVEN a message acquired 5 times the delivery limit with no failed delivery counted (RabbitMQ
+    # 4.3 with a poller returning failed batches with basic.nack, which never reaches the limit)
+    message = delivered_before(100, "x-acquired-count")
+
+    def process(message: Message) -> None:
+        raise RetryableError("still failing")
+
+    sink = RecordingSink()
+    process_batch(event_of([message]), process, sink, logger, delivery_limit=20)
+    (letter,) = sink.sent
+    assert letter.reason == (
+        "failed on its last delivery (acquired 100 times, 5 times the delivery limit of 20): RetryableError: "
+        "still failing"
+    )
+
+
+# The kinds of message of the interaction tests: below or at the limit of 3, and what business
+# logic does with it.
+KINDS = {
+    "fails": (1, RetryableError("database down")),
+    "fails, last": (3, RuntimeError("bug")),
+    "invalid, last": (3, InvalidMessage("refused")),
+    "ok, last": (3, None),
+    "invalid": (0, InvalidMessage("refused early")),
+}
+
+
+def kinds_batch(kinds: Sequence[str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    records, ids = [], {}
+    for kind in kinds:
+        value = order(orderId=kind)
+        props = pika.BasicProperties(
+            content_type="application/json", message_id=kind, headers={"x-delivery-count": KINDS[kind][0]}
+        )
+        records.append(record(json.dumps(value).encode(), props, redelivered=True))
+        ids[kind] = kind
+    return records, ids
+
+
+@pytest.mark.parametrize("kinds", list(itertools.permutations(KINDS)), ids="|".join)
+def test_every_message_on_its_last_delivery_is_dead_lettered_before_the_invocation_fails(kinds: Sequence[str]) -> None:
+    # GIVEN a batch with a message that fails below its limit, one that fails on its last delivery,
+    # one refused on its last delivery, one fine on its last delivery and one refused early, in this order
+    records, _ = kinds_batch(kinds)
+    processed: list[str] = []
+
+    def process(message: Message) -> None:
+        error = KINDS[message.payload["orderId"]][1]
+        if error is not None:
+            raise error
+        processed.append(message.payload["orderId"])
+
+    sink = RecordingSink()
+    # WHEN the batch is processed
+    with pytest.raises(RetryableError, match="database down"):
+        process_batch(event_of(records), process, sink, logger, delivery_limit=3)
+
+    # THEN the invocation fails with the failure below the limit, and processing stopped there
+    failed_at = kinds.index("fails")
+    assert processed == [kind for kind in kinds[:failed_at] if kind == "ok, last"]
+    # AND every other message on its last delivery that is not processed is dead-lettered first,
+    # each with its own reason; the ones below the limit are left to the retry
+    reasons = {letter.record["basicProperties"]["messageId"]: letter.reason for letter in sink.sent}
+    expected = {kind for kind in kinds if kind.endswith(", last")} - set(processed)
+    assert set(reasons) == expected
+    for kind, reason in reasons.items():
+        if kinds.index(kind) > failed_at:
+            assert reason.startswith("not processed on its last delivery (4 of 4): the invocation failed because ")
+            assert "message 'fails' failed (RetryableError: database down)" in reason
+        elif kind == "fails, last":
+            assert reason == "failed on its last delivery (4 of 4): RuntimeError: bug"
+        else:
+            assert reason == "refused"
+    assert [letter.record["basicProperties"]["messageId"] for letter in sink.sent] == [
+        kind for kind in kinds if kind in expected
+    ]
+
+
+def test_a_failing_sink_still_fails_the_invocation_with_the_business_error(caplog: pytest.LogCaptureFixture) -> None:
+    records, _ = kinds_batch(["ok, last", "fails", "fails, last"])
+
+    def process(message: Message) -> None:
+        error = KINDS[message.payload["orderId"]][1]
+        if error is not None:
+            raise error
+
+    with caplog.at_level(logging.ERROR, logger="test_batch"), pytest.raises(RetryableError, match="database down"):
+        process_batch(event_of(records), process, RecordingSink(fail=True), logger, delivery_limit=3)
+    assert "could not be stored" in caplog.text
+
+
+def test_processed_messages_going_back_on_their_last_delivery_are_named(caplog: pytest.LogCaptureFixture) -> None:
+    records, _ = kinds_batch(["ok, last", "fails"])
+
+    def process(message: Message) -> None:
+        error = KINDS[message.payload["orderId"]][1]
+        if error is not None:
+            raise error
+
+    with caplog.at_level(logging.WARNING, logger="test_batch"), pytest.raises(RetryableError):
+        process_batch(event_of(records), process, RecordingSink(), logger, delivery_limit=3)
+    (line,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert line.messageIds == ["ok, last"]  # type: ignore[attr-defined]
+    assert "they need no replay" in line.getMessage()
+
+
+def test_reasons_and_log_fields_quoting_payload_are_bounded(caplog: pytest.LogCaptureFixture) -> None:
+    # GIVEN business logic that quotes a 1 MB field in its reasons and errors, and a record whose
+    # message id is a 1 MB string
+    huge = "x" * 1_000_000
+    refused = order_record(orderId="refused")
+    failing = order_record(orderId="failing")
+    refused["basicProperties"]["correlationId"] = huge
+
+    def process(message: Message) -> None:
+        if message.payload["orderId"] == "refused":
+            raise InvalidMessage(f"quantity: expected a positive integer, got {huge!r}")
+        raise RetryableError(f"downstream refused {huge}")
+
+    sink = RecordingSink()
+    with caplog.at_level(logging.DEBUG, logger="test_batch"):
+        process_batch(event_of([refused]), process, sink, logger)
+        with pytest.raises(RetryableError):
+            process_batch(event_of([failing]), process, RecordingSink(), logger)
+    # THEN the stored reason and every log line stay small
+    (letter,) = sink.sent
+    assert len(letter.reason) < 1100
+    assert letter.reason.endswith("more characters)")
+    assert all(len(json.dumps(r.__dict__, default=str)) < 12_000 for r in caplog.records)
+    error = next(r for r in caplog.records if r.levelno == logging.ERROR)
+    assert error.exception_name == "RetryableError"  # type: ignore[attr-defined]
+    assert "downstream refused xxx" in error.exception  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(("count", "limit"), [(2, 3), (5, None), (0, 1)])
