@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from rabbitmq_consumer.config import ConfigError, dead_letter_sink, load_config
@@ -136,3 +137,45 @@ def test_config_defaults() -> None:
     assert (config.service_name, config.metrics_namespace) == ("rabbitmq-consumer", "RabbitMQConsumer")
     config = load_config({"POWERTOOLS_SERVICE_NAME": "svc", "POWERTOOLS_METRICS_NAMESPACE": "Ns"})
     assert (config.service_name, config.metrics_namespace) == ("svc", "Ns")
+
+
+def stubbed_sqs() -> tuple[Any, Stubber]:
+    """An SQS client whose answers the test gives, checked against SQS's API model by botocore's
+    Stubber: moto never answers SendMessageBatch with per-entry failures, SQS does ("you should
+    check for batch errors even when the call returns an HTTP status code of 200", SQS API
+    Reference, SendMessageBatch)."""
+    client = boto3.client("sqs", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    return client, Stubber(client)
+
+
+QUEUE_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/dead-letters"
+
+
+def batch_answer(ids: list[str], failed: list[str]) -> dict[str, Any]:
+    return {
+        "Successful": [{"Id": i, "MessageId": f"m-{i}", "MD5OfMessageBody": "0" * 32} for i in ids if i not in failed],
+        "Failed": [{"Id": i, "SenderFault": False, "Code": "InternalError", "Message": "try again"} for i in failed],
+    }
+
+
+def test_entries_sqs_refuses_in_a_200_answer_fail_the_send() -> None:
+    # GIVEN SQS accepting the request but refusing one entry of it
+    client, stubber = stubbed_sqs()
+    stubber.add_response("send_message_batch", batch_answer(["0", "1", "2"], failed=["1"]))
+    # WHEN three dead letters are sent THEN the send fails, so the invocation fails and the broker
+    # keeps the message SQS refused
+    with stubber, pytest.raises(DeadLetterError, match=r"SQS refused 1 dead letter.*InternalError: try again"):
+        SqsSink(QUEUE_URL, client=client).send(letters(3))
+    stubber.assert_no_pending_responses()
+
+
+def test_a_partial_send_fails_after_the_first_chunk_is_stored() -> None:
+    # GIVEN SQS storing the first request of ten and refusing the second one's entries
+    client, stubber = stubbed_sqs()
+    stubber.add_response("send_message_batch", batch_answer([str(i) for i in range(10)], failed=[]))
+    stubber.add_response("send_message_batch", batch_answer(["0", "1"], failed=["0", "1"]))
+    # WHEN twelve dead letters are sent THEN the second request's refusal fails the send: the retried
+    # batch sends them all again (the first ten twice: duplicates in SQS, nothing lost)
+    with stubber, pytest.raises(DeadLetterError, match="SQS refused 2 dead letter"):
+        SqsSink(QUEUE_URL, client=client).send(letters(12))
+    stubber.assert_no_pending_responses()
