@@ -35,6 +35,7 @@ MQ_GUIDE = "https://docs.aws.amazon.com/amazon-mq/latest/developer-guide"
 MQ_API_MODEL = "Amazon MQ API model (botocore data/mq/2017-11-27/service-2.json, the Amazon MQ REST API Reference)"
 LAMBDA_API_MODEL = "Lambda API model (botocore data/lambda/2015-03-31/service-2.json, the Lambda API Reference)"
 PROVIDER = "https://github.com/hashicorp/terraform-provider-aws"
+EC2_API_REFERENCE = "https://docs.aws.amazon.com/AWSEC2/latest/APIReference"
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -308,6 +309,65 @@ RULES: tuple[Rule, ...] = (
         "_check_rotation_permission",
     ),
     Rule(
+        "lambda-description-length",
+        "lambda:CreateFunction, lambda:UpdateFunctionConfiguration",
+        "A function's Description holds at most 256 characters: ValidationException '1 validation error detected: "
+        "Value '...' at 'description' failed to satisfy constraint: Member must have length less than or equal to "
+        "256' (moto accepts any length).",
+        f"{LAMBDA_API_MODEL}: Description (string, max 256); error format of modelled constraints as for BatchSize. "
+        "Text unconfirmed.",
+        "_check_function_description",
+    ),
+    Rule(
+        "ec2-security-group-description",
+        "ec2:CreateSecurityGroup",
+        "A security group's description is at most 255 characters of a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=&;{}!$* "
+        "(no apostrophe, no character beyond ASCII): InvalidParameterValue 'Invalid security group description. "
+        "Valid descriptions are strings less than 256 characters from the following set:  "
+        "a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*' (moto accepts anything; the provider checks nothing at plan time).",
+        f"{EC2_API_REFERENCE}/API_CreateSecurityGroup.html (GroupDescription: 'Valid characters: a-z, A-Z, 0-9, "
+        "spaces, and ._-:/()#,@[]+=&;{}!$*'); exact text: field report "
+        "https://github.com/cds-snc/notification-terraform/pull/561.",
+        "_check_group_description",
+    ),
+    Rule(
+        "ec2-security-group-rule-description",
+        "ec2:AuthorizeSecurityGroupIngress, ec2:AuthorizeSecurityGroupEgress, ec2:ModifySecurityGroupRules",
+        "A security group rule's description (of an IP range, a referenced group or a prefix list) is at most 255 "
+        "characters of the same set: InvalidParameterValue 'Invalid rule description. Valid descriptions are "
+        "strings less than 256 characters from the following set:  a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*'. The "
+        "aws_vpc_security_group_*_rule resources send it unchecked.",
+        f"{EC2_API_REFERENCE}/API_IpRange.html and API_UserIdGroupPair.html (Description: 'Allowed characters are "
+        "a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*'); exact text from AuthorizeSecurityGroupIngress for an "
+        "aws_vpc_security_group_ingress_rule: field report "
+        "https://github.com/agentic-community/mcp-gateway-registry/pull/1728 (also "
+        "https://github.com/aws-cloudformation/cfn-lint/issues/173). Text for ModifySecurityGroupRules unconfirmed.",
+        "_check_rule_description",
+    ),
+    Rule(
+        "ec2-endpoint-private-dns-conflict",
+        "ec2:CreateVpcEndpoint",
+        "A VPC holds at most one interface endpoint with private DNS per service: InvalidParameter "
+        "'private-dns-enabled cannot be set because there is already a conflicting DNS domain for "
+        "<service>.<region>.amazonaws.com in the VPC <vpc-id>' (moto creates the second one).",
+        "Field report (exact text): https://github.com/hashicorp/terraform-provider-aws/issues/17535; "
+        f"{EC2_API_REFERENCE}/API_CreateVpcEndpoint.html (PrivateDnsEnabled: a private hosted zone for the "
+        "service's default DNS name).",
+        "_check_endpoint_private_dns",
+    ),
+    Rule(
+        "ec2-endpoint-private-dns-vpc-attributes",
+        "ec2:CreateVpcEndpoint",
+        "An interface endpoint with private DNS needs the VPC's enableDnsSupport and enableDnsHostnames: "
+        "InvalidParameter 'Enabling private DNS requires both enableDnsSupport and enableDnsHostnames VPC attributes "
+        "set to true for <vpc-id>' (moto creates it).",
+        f"{EC2_API_REFERENCE}/API_CreateVpcEndpoint.html (PrivateDnsEnabled: 'To use a private hosted zone, you "
+        "must set the following VPC attributes to true: enableDnsHostnames and enableDnsSupport'); text: the GuardDuty "
+        "User Guide's runtime coverage troubleshooting for Amazon ECS, 'VPC Endpoint Creation Failed' (quoted from "
+        "EC2 with status 400; its page address not checked). Error code unconfirmed.",
+        "_check_endpoint_private_dns",
+    ),
+    Rule(
         "cloudwatch-dashboard-body",
         "cloudwatch:PutDashboard",
         "DashboardBody is a JSON object with a widgets array (0-500); each widget has a type and properties, x "
@@ -360,8 +420,9 @@ BEHAVIOURS: tuple[Rule, ...] = (
         "Moto cannot run a function without Docker. The double records every synchronous Invoke (function and "
         "payload, in INVOCATIONS) and answers as a function that returned {} would: 200 with no function error. "
         "The function's own behaviour is tested against a real broker (tests/test_bootstrap*.py), not here; only "
-        "what a run leaves in AWS that the rest of the apply meets runs for real (INVOCATION_EFFECTS: the "
-        "bootstrap's credentials() stores the users' secrets, which the secret rotations then find).",
+        "what a run leaves in AWS that the rest of the apply meets runs for real (INVOCATION_EFFECTS, given the "
+        "payload and the function's environment: the bootstrap stores the users' secrets, which the secret "
+        "rotations then find).",
         f"{LAMBDA_API_MODEL}: Invoke (RequestResponse returns the function's result with status 200; "
         "X-Amz-Function-Error only when the function failed).",
         "_record_invocations",
@@ -412,6 +473,8 @@ def extend_moto(monkeypatch: pytest.MonkeyPatch) -> None:
     _accept_public_powertools_layers(monkeypatch)
     _record_invocations(monkeypatch)
     _report_function_vpc(monkeypatch)
+    _strict_function_descriptions(monkeypatch)
+    _strict_ec2(monkeypatch)
     _strict_schedules_rotation_and_dashboards(monkeypatch)
 
 
@@ -873,8 +936,9 @@ class Invocation:
 INVOCATIONS: list[Invocation] = []
 
 # What a function's run leaves in AWS that later requests of the same apply meet, by handler,
-# run with the payload after the invocation is recorded (the harness registers them).
-INVOCATION_EFFECTS: dict[str, Callable[[Any], None]] = {}
+# run with the payload and the function's environment variables after the invocation is
+# recorded (the harness registers them).
+INVOCATION_EFFECTS: dict[str, Callable[[Any, Mapping[str, str]], None]] = {}
 
 
 def _record_invocations(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -896,7 +960,7 @@ def _record_invocations(monkeypatch: pytest.MonkeyPatch) -> None:
         INVOCATIONS.append(Invocation(function.function_name, payload))
         effect = INVOCATION_EFFECTS.get(function.handler)
         if effect is not None:
-            effect(payload)
+            effect(payload, dict(function.environment_vars or {}))
         result = b"{}"
         response_headers["Content-Length"] = str(len(result))
         return result
@@ -1039,3 +1103,144 @@ def _strict_schedules_rotation_and_dashboards(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(EventsBackend, "put_rule", strict_put_rule)
     monkeypatch.setattr(SecretsManagerBackend, "rotate_secret", strict_rotate_secret)
     monkeypatch.setattr(CloudWatchBackend, "put_dashboard", strict_put_dashboard)
+
+
+# --------------------------------------------------------------------------------------------
+# Lambda: function descriptions
+# --------------------------------------------------------------------------------------------
+
+LAMBDA_DESCRIPTION_MAX = 256
+
+
+def _check_function_description(description: str | None) -> None:
+    if description is not None and len(description) > LAMBDA_DESCRIPTION_MAX:
+        raise _validation(
+            description, "description", f"Member must have length less than or equal to {LAMBDA_DESCRIPTION_MAX}"
+        )
+
+
+def _strict_function_descriptions(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.awslambda import models as lambda_models
+
+    backend = lambda_models.LambdaBackend
+    create_function = backend.create_function
+    update_configuration = backend.update_function_configuration
+
+    def strict_create(self: Any, spec: dict[str, Any]) -> Any:
+        _check_function_description(spec.get("Description"))
+        return create_function(self, spec)
+
+    def strict_update(self: Any, function_name: str, qualifier: str, body: dict[str, Any]) -> Any:
+        _check_function_description(body.get("Description"))
+        return update_configuration(self, function_name, qualifier, body)
+
+    monkeypatch.setattr(backend, "create_function", strict_create)
+    monkeypatch.setattr(backend, "update_function_configuration", strict_update)
+
+
+# --------------------------------------------------------------------------------------------
+# EC2: security group and rule descriptions, interface endpoints with private DNS
+# --------------------------------------------------------------------------------------------
+
+# The set AWS's error messages name (the rule shapes' documentation leaves '&' out of some;
+# the console and the API accept it: terraform-provider-aws #7624).
+EC2_DESCRIPTION = re.compile(r"^[a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{0,255}$")
+EC2_DESCRIPTION_SET = "a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*"
+
+
+def _ec2_error(code: str, message: str) -> Exception:
+    from moto.ec2.exceptions import EC2ClientError
+
+    return EC2ClientError(code, message)
+
+
+def _check_group_description(description: str | None) -> None:
+    if description and not EC2_DESCRIPTION.match(description):
+        raise _ec2_error(
+            "InvalidParameterValue",
+            "Invalid security group description. Valid descriptions are strings less than 256 characters from the "
+            f"following set:  {EC2_DESCRIPTION_SET}",
+        )
+
+
+def _check_rule_description(entries: Sequence[Mapping[str, Any]] | None) -> None:
+    """Each IP range, referenced group or prefix list of a rule, or each rule of ModifySecurityGroupRules."""
+    for entry in entries or []:
+        description = entry.get("Description") if isinstance(entry, Mapping) else None
+        if description and not EC2_DESCRIPTION.match(description):
+            raise _ec2_error(
+                "InvalidParameterValue",
+                "Invalid rule description. Valid descriptions are strings less than 256 characters from the "
+                f"following set:  {EC2_DESCRIPTION_SET}",
+            )
+
+
+def _truthy(value: object) -> bool:
+    """A VPC attribute as moto stores it: a bool, or the string ModifyVpcAttribute sent."""
+    return value is True or str(value).lower() == "true"
+
+
+def _check_endpoint_private_dns(backend: Any, vpc_id: str, service_name: str, endpoint_type: str | None) -> None:
+    if (endpoint_type or "").lower() != "interface":
+        return
+    vpc = backend.get_vpc(vpc_id)
+    if not (_truthy(vpc.enable_dns_support) and _truthy(vpc.enable_dns_hostnames)):
+        raise _ec2_error(
+            "InvalidParameter",
+            "Enabling private DNS requires both enableDnsSupport and enableDnsHostnames VPC attributes set to true "
+            f"for {vpc_id}",
+        )
+    for endpoint in backend.vpc_end_points.values():
+        if (
+            endpoint.vpc_id == vpc_id
+            and endpoint.service_name == service_name
+            and endpoint.private_dns_enabled
+            and endpoint.state != "deleted"
+        ):
+            _, _, region, *service = service_name.split(".")
+            raise _ec2_error(
+                "InvalidParameter",
+                "private-dns-enabled cannot be set because there is already a conflicting DNS domain for "
+                f"{'.'.join(service)}.{region}.amazonaws.com in the VPC {vpc_id}",
+            )
+
+
+def _strict_ec2(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.ec2.models.security_groups import SecurityGroupBackend
+    from moto.ec2.models.vpcs import VPCBackend
+
+    create_group = SecurityGroupBackend.create_security_group
+    authorize_ingress = SecurityGroupBackend.authorize_security_group_ingress
+    authorize_egress = SecurityGroupBackend.authorize_security_group_egress
+    modify_rules = SecurityGroupBackend.modify_security_group_rules
+    create_endpoint = VPCBackend.create_vpc_endpoint
+
+    def strict_create_group(self: Any, name: str, description: str, *args: Any, **kwargs: Any) -> Any:
+        _check_group_description(description)
+        return create_group(self, name, description, *args, **kwargs)
+
+    def strict_authorize(original: Callable[..., Any]) -> Callable[..., Any]:
+        def authorize(self: Any, *args: Any, **kwargs: Any) -> Any:
+            for key in ("ip_ranges", "source_groups", "prefix_list_ids"):
+                entries = kwargs.get(key)
+                _check_rule_description(entries if isinstance(entries, list) else None)
+            return original(self, *args, **kwargs)
+
+        return authorize
+
+    def strict_modify_rules(self: Any, group_id: str, rules: dict[str, dict[str, Any]]) -> Any:
+        _check_rule_description(list(rules.values()))
+        return modify_rules(self, group_id, rules)
+
+    def strict_create_endpoint(
+        self: Any, vpc_id: str, service_name: str, endpoint_type: str | None, *args: Any, **kwargs: Any
+    ) -> Any:
+        if kwargs.get("private_dns_enabled"):
+            _check_endpoint_private_dns(self, vpc_id, service_name, endpoint_type)
+        return create_endpoint(self, vpc_id, service_name, endpoint_type, *args, **kwargs)
+
+    monkeypatch.setattr(SecurityGroupBackend, "create_security_group", strict_create_group)
+    monkeypatch.setattr(SecurityGroupBackend, "authorize_security_group_ingress", strict_authorize(authorize_ingress))
+    monkeypatch.setattr(SecurityGroupBackend, "authorize_security_group_egress", strict_authorize(authorize_egress))
+    monkeypatch.setattr(SecurityGroupBackend, "modify_security_group_rules", strict_modify_rules)
+    monkeypatch.setattr(VPCBackend, "create_vpc_endpoint", strict_create_endpoint)

@@ -210,6 +210,7 @@ class Refusal:
     code: str
     message: str
     status: int = 400
+    ends_with_vpc_id: bool = False  # the message is followed by the id of the VPC the case created
 
 
 def bad_request(name: str, send: Callable[[World], object], message: str) -> Refusal:
@@ -328,6 +329,99 @@ def put_dashboard(*widgets: dict[str, Any]) -> Callable[[World], object]:
     return lambda w: w.cloudwatch.put_dashboard(
         DashboardName=unique("dashboard"), DashboardBody=json.dumps({"widgets": list(widgets)})
     )
+
+
+GROUP_DESCRIPTION = (
+    "Invalid security group description. Valid descriptions are strings less than 256 characters from the following "
+    "set:  a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*"
+)
+RULE_DESCRIPTION = (
+    "Invalid rule description. Valid descriptions are strings less than 256 characters from the following set:  "
+    "a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*"
+)
+
+
+def ec2_invalid(name: str, send: Callable[[World], object], message: str) -> Refusal:
+    return Refusal(name, send, "InvalidParameterValue", message)
+
+
+def vpc_with_dns(w: World, support: bool = True, hostnames: bool = True) -> tuple[str, str]:
+    """A new VPC with the given DNS attributes, and a subnet in it."""
+    vpc = w.ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+    w.ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": support})
+    w.ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": hostnames})
+    subnet = w.ec2.create_subnet(VpcId=vpc, CidrBlock="10.77.1.0/24")["Subnet"]["SubnetId"]
+    return vpc, subnet
+
+
+def interface_endpoint(w: World, vpc: str, subnet: str, service: str = "lambda", **overrides: Any) -> Any:
+    return w.ec2.create_vpc_endpoint(
+        **{
+            "VpcId": vpc,
+            "ServiceName": f"com.amazonaws.{REGION}.{service}",
+            "VpcEndpointType": "Interface",
+            "SubnetIds": [subnet],
+            "PrivateDnsEnabled": True,
+            **overrides,
+        }
+    )
+
+
+def second_private_dns_endpoint(w: World) -> object:
+    vpc, subnet = vpc_with_dns(w)
+    interface_endpoint(w, vpc, subnet)
+    return interface_endpoint(w, vpc, subnet)
+
+
+def endpoint_without(support: bool, hostnames: bool) -> Callable[[World], object]:
+    def send(w: World) -> object:
+        vpc, subnet = vpc_with_dns(w, support, hostnames)
+        return interface_endpoint(w, vpc, subnet)
+
+    return send
+
+
+def group_in_default_vpc(w: World) -> str:
+    vpc_id = w.ec2.describe_subnets(SubnetIds=[w.subnets[0]])["Subnets"][0]["VpcId"]
+    return str(w.ec2.create_security_group(GroupName=unique("sg"), Description="rules", VpcId=vpc_id)["GroupId"])
+
+
+def authorize(direction: str, permission: Callable[[str], dict[str, Any]]) -> Callable[[World], object]:
+    """AuthorizeSecurityGroupIngress/Egress of one permission (built from a new group's id) on a new group."""
+
+    def send(w: World) -> object:
+        group = group_in_default_vpc(w)
+        call = (
+            w.ec2.authorize_security_group_ingress if direction == "ingress" else w.ec2.authorize_security_group_egress
+        )
+        return call(GroupId=group, IpPermissions=[permission(group)])
+
+    return send
+
+
+def tcp(port: int, **source: Any) -> dict[str, Any]:
+    return {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, **source}
+
+
+def modify_rule_description(description: str) -> Callable[[World], object]:
+    """ModifySecurityGroupRules, as the provider updates an aws_vpc_security_group_*_rule's description."""
+
+    def send(w: World) -> object:
+        group = group_in_default_vpc(w)
+        (rule,) = w.ec2.authorize_security_group_ingress(
+            GroupId=group, IpPermissions=[tcp(5671, IpRanges=[{"CidrIp": "10.8.0.0/16", "Description": "AMQPS"}])]
+        )["SecurityGroupRules"]
+        return w.ec2.modify_security_group_rules(
+            GroupId=group,
+            SecurityGroupRules=[
+                {
+                    "SecurityGroupRuleId": rule["SecurityGroupRuleId"],
+                    "SecurityGroupRule": {**tcp(5671), "CidrIpv4": "10.8.0.0/16", "Description": description},
+                }
+            ],
+        )
+
+    return send
 
 
 REFUSALS: dict[str, tuple[Refusal, ...]] = {
@@ -679,6 +773,83 @@ REFUSALS: dict[str, tuple[Refusal, ...]] = {
             NO_INVOKE,
         ),
     ),
+    "lambda-description-length": (
+        out_of_model(
+            "257-on-create",
+            lambda w: w.lambda_.create_function(**w.function_request(Description="d" * 257)),
+            "d" * 257,
+            "description",
+            "Member must have length less than or equal to 256",
+        ),
+        out_of_model(
+            "257-on-update",
+            lambda w: w.lambda_.update_function_configuration(FunctionName=w.function_name, Description="u" * 257),
+            "u" * 257,
+            "description",
+            "Member must have length less than or equal to 256",
+        ),
+    ),
+    "ec2-security-group-description": (
+        ec2_invalid(
+            "apostrophe",
+            lambda w: w.ec2.create_security_group(GroupName=unique("sg"), Description="the broker's group"),
+            GROUP_DESCRIPTION,
+        ),
+        ec2_invalid(
+            "beyond-ascii",
+            lambda w: w.ec2.create_security_group(GroupName=unique("sg"), Description="Zugang für den Broker"),
+            GROUP_DESCRIPTION,
+        ),
+        ec2_invalid(
+            "256-characters",
+            lambda w: w.ec2.create_security_group(GroupName=unique("sg"), Description="g" * 256),
+            GROUP_DESCRIPTION,
+        ),
+    ),
+    "ec2-security-group-rule-description": (
+        ec2_invalid(
+            "apostrophe-on-a-cidr-ingress",
+            authorize("ingress", lambda g: tcp(443, IpRanges=[{"CidrIp": "10.8.0.0/16", "Description": "VPN's"}])),
+            RULE_DESCRIPTION,
+        ),
+        ec2_invalid(
+            "apostrophe-on-a-group-egress",
+            authorize(
+                "egress",
+                lambda g: tcp(443, UserIdGroupPairs=[{"GroupId": g, "Description": "the broker's management API"}]),
+            ),
+            RULE_DESCRIPTION,
+        ),
+        ec2_invalid(
+            "arrow-on-a-group-ingress",
+            authorize(
+                "ingress", lambda g: tcp(5671, UserIdGroupPairs=[{"GroupId": g, "Description": "poller -> broker"}])
+            ),
+            RULE_DESCRIPTION,
+        ),
+        ec2_invalid("apostrophe-on-modify", modify_rule_description("the VPN's clients"), RULE_DESCRIPTION),
+    ),
+    "ec2-endpoint-private-dns-conflict": (
+        Refusal(
+            "second-lambda-endpoint",
+            second_private_dns_endpoint,
+            "InvalidParameter",
+            "private-dns-enabled cannot be set because there is already a conflicting DNS domain for "
+            f"lambda.{REGION}.amazonaws.com in the VPC ",
+            ends_with_vpc_id=True,
+        ),
+    ),
+    "ec2-endpoint-private-dns-vpc-attributes": tuple(
+        Refusal(
+            name,
+            endpoint_without(support, hostnames),
+            "InvalidParameter",
+            "Enabling private DNS requires both enableDnsSupport and enableDnsHostnames VPC attributes set to true "
+            "for ",
+            ends_with_vpc_id=True,
+        )
+        for name, support, hostnames in (("no-dns-hostnames", True, False), ("no-dns-support", False, True))
+    ),
     "cloudwatch-dashboard-body": (
         Refusal(
             "metric-widget-without-region",
@@ -738,7 +909,11 @@ def test_double_refuses(world: World, refusal: Refusal) -> None:
     with pytest.raises(ClientError) as caught:
         refusal.send(world)
     error = caught.value.response
-    assert (error["Error"]["Code"], error["Error"]["Message"]) == (refusal.code, refusal.message)
+    code, message = error["Error"]["Code"], error["Error"]["Message"]
+    if refusal.ends_with_vpc_id:
+        assert re.fullmatch(r"vpc-[0-9a-f]+", message.removeprefix(refusal.message)), message
+        message = refusal.message
+    assert (code, message) == (refusal.code, refusal.message)
     assert error["ResponseMetadata"]["HTTPStatusCode"] == refusal.status
 
 
@@ -911,3 +1086,35 @@ def test_valid_schedule_rotation_and_dashboard_are_accepted(world: World) -> Non
         },
         {"type": "alarm", "properties": {"alarms": [f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:backlog"]}},
     )(world)
+
+
+def test_valid_descriptions_and_endpoints_are_accepted(world: World) -> None:
+    """Every character of the allowed set, 255 of them at most; 256 characters of a function description; one
+    private-DNS endpoint per service, and a second one for the same service without private DNS."""
+    allowed = "Az09 ._-:/()#,@[]+=&;{}!$*"
+    group = world.ec2.create_security_group(GroupName=unique("sg"), Description=allowed)["GroupId"]
+    world.ec2.create_security_group(GroupName=unique("sg"), Description="g" * 255)
+    world.ec2.authorize_security_group_ingress(
+        GroupId=group, IpPermissions=[tcp(443, UserIdGroupPairs=[{"GroupId": group, "Description": allowed}])]
+    )
+    world.ec2.authorize_security_group_egress(
+        GroupId=group, IpPermissions=[tcp(443, IpRanges=[{"CidrIp": "0.0.0.0/0", "Description": "r" * 255}])]
+    )
+    modify_rule_description(allowed)(world)
+    world.lambda_.create_function(**world.function_request(Description="d" * 256))
+    world.lambda_.update_function_configuration(FunctionName=world.function_name, Description="u" * 256)
+
+    vpc, subnet = vpc_with_dns(world)
+    interface_endpoint(world, vpc, subnet, "lambda")
+    interface_endpoint(world, vpc, subnet, "sts")
+    interface_endpoint(world, vpc, subnet, "lambda", PrivateDnsEnabled=False)
+    endpoints = world.ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]
+    assert sorted((e["ServiceName"].rsplit(".", 1)[-1], e["PrivateDnsEnabled"]) for e in endpoints) == [
+        ("lambda", False),
+        ("lambda", True),
+        ("sts", True),
+    ]
+    # Once deleted, an endpoint no longer holds the service's name.
+    (first,) = [e["VpcEndpointId"] for e in endpoints if e["PrivateDnsEnabled"] and e["ServiceName"].endswith("lambda")]
+    world.ec2.delete_vpc_endpoints(VpcEndpointIds=[first])
+    interface_endpoint(world, vpc, subnet, "lambda")
