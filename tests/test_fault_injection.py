@@ -302,7 +302,7 @@ def test_exception_on_one_message_every_time(
     # WHEN the mapping runs until the queue is idle
     stats = mapping.run(idle_timeout=1.5)
     # THEN after the delivery limit the crasher is dead-lettered with the error, every other order
-    # processed: the guard reads x-delivery-count, and x-acquired-count where a nack does not count
+    # processed: the guard reads x-delivery-count (and, on 4.3 with nack returns, x-acquired-count)
     rejected = dead_letters(dead_letter_file)
     report_figures(
         messages=len(ids),
@@ -319,6 +319,104 @@ def test_exception_on_one_message_every_time(
     assert set(processed) == set(ids) - {crasher}
     assert stats.failures == topology.delivery_limit
     assert message_count(channel, topology.dead_letter_queue) == 0
+
+
+def give_history(broker_url: str, queue: str, limit: int) -> tuple[list[str], list[str]]:
+    """Leave the queue's first 20 messages as (fresh, last): ten below their limit (returned once)
+    followed by ten on their last delivery (returned `limit` times), in one batch's reach. A failed
+    batch returns to the head of a quorum queue in order, so a mapping alone keeps a batch's
+    counts equal; basic.reject counts toward the limit on every RabbitMQ version."""
+    with pika.BlockingConnection(pika.URLParameters(broker_url)) as connection:
+        channel = connection.channel()
+
+        def get(count: int) -> list[tuple[int, str]]:
+            taken = [channel.basic_get(queue) for _ in range(count)]
+            return [(method.delivery_tag, props.message_id) for method, props, _ in taken]
+
+        first = get(20)
+        fresh, last = first[0::2], first[1::2]
+        for _ in range(limit - 1):
+            for tag, _ in last:
+                channel.basic_reject(tag, requeue=True)
+            again = get(len(last))
+            assert [message_id for _, message_id in again] == [message_id for _, message_id in last]
+            last = again
+        for tag, _ in fresh + last:
+            channel.basic_reject(tag, requeue=True)
+    return [message_id for _, message_id in fresh], [message_id for _, message_id in last]
+
+
+@pytest.mark.parametrize("failure_mode", FAILURE_MODES)
+def test_several_failing_messages_per_batch_leave_no_message_without_a_reason(
+    broker_url: str,
+    topology: Topology,
+    channel: Any,
+    dead_letter_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    report_figures: Callable[..., None],
+    failure_mode: str,
+) -> None:
+    # GIVEN 300 orders on a queue with delivery limit 3, whose first batch of 20 holds ten
+    # messages below their limit and then ten on their last delivery
+    limit = topology.delivery_limit
+    ids, _ = publish_orders(broker_url, topology.queue, 300)
+    fresh, last = give_history(broker_url, topology.queue, limit)
+    # AND business logic that fails once on the fourth of that batch, below its limit, and on ten
+    # other orders, anywhere, on every delivery
+    rng = random.Random(f"several-{failure_mode}")
+    always = set(rng.sample(ids[20:], 10))
+    transient = {fresh[3]}
+    processed: list[str] = []
+    original = business_logic.process
+
+    def fail_some(message: Message) -> None:
+        order_id = message.payload["orderId"]
+        if order_id in always or order_id in transient:
+            transient.discard(order_id)
+            raise RetryableError(f"injected: {order_id} failed")
+        original(message)
+        processed.append(order_id)
+
+    monkeypatch.setattr(business_logic, "process", fail_some)
+    monkeypatch.setattr(handler, "config", dataclasses.replace(handler.config, delivery_limit=limit))
+    mapping = LocalEventSourceMapping(
+        pika.URLParameters(broker_url),
+        MappingSettings(topology.queue, batch_size=20, batching_window=0.05, failure_mode=failure_mode),
+        handler.lambda_handler,
+    )
+    # WHEN the mapping runs until the queue is idle
+    stats = mapping.run(idle_timeout=1.5)
+    # THEN nothing is lost, every message that never succeeded is in SQS with the guard's reason,
+    # the batch-mates the failure kept from their last delivery are there too, with theirs, and
+    # whatever the broker moved to its own dead-letter queue was processed or has a reason in SQS
+    rejected = dead_letters(dead_letter_file)
+    in_broker_dlq = {props.message_id for props, _ in drain(channel, topology.dead_letter_queue)}
+    still_queued = [props.message_id for props, _ in drain(channel, topology.queue)]
+    without_reason = in_broker_dlq - set(processed) - set(rejected)
+    not_reached = {order_id for order_id, reason in rejected.items() if reason.startswith("not processed")}
+    report_figures(
+        messages=len(ids),
+        failed_invocations=stats.failures,
+        processed=len(set(processed)),
+        dead_lettered=len(rejected),
+        not_reached_on_last_delivery=len(not_reached),
+        in_broker_dlq=len(in_broker_dlq),
+        in_broker_dlq_without_reason=len(without_reason),
+        duplicates=len(processed) - len(set(processed)),
+        lost=len(set(ids) - set(processed) - set(rejected)),
+    )
+    assert set(processed) | set(rejected) == set(ids)
+    assert always <= set(rejected)
+    assert set(last) <= not_reached
+    assert all(f"message {fresh[3]!r} failed (RetryableError: injected" in rejected[order_id] for order_id in last)
+    assert all(
+        reason.startswith(("failed on its last delivery (4 of 4)", "not processed on its last delivery (4 of 4)"))
+        for reason in rejected.values()
+    )
+    assert without_reason == set()
+    assert still_queued == []
+    if counts_toward_limit(failure_mode, broker_version(broker_url)):
+        assert not_reached <= in_broker_dlq
 
 
 class StopRun(BaseException):
