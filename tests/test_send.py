@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import boto3
 import pika
@@ -30,7 +30,7 @@ from rabbitmq_admin.topology import Topology
 from rabbitmq_admin.users import generate_password
 from rabbitmq_tools import publisher, send
 from rabbitmq_tools.bootstrap import BrokerSetup, write_credentials
-from rabbitmq_tools.publisher import ConfirmedPublisher, PublishResult
+from rabbitmq_tools.publisher import ConfirmedPublisher, PublishResult, UnpublishableMessage
 from support import ROOT, Worker, drain, message_count, url_via, wait_for
 from tcp_proxy import TcpProxy
 from tls import self_signed_certificate, server_context
@@ -357,13 +357,81 @@ def test_body_too_large_for_a_lambda_event(tmp_path: Path, capsys: pytest.Captur
         (["--header", "novalue"], "--header 'novalue' is not KEY=VALUE"),
         (["--file", "/nonexistent/message.json"], "cannot read the message file /nonexistent/message.json"),
         (["--url", "http://localhost/"], "broker URL must start with amqp:// or amqps://"),
+        (["--url", "localhost:5672"], "broker URL must start with amqp:// or amqps://, it has no scheme"),
         (["--url", "amqps://h/?ssl_options=%7B%7D"], "ssl_options in the broker URL are not accepted"),
+        # pika reads these two with ast.literal_eval: a SyntaxError, a TypeError, a ValueError
+        (["--url", "amqp://h/?tcp_options=%7Bbad"], "tcp_options in the broker URL is not a Python literal"),
+        (["--url", "amqp://h/?tcp_options=%7B%5B%5D:1%7D"], "tcp_options in the broker URL is not a Python literal"),
+        (["--url", "amqp://h/?client_properties=os.name"], "client_properties in the broker URL is not a Python"),
+        (["--url", "amqp://h/?tcp_options=5"], "pika cannot use the broker URL: tcp_options must be a dict or None"),
+        (["--url", "amqp://h/?heartbeat=often"], "pika cannot use the broker URL: Invalid heartbeat value 'often'"),
+        (["--url", "amqp://h/?nope=1"], "pika cannot use the broker URL: Unknown URL parameter: 'nope'"),
+        (["--url", "amqp://guest@h/"], "the broker URL has a user name but no password"),
+        (["--url", "amqp://h:http/"], "the broker URL's port is not a number from 0 to 65535"),
+        (["--header", f"{'k' * 256}=v"], "is over AMQP's 255 bytes: use a shorter name"),
+        (["--header", f"x={2**63}"], f"--header x: {2**63} is beyond AMQP's signed 64-bit integers"),
+        (["--header", f"x={-(2**63) - 1}"], "is beyond AMQP's signed 64-bit integers (-9223372036854775808 to "),
     ],
 )
 def test_bad_input(args: list[str], error: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_send(["--url", "amqp://localhost:1/", *args], capsys)
+    # --quiet: an error is printed all the same
+    code, out, err = run_send(["--url", "amqp://localhost:1/", "--quiet", *args], capsys)
     assert code == send.USAGE
     assert error in err
+    assert (err.count("\n"), out) == (1, "")
+
+
+def test_a_password_with_an_unquoted_slash_is_not_quoted_as_a_port(capsys: pytest.CaptureFixture[str]) -> None:
+    # urllib reads amqp://guest:Pw/x@h/ as host "guest" and port "Pw", and its error quotes the port
+    code, _, err = run_send(["--url", "amqp://guest:Pw/x@h/"], capsys)
+    assert code == send.USAGE
+    assert "Pw" not in err
+    assert "in a password, write / ? # @ and : as %2F %3F %23 %40 and %3A" in err
+
+
+def test_header_values(capsys: pytest.CaptureFixture[str]) -> None:
+    # numbers are ASCII digits with an optional minus: anything else, even what str.isdigit() or
+    # int() accept, stays a string
+    pairs = ["a=--5", "b=²", "c=-5", "d=007", "e= 7", "f=1_000", "g=٣", f"max={2**63 - 1}", f"min={-(2**63)}", "h="]
+    assert send.parse_headers(pairs) == {
+        "a": "--5",
+        "b": "²",
+        "c": -5,
+        "d": 7,
+        "e": " 7",
+        "f": "1_000",
+        "g": "٣",
+        "max": 2**63 - 1,
+        "min": -(2**63),
+        "h": "",
+    }
+
+
+def test_headers_that_look_like_numbers_are_published_as_strings(
+    broker_url: str, channel: Any, topology: Topology, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--url", broker_url, "--queue", topology.queue, "--header", "x=--5", "--header", "y=²"]
+    args += ["--header", f"z={-(2**63)}"]
+    code, _, err = run_send(args, capsys)
+    assert (code, err) == (0, "")
+    ((props, _),) = drain(channel, topology.queue)
+    assert (props.headers["x"], props.headers["y"], props.headers["z"]) == ("--5", "²", -(2**63))
+
+
+def test_a_message_pika_cannot_encode_stops_the_run_and_is_not_counted_done(
+    broker_url: str, channel: Any, topology: Topology
+) -> None:
+    # GIVEN a message with a header integer beyond AMQP's 64 bits (send.py refuses it earlier)
+    sender = ConfirmedPublisher(pika.URLParameters(broker_url), topology.queue)
+    good = pika.BasicProperties(message_id="good")
+    bad = pika.BasicProperties(message_id="bad", headers={"n": 2**64})
+    # WHEN it is published THEN the run stops, naming the message and the cause, with it unconfirmed
+    with pytest.raises(
+        UnpublishableMessage, match=r"pika cannot encode message bad: error\('int too large to convert'\)"
+    ) as raised:
+        sender.publish(3, lambda i: (b"{}", bad if i == 1 else good))
+    assert raised.value.result.confirmed < 3
+    assert "bad" not in ids_on(channel, topology.queue)
 
 
 @pytest.mark.parametrize("args", [["--count", "0"], ["--rate", "-1"], ["--window", "0"], ["--nope"]])
@@ -429,15 +497,39 @@ def test_untrusted_certificate(
 def test_a_missing_queue_is_the_bootstraps_to_create(
     broker_url: str, channel: Any, queue_name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # GIVEN no queue, then a queue without its dead-letter queue: send.py declares neither
-    for missing in (queue_name, f"{queue_name}.dlq"):
-        code, _, err = run_send(["--url", broker_url, "--queue", queue_name], capsys)
-        assert code == send.QUEUE
-        assert err.strip() == (
-            f"error: queue '{missing}' does not exist on vhost '/' on the broker: terraform apply runs the bootstrap "
-            "that creates it; locally run scripts/bootstrap.py, or check --queue and --vhost"
-        )
-        channel.queue_declare(queue_name, durable=True)
+    # GIVEN no queue: send.py declares none
+    code, _, err = run_send(["--url", broker_url, "--queue", queue_name], capsys)
+    assert code == send.QUEUE
+    assert err.strip() == (
+        f"error: queue '{queue_name}' does not exist on vhost '/' on the broker: terraform apply runs the bootstrap "
+        "that creates it; locally run scripts/bootstrap.py, or check --queue and --vhost"
+    )
+    # WHEN any RabbitMQ's queue has no <queue>.dlq THEN --url publishes to it all the same
+    channel.queue_declare(queue_name, durable=True)
+    code, _, err = run_send(["--url", broker_url, "--queue", queue_name], capsys)
+    assert (code, err) == (0, "")
+    assert message_count(channel, queue_name) == 1
+
+
+def test_the_deployments_dead_letter_queue_must_exist(
+    broker_url: str, channel: Any, queue_name: str, aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN Terraform outputs naming a queue whose dead-letter queue is missing
+    parts = urlsplit(broker_url)
+    secret = aws.create_secret(
+        Name="publisher-credentials",
+        SecretString=json.dumps({"username": unquote(parts.username or ""), "password": unquote(parts.password or "")}),
+    )
+    outputs = deployed_outputs(tmp_path, f"amqp://{parts.hostname}:{parts.port}", secret["ARN"], queue_name)
+    channel.queue_declare(queue_name, durable=True)
+    # WHEN send.py publishes to the deployment THEN it stops: the deployment's topology is broken
+    code, _, err = run_send(["--outputs", str(outputs)], capsys)
+    assert code == send.QUEUE
+    assert err.strip() == (
+        f"error: the deployment's dead-letter queue '{queue_name}.dlq', where the broker moves a message past its "
+        "delivery limit, does not exist on vhost '/' on the broker: terraform apply runs the bootstrap that creates "
+        "it; locally run scripts/bootstrap.py, or check --queue and --vhost"
+    )
     assert message_count(channel, queue_name) == 0
 
 

@@ -5,10 +5,13 @@ a broker for the local demo and the tests.
 API at `RABBITMQ_MANAGEMENT_URL`, else port 15672 of the same host); else a throwaway RabbitMQ
 with its management plugin in Docker, started with Testcontainers (the optional `docker`
 extra); else a clear error saying how to provide one.
+
+No message here shows a password: `redact` takes it out of every URL a message quotes.
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import socket
@@ -37,6 +40,21 @@ _NO_BROKER = (
     "no RabbitMQ broker: set RABBITMQ_URL (for example "
     "RABBITMQ_URL=amqp://guest:guest@localhost:5672/ for a local rabbitmq-server)"
 )
+
+# pika reads these URL query options with ast.literal_eval (pika/connection.py, URLParameters
+# _set_url_client_properties and _set_url_tcp_options; ssl_options too, which is refused here), so a
+# value that is not a Python literal raises SyntaxError, ValueError or TypeError, whatever its cause.
+LITERAL_QUERY_OPTIONS = ("client_properties", "tcp_options")
+
+# user:password@ in a URL, with or without its scheme: the password runs to the last @ of the
+# word, as urllib reads it (a password may hold an unquoted @ or /).
+_USERINFO = re.compile(r"(?P<user>(?:[A-Za-z][A-Za-z0-9+.-]*://)?[^\s:/@'\"=(\[]*):(?P<password>\S*)@")
+
+
+def redact(text: str) -> str:
+    """`text` with the password of every URL in it (user:password@host) replaced by ***: for
+    every message that quotes a URL, or an error that may."""
+    return _USERINFO.sub(lambda match: f"{match['user']}:***@", text)
 
 
 class BrokerUnavailable(RuntimeError):
@@ -69,16 +87,30 @@ def management_url_for(url: str) -> str:
     )
 
 
+def rabbitmq_url() -> str | None:
+    """$RABBITMQ_URL if set, checked as `connection_parameters` checks a URL; ValueError, its
+    password left out, if pika could not use it."""
+    url = os.environ.get("RABBITMQ_URL")
+    if not url:
+        return None
+    try:
+        connection_parameters(url)
+    except ValueError as exc:
+        raise ValueError(
+            f"RABBITMQ_URL={redact(url)!r} is not usable ({exc}): give the whole URL, for example "
+            "RABBITMQ_URL=amqp://guest:guest@localhost:5672/"
+        ) from None
+    return url
+
+
 @contextmanager
 def local_broker() -> Iterator[LocalBroker]:
     """Yield a running broker; a container is removed on exit."""
-    url = os.environ.get("RABBITMQ_URL")
+    try:
+        url = rabbitmq_url()
+    except ValueError as exc:
+        raise BrokerUnavailable(str(exc)) from None
     if url:
-        if urlsplit(url).scheme not in {"amqp", "amqps"}:
-            raise BrokerUnavailable(
-                f"RABBITMQ_URL={url!r} has no amqp:// or amqps:// scheme: give the whole URL, for example "
-                "RABBITMQ_URL=amqp://guest:guest@localhost:5672/"
-            )
         yield LocalBroker(url, management_url_for(url))
         return
     try:
@@ -180,13 +212,40 @@ def connection_parameters(
 ) -> pika.URLParameters:
     """Parameters for `amqp[s]://user:password@host:port/vhost` (user and password may be
     URL-quoted, or given separately). amqps always verifies the broker's certificate and
-    host name, against the system's CAs or `ca_file`: the URL cannot turn that off."""
+    host name, against the system's CAs or `ca_file`: the URL cannot turn that off. A URL pika
+    cannot use is a ValueError of one line, which never shows the URL's password."""
     parts = urlsplit(url)
-    if parts.scheme not in {"amqp", "amqps"}:
-        raise ValueError(f"broker URL must start with amqp:// or amqps://, got {url.split('://', maxsplit=1)[0]!r}")
-    if "ssl_options" in parse_qs(parts.query):
+    if "://" not in url or parts.scheme not in {"amqp", "amqps"}:
+        scheme = f"got {redact(url.split('://', maxsplit=1)[0])!r}" if "://" in url else "it has no scheme"
+        raise ValueError(f"broker URL must start with amqp:// or amqps://, {scheme}")
+    query = parse_qs(parts.query)
+    if "ssl_options" in query:
         raise ValueError("ssl_options in the broker URL are not accepted: certificates are always verified")
-    parameters = pika.URLParameters(url)
+    for name in LITERAL_QUERY_OPTIONS:
+        for value in query.get(name, []):
+            try:
+                ast.literal_eval(value)
+            except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError) as exc:
+                reason = exc.msg if isinstance(exc, SyntaxError) else type(exc).__name__
+                raise ValueError(
+                    f"{name} in the broker URL is not a Python literal, which is how pika reads it ({reason}): give "
+                    f"a URL-quoted dict such as {name}=%7B%7D, or leave it out"
+                ) from None
+    try:
+        parts.port  # noqa: B018 (urllib checks the port when it is read)
+    except ValueError:
+        # urllib's message quotes the port, which is a piece of the password when the password
+        # holds an unquoted / ? or #
+        raise ValueError(
+            "the broker URL's port is not a number from 0 to 65535; in a password, write / ? # @ and : as "
+            "%2F %3F %23 %40 and %3A"
+        ) from None
+    if parts.username is not None and parts.password is None:
+        raise ValueError("the broker URL has a user name but no password: amqp[s]://user:password@host:port/vhost")
+    try:
+        parameters = pika.URLParameters(url)
+    except (ValueError, TypeError) as exc:  # pika's checks of the query options
+        raise ValueError(f"pika cannot use the broker URL: {redact(str(exc))}") from None
     if username is not None or password is not None:
         if username is None or password is None:
             raise ValueError("give both a user name and a password, or neither")
@@ -238,7 +297,7 @@ def explain_connection_error(error: BaseException, parameters: pika.ConnectionPa
             return UNREACHABLE, f"cannot connect to {where}: {cause!r}; check the host, port and network access"
         if isinstance(cause, (pika.exceptions.StreamLostError, pika.exceptions.ConnectionClosedByBroker)):
             return LOST, f"{where} closed the connection: {cause}"
-    return UNREACHABLE, f"cannot connect to {where}: {error!r}"
+    return UNREACHABLE, redact(f"cannot connect to {where}: {error!r}")
 
 
 def error_chain(error: BaseException) -> Iterator[BaseException]:

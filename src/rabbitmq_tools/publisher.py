@@ -97,6 +97,11 @@ class PublishError(Exception):
         self.parameters = parameters
 
 
+class UnpublishableMessage(PublishError):
+    """pika could not encode a message (a header integer beyond 64 bits, a header name over 255
+    bytes, ...): a caller's bug, which stops the run with that message unconfirmed."""
+
+
 class PublishInterrupted(Exception):
     """Ctrl-C: publishing stopped; `result` holds what was confirmed until then."""
 
@@ -376,7 +381,17 @@ class _Run:
             else:
                 break
             body, properties = self.message(index)
-            publish(self.p.exchange, self.p.routing_key, body, properties, mandatory=True)
+            try:
+                # pika marshals every frame of a message before writing any (Connection._send_message),
+                # so a message it cannot encode sends nothing
+                publish(self.p.exchange, self.p.routing_key, body, properties, mandatory=True)
+            except Exception as exc:  # pika's encoding errors (struct.error, ShortStringTooLong, ...) share no base
+                self.retry.appendleft(index)  # kept: the run is not done while it is unconfirmed
+                self.fatal = UnpublishableMessage(
+                    f"pika cannot encode message {properties.message_id}: {exc!r}", self.result, exc
+                )
+                self._stop()
+                return
             self.tag += 1
             self.outstanding[self.tag] = (index, properties.message_id)
             result.sent += 1

@@ -6,8 +6,9 @@ Terraform outputs, the user name and password from Secrets Manager. With --url i
 to any broker instead. Always over verified TLS for amqps, as persistent messages with the
 mandatory flag and publisher confirms. It publishes as the publisher user (write on the default
 exchange only), whose credentials are the Terraform output publisher_secret_arn's; it declares
-nothing: it checks that the queue and its dead-letter queue exist, which the bootstrap made
-(terraform apply, or scripts/bootstrap.py for another broker).
+nothing: it checks that the queue exists, and for the deployment (Terraform outputs) its
+dead-letter queue too, which the bootstrap made (terraform apply, or scripts/bootstrap.py for
+another broker). Any RabbitMQ's queue may have no `<queue>.dlq`.
 
     python scripts/send.py                                   # once, to the deployed queue
     python scripts/send.py --count 20000                     # a load test
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -32,7 +34,7 @@ import pika
 import pika.exceptions
 
 from rabbitmq_admin.topology import dead_letter_queue_name
-from rabbitmq_tools.broker import CREDENTIALS, VHOST, connection_parameters, explain_connection_error
+from rabbitmq_tools.broker import CREDENTIALS, VHOST, connection_parameters, explain_connection_error, redact
 from rabbitmq_tools.credentials import (
     CredentialsProvider,
     CredentialsUnavailable,
@@ -49,6 +51,7 @@ from rabbitmq_tools.publisher import (
     PublishError,
     PublishInterrupted,
     PublishResult,
+    UnpublishableMessage,
 )
 
 OUTPUT_NAMES = (
@@ -80,10 +83,19 @@ EXIT_CODES = {
     AWS: "no AWS credentials, or the publisher's secret is missing or malformed",
     UNREACHABLE: "cannot reach the broker: not listening, unknown host, TLS verification failed, connection lost",
     REFUSED: "the broker refused the user name and password, or access to the vhost",
-    QUEUE: "the queue or its dead-letter queue does not exist: the bootstrap creates them",
+    QUEUE: "the queue, or the deployment's dead-letter queue, does not exist: the bootstrap creates them",
     NOT_CONFIRMED: "the broker nacked messages or returned them as unroutable",
     INTERRUPTED: "interrupted (Ctrl-C) before every message was confirmed",
 }
+
+
+# A header value that is a whole number is sent as one; AMQP tables carry signed integers of 64 bits
+# at most (pika/data.py encode_value packs an int as 'I', signed 32 bits, else 'l', signed 64 bits,
+# else raises struct.error), and a header name is a short string of 255 bytes at most (AMQP 0-9-1
+# section 4.2.5.3; pika/data.py encode_short_string raises ShortStringTooLong).
+HEADER_NUMBER = re.compile(r"-?[0-9]+")
+HEADER_INT_RANGE = range(-(2**63), 2**63)
+HEADER_NAME_MAX_BYTES = 255
 
 
 class Failure(Exception):
@@ -103,6 +115,9 @@ class Target:
     parameters: pika.ConnectionParameters  # with the credentials read first
     queue: str
     max_message_size: int | None = None  # the deployed broker's; None for --url, whose broker is not known
+    # The deployment's <queue>.dlq, checked before publishing; None for --url: another broker's
+    # queue need not have our topology.
+    dead_letter_queue: str | None = None
     # Read again at every reconnect, so a long run survives a password rotation; None: the URL's user.
     credentials: CredentialsProvider | None = None
     credentials_failure: int = USAGE  # the exit code when the provider fails: AWS for a secret
@@ -157,7 +172,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--count", type=int, default=1, help="how many messages to publish (default 1)")
     parser.add_argument("--rate", type=float, default=0.0, help="messages per second; 0 = as fast as possible")
     parser.add_argument(
-        "--header", action="append", default=[], metavar="KEY=VALUE", help="an AMQP header; repeat for more"
+        "--header",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an AMQP header; repeat for more. A VALUE of ASCII digits, with an optional leading -, is a number "
+        "(a signed 64-bit integer at most); any other a string",
     )
     parser.add_argument("--content-type", default="application/json", help="content type (default %(default)s)")
     parser.add_argument(
@@ -210,12 +230,26 @@ def read_body(path: str) -> bytes:
 
 
 def parse_headers(pairs: Sequence[str]) -> dict[str, Any]:
+    """KEY=VALUE pairs; a VALUE of ASCII digits (with a leading -) is a number, any other a string."""
     headers: dict[str, Any] = {}
     for pair in pairs:
         key, separator, value = pair.partition("=")
         if not separator or not key:
             fail(USAGE, f"--header {pair!r} is not KEY=VALUE")
-        headers[key] = int(value) if value.lstrip("-").isdigit() else value  # numbers stay numbers
+        if len(key.encode()) > HEADER_NAME_MAX_BYTES:
+            fail(
+                USAGE, f"--header name {key[:20]!r}... is over AMQP's {HEADER_NAME_MAX_BYTES} bytes: use a shorter name"
+            )
+        if not HEADER_NUMBER.fullmatch(value):
+            headers[key] = value
+        elif int(value) in HEADER_INT_RANGE:
+            headers[key] = int(value)
+        else:
+            fail(
+                USAGE,
+                f"--header {key}: {value} is beyond AMQP's signed 64-bit integers ({HEADER_INT_RANGE.start} to "
+                f"{HEADER_INT_RANGE.stop - 1}), the largest a header carries: give a number in that range",
+            )
     return headers
 
 
@@ -275,7 +309,7 @@ def resolve_target(args: argparse.Namespace) -> Target:
             parameters = connection_parameters(args.url, username, password, args.ca_file)
         except (ValueError, OSError) as exc:
             fail(USAGE, f"bad --url, --credentials or --ca-file: {exc}")
-        queue, max_size = args.queue or "orders", None
+        queue, max_size, dead_letter_queue = args.queue or "orders", None, None
     else:
         outputs = read_outputs(args.outputs)
         provider, provider_failure = publisher_secret(outputs["publisher_secret_arn"], outputs["region"]), AWS
@@ -283,17 +317,21 @@ def resolve_target(args: argparse.Namespace) -> Target:
         try:
             parameters = connection_parameters(outputs["amqps_endpoint"], username, password, args.ca_file)
         except (ValueError, OSError) as exc:
-            fail(OUTPUTS, f"the Terraform output amqps_endpoint {outputs['amqps_endpoint']!r} is unusable: {exc}")
+            fail(
+                OUTPUTS, f"the Terraform output amqps_endpoint {redact(outputs['amqps_endpoint'])!r} is unusable: {exc}"
+            )
         parameters.virtual_host = outputs["virtual_host"]
         queue = args.queue or outputs["queue_name"]
         max_size = int(outputs["max_message_size"])
+        dead_letter_queue = dead_letter_queue_name(queue)
     if args.vhost:
         parameters.virtual_host = args.vhost
     parameters.blocked_connection_timeout = 60  # a broker in a resource alarm blocks publishers
-    return Target(parameters, queue, max_size, provider, provider_failure)
+    return Target(parameters, queue, max_size, dead_letter_queue, provider, provider_failure)
 
 
-def read_outputs(path: str | None) -> dict[str, Any]:
+def read_outputs(path: str | None, names: Sequence[str] = OUTPUT_NAMES) -> dict[str, Any]:
+    """The Terraform outputs, from `path` or `terraform output -json`; each of `names` must be there."""
     how = f"the file {path}" if path else "`terraform output -json`"
     if path:
         try:
@@ -328,7 +366,7 @@ def read_outputs(path: str | None) -> dict[str, Any]:
             OUTPUTS,
             f"there are no Terraform outputs: run terraform apply first ({where}), or use --url for another broker",
         )
-    missing = [name for name in OUTPUT_NAMES if outputs.get(name) in (None, "")]
+    missing = [name for name in names if outputs.get(name) in (None, "")]
     if missing:
         fail(OUTPUTS, f"the Terraform outputs lack {', '.join(missing)}: they are stale, run terraform apply again")
     return outputs
@@ -375,21 +413,28 @@ def connection_failure(error: BaseException, parameters: pika.ConnectionParamete
 
 
 def check_queue(target: Target) -> None:
-    """Check that the work queue and its dead-letter queue exist. Declaring them is the bootstrap's
-    job: a passive declare needs no permission, so the publisher user may do this and no more."""
+    """Check that the work queue exists, and the deployment's dead-letter queue. Declaring them is the
+    bootstrap's job: a passive declare needs no permission, so the publisher user may do this and no more."""
     try:
         with pika.BlockingConnection(target.parameters) as connection:
-            for name in (target.queue, dead_letter_queue_name(target.queue)):
+            for name in (target.queue, target.dead_letter_queue):
+                if name is None:
+                    continue
                 try:
                     connection.channel().queue_declare(name, passive=True)
                 except pika.exceptions.ChannelClosedByBroker as exc:
                     if exc.reply_code != 404:
                         raise
+                    what = (
+                        f"queue {name!r}"
+                        if name == target.queue
+                        else f"the deployment's dead-letter queue {name!r}, where the broker moves a message past "
+                        "its delivery limit,"
+                    )
                     fail(
                         QUEUE,
-                        f"queue {name!r} does not exist on vhost {target.vhost!r} on the broker: terraform apply "
-                        "runs the bootstrap that creates it; locally run scripts/bootstrap.py, or check --queue and "
-                        "--vhost",
+                        f"{what} does not exist on vhost {target.vhost!r} on the broker: terraform apply runs the "
+                        "bootstrap that creates it; locally run scripts/bootstrap.py, or check --queue and --vhost",
                     )
     except pika.exceptions.ChannelClosedByBroker as exc:
         fail(QUEUE, f"the broker refused the queue {target.queue!r}: {exc.reply_code} {exc.reply_text}")
@@ -441,6 +486,8 @@ def publish_messages(
         done = f"{exc.result.confirmed:,} of {exc.result.count:,} messages confirmed"
         if isinstance(exc.cause, CredentialsUnavailable):
             raise Failure(target.credentials_failure, f"{exc.cause} ({done})") from None
+        if isinstance(exc, UnpublishableMessage):
+            fail(ERROR, f"{exc} ({done})")
         if exc.cause is not None and not isinstance(exc.cause, pika.exceptions.ChannelClosedByBroker):
             failure = connection_failure(exc.cause, exc.parameters or target.parameters)
             raise Failure(failure.code, f"{failure} ({done})") from None
