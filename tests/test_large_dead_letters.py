@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Final
 
@@ -33,6 +34,7 @@ from rabbitmq_consumer.dead_letters import (
 from rabbitmq_consumer.errors import DeadLetterError
 from rabbitmq_tools import replay, send
 from rabbitmq_tools.local_event_source_mapping import LocalEventSourceMapping, MappingSettings
+from rabbitmq_tools.send import OUTPUT_NAMES
 from support import drain, json_properties, message_count, order, publish, record
 
 REGION: Final = "eu-west-1"
@@ -84,6 +86,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
             QueueName="dead-letters", Attributes={"MaximumMessageSize": PROVIDER_5_MAX_MESSAGE_SIZE}
         )["QueueUrl"]
         yield Aws(sqs, s3, url)
+
+
+def from_sqs(aws: Aws) -> list[str]:
+    """replay.py's options for the dead-letter queue and its bucket."""
+    return ["--sqs-url", aws.queue_url, "--dead-letter-bucket", BUCKET]
 
 
 def letter(size: int, reason: str = "total: 0.01 does not equal the sum of the items") -> DeadLetter:
@@ -251,7 +258,7 @@ def test_a_3_mb_poison_message_is_dead_lettered_through_s3_and_replayed(
     assert parse_s3_pointer(message["Body"], message["MessageAttributes"]) == (BUCKET, key)
     # AND replay.py brings the poison message back whole, then deletes its S3 object and SQS message
     capsys.readouterr()
-    code = replay.main(["--sqs-url", aws.queue_url, "--url", broker_url, "--queue", topology.queue])
+    code = replay.main([*from_sqs(aws), "--url", broker_url, "--queue", topology.queue])
     assert code == 0, capsys.readouterr().err
     assert "deleted them from the dead-letter queue and 1 S3 object(s)" in capsys.readouterr().out
     ((props, body),) = drain(channel, topology.queue)
@@ -278,7 +285,7 @@ def test_nothing_is_deleted_when_the_broker_does_not_confirm(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setattr(replay, "publish_messages", lambda *_args, **_kwargs: unconfirmed(1))
-    code = replay.main(["--sqs-url", stored_in_s3.queue_url, "--url", broker_url, "--queue", topology.queue])
+    code = replay.main([*from_sqs(stored_in_s3), "--url", broker_url, "--queue", topology.queue])
     assert code == send.NOT_CONFIRMED
     assert "no dead letter was removed" in capsys.readouterr().err
     assert len(stored_in_s3.objects()) == 1
@@ -306,7 +313,7 @@ def test_an_s3_object_that_cannot_be_deleted_keeps_its_sqs_message(
         return made
 
     monkeypatch.setattr(boto3, "client", client)
-    code = replay.main(["--sqs-url", stored_in_s3.queue_url, "--url", broker_url, "--queue", topology.queue])
+    code = replay.main([*from_sqs(stored_in_s3), "--url", broker_url, "--queue", topology.queue])
     assert code == send.AWS
     assert "cannot delete s3://" in capsys.readouterr().err
     assert len(drain(channel, topology.queue)) == 1  # replayed, confirmed
@@ -320,7 +327,7 @@ def test_a_pointer_whose_object_is_gone_is_skipped(
 ) -> None:
     (key,) = stored_in_s3.objects()
     stored_in_s3.s3.delete_object(Bucket=BUCKET, Key=key)
-    assert replay.main(["--sqs-url", stored_in_s3.queue_url, "--dry-run"]) == 0
+    assert replay.main([*from_sqs(stored_in_s3), "--dry-run"]) == 0
     err = capsys.readouterr().err
     assert f"skipped a dead letter whose body s3://{BUCKET}/{key} is gone" in err
 
@@ -334,3 +341,130 @@ def queue_depth(aws: Aws) -> int:
 def unconfirmed(count: int) -> Any:
     """What publish_messages returns when the broker confirmed none of `count` messages."""
     return SimpleNamespace(all_confirmed=False, confirmed=0, nacked=count, unroutable=0)
+
+
+# --- replay.py follows a pointer only into the deployment's dead-letter bucket and prefix -----
+
+
+@dataclass
+class Reads:
+    """The S3 objects replay.py's clients read and deleted."""
+
+    got: list[str]
+    deleted: list[str]
+
+
+@pytest.fixture
+def s3_calls(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Reads:
+    calls = Reads([], [])
+    real_client = boto3.client
+
+    def client(name: str, **kwargs: Any) -> Any:
+        made = real_client(name, **kwargs)  # type: ignore[call-overload]
+        if name == "s3":
+            get, delete = made.get_object, made.delete_object
+
+            def get_object(**call: Any) -> Any:
+                calls.got.append(f"s3://{call['Bucket']}/{call['Key']}")
+                return get(**call)
+
+            def delete_object(**call: Any) -> Any:
+                calls.deleted.append(f"s3://{call['Bucket']}/{call['Key']}")
+                return delete(**call)
+
+            made.get_object, made.delete_object = get_object, delete_object
+        return made
+
+    monkeypatch.setattr(boto3, "client", client)
+    return calls
+
+
+def pointing_to(aws: Aws, bucket: str, key: str) -> None:
+    """A dead letter as the sink stores it, moved to s3://bucket/key, its pointer naming it: as anyone
+    who may send to the queue could make one."""
+    aws.sink().send([letter(300_000)])
+    (message,) = aws.messages()
+    (stored,) = aws.objects()
+    if (bucket, key) != (BUCKET, stored):
+        aws.s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": BUCKET, "Key": stored})
+        aws.s3.delete_object(Bucket=BUCKET, Key=stored)
+    aws.sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    aws.sqs.send_message(
+        QueueUrl=aws.queue_url,
+        MessageBody=json.dumps([S3_POINTER_CLASS, {"s3BucketName": bucket, "s3Key": key}]),
+        MessageAttributes=message["MessageAttributes"],
+    )
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("bucket", "key"),
+    [("other-bucket", f"{S3_KEY_PREFIX}x.json"), (BUCKET, "invoices/2026.json"), (BUCKET, "dead-letters")],
+)
+def test_a_pointer_outside_the_dead_letter_bucket_and_prefix_is_neither_read_nor_deleted(
+    bucket: str,
+    key: str,
+    broker_url: str,
+    channel: Any,
+    topology: Topology,
+    aws: Aws,
+    s3_calls: Reads,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN a pointer to an object elsewhere (another bucket of the account, or outside dead-letters/)
+    if bucket != BUCKET:
+        aws.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    pointing_to(aws, bucket, key)
+    # WHEN replay.py runs on the deployment's dead-letter queue and bucket
+    code = replay.main([*from_sqs(aws), "--url", broker_url, "--queue", topology.queue])
+    # THEN it skips that dead letter with one line: the object is untouched, its SQS message stays
+    err = capsys.readouterr().err
+    assert code == 0
+    assert err.splitlines()[0] == (
+        f"warning: skipped a dead letter whose pointer 's3://{bucket}/{key}' is outside the dead-letter bucket "
+        f"'{BUCKET}' and its {S3_KEY_PREFIX} prefix: the object was neither read nor deleted, and its SQS message stays"
+    )
+    assert (s3_calls.got, s3_calls.deleted) == ([], [])
+    assert aws.s3.head_object(Bucket=bucket, Key=key)["ContentLength"] > 0
+    assert queue_depth(aws) == 1
+    assert message_count(channel, topology.queue) == 0
+
+
+@pytest.mark.unit
+def test_without_a_bucket_no_pointer_is_followed(aws: Aws, s3_calls: Reads, capsys: pytest.CaptureFixture[str]) -> None:
+    pointing_to(aws, BUCKET, f"{S3_KEY_PREFIX}x.json")
+    assert replay.main(["--sqs-url", aws.queue_url, "--dry-run"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: skipped a dead letter whose pointer 's3://{BUCKET}/{S3_KEY_PREFIX}x.json' and no dead-letter bucket "
+        "was given (--dead-letter-bucket, with --sqs-url): the object was neither read nor deleted, and its SQS "
+        "message stays",
+        "0 dead letter(s)",
+    ]
+    assert s3_calls.got == []
+
+
+@pytest.mark.unit
+def test_the_bucket_is_the_terraform_outputs(
+    aws: Aws, s3_calls: Reads, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the deployment's outputs, and one pointer into its bucket and one into another
+    aws.sink().send([letter(300_000)])
+    (stored,) = aws.objects()
+    aws.s3.create_bucket(Bucket="other-bucket", CreateBucketConfiguration={"LocationConstraint": REGION})
+    aws.s3.copy_object(Bucket="other-bucket", Key=stored, CopySource={"Bucket": BUCKET, "Key": stored})
+    aws.sqs.send_message(
+        QueueUrl=aws.queue_url,
+        MessageBody=json.dumps([S3_POINTER_CLASS, {"s3BucketName": "other-bucket", "s3Key": stored}]),
+        MessageAttributes={EXTENDED_PAYLOAD_SIZE: {"DataType": "Number", "StringValue": "1"}},
+    )
+    values = dict.fromkeys(OUTPUT_NAMES, "x") | {"dead_letter_queue_url": aws.queue_url, "dead_letter_bucket": BUCKET}
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({name: {"value": value} for name, value in values.items()}))
+    # WHEN replay.py lists the dead letters
+    assert replay.main(["--outputs", str(outputs), "--dry-run"]) == 0
+    # THEN it read the one in the deployment's bucket only
+    out, err = capsys.readouterr()
+    assert out.count("\n") == 1
+    assert ": total: 0.01 does not equal" in out
+    assert "warning: skipped a dead letter whose pointer 's3://other-bucket/" in err
+    assert s3_calls.got == [f"s3://{BUCKET}/{stored}"]

@@ -223,3 +223,40 @@ def test_keep_file_goes_with_file(capsys: pytest.CaptureFixture[str]) -> None:
 def test_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert replay.main(["--file", str(tmp_path / "missing.jsonl")]) == send.USAGE
     assert "cannot read the dead-letter file" in capsys.readouterr().err
+
+
+def test_a_file_that_is_not_utf8_is_refused_and_left_as_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rec = record(BAD_TOTAL, pika.BasicProperties(content_type="application/json", message_id="m-1"))
+    path = tmp_path / "dead-letters.jsonl"
+    content = (json.dumps({"reason": "r", "record": rec}) + "\n").encode() + b"\xff\xfe latin-1 caf\xe9\n"
+    path.write_bytes(content)
+    code = replay.main(["--file", str(path), "--url", "amqp://localhost:1/"])
+    err = capsys.readouterr().err
+    assert code == send.USAGE
+    assert err.startswith(f"error: {path} is not UTF-8 text (byte ")
+    assert "nothing was replayed or removed" in err
+    assert err.count("\n") == 1
+    assert path.read_bytes() == content
+
+
+@pytest.mark.parametrize("missing", ["dead_letter_queue_url", "dead_letter_bucket"])
+def test_outputs_without_the_dead_letter_queue_are_stale(
+    missing: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = {"dead_letter_queue_url": "https://sqs.eu-west-1.amazonaws.com/1/dl", "dead_letter_bucket": "b"}
+    del values[missing]
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({name: {"value": value} for name, value in values.items()}))
+    code = replay.main(["--outputs", str(outputs), "--dry-run"])
+    err = capsys.readouterr().err
+    assert code == send.OUTPUTS
+    assert err == f"error: the Terraform outputs lack {missing}: they are stale, run terraform apply again\n"
+
+
+def test_dead_letter_bucket_goes_with_sqs_url(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        replay.main(["--dead-letter-bucket", "b"])
+    assert exit_info.value.code == send.USAGE
+    assert "--dead-letter-bucket goes with --sqs-url" in capsys.readouterr().err

@@ -15,7 +15,10 @@ twice, which an idempotent consumer absorbs):
 
 - from SQS, a dead letter too large for SQS is an S3 pointer in the Amazon SQS Extended
   Client's format (see rabbitmq_consumer.dead_letters); it is read from S3, and after the
-  confirms its S3 object is deleted first, then the SQS message;
+  confirms its S3 object is deleted first, then the SQS message. Only a pointer into the
+  deployment's dead-letter bucket (the Terraform output dead_letter_bucket, or
+  --dead-letter-bucket with --sqs-url) and its dead-letters/ prefix is followed: whoever can
+  send to the queue must not make this run read or delete any other object of yours;
 - from a file, the replayed lines are removed from it (the others stay), so a second run does
   not publish them again; `--keep-file` leaves the file as it is and says how many would be.
 
@@ -43,6 +46,7 @@ import pika
 from rabbitmq_consumer.dead_letters import (
     EXTENDED_PAYLOAD_SIZE,
     LEGACY_EXTENDED_PAYLOAD_SIZE,
+    S3_KEY_PREFIX,
     locked_file,
     parse_s3_pointer,
 )
@@ -63,6 +67,8 @@ from rabbitmq_tools.send import (
 )
 
 SQS_BATCH = 10
+# The Terraform outputs that say where the dead letters are.
+DEAD_LETTER_OUTPUTS = ("dead_letter_queue_url", "dead_letter_bucket")
 # Headers the broker sets on delivery: a republished message starts its count afresh.
 BROKER_HEADERS = frozenset({"x-delivery-count", "x-acquired-count"})
 
@@ -85,6 +91,12 @@ def parse_args(argv: Sequence[str] | None) -> Any:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--file", help="a JSON-lines dead-letter file (local mode) instead of SQS")
     source.add_argument("--sqs-url", help="the SQS dead-letter queue (default: the Terraform output)")
+    parser.add_argument(
+        "--dead-letter-bucket",
+        metavar="BUCKET",
+        help="with --sqs-url: the S3 bucket of its large dead letters (otherwise the Terraform output "
+        f"dead_letter_bucket); a pointer to any other bucket, or outside {S3_KEY_PREFIX}, is skipped",
+    )
     parser.add_argument("--max", type=int, default=1000, help="replay at most this many (default %(default)s)")
     parser.add_argument("--dry-run", action="store_true", help="list the dead letters, publish nothing")
     parser.add_argument(
@@ -97,6 +109,8 @@ def parse_args(argv: Sequence[str] | None) -> Any:
         parser.error(f"--max must be at least 1, got {args.max}")
     if args.keep_file and not args.file:
         parser.error("--keep-file goes with --file: from SQS a replayed dead letter is always deleted")
+    if args.dead_letter_bucket and not args.sqs_url:
+        parser.error("--dead-letter-bucket goes with --sqs-url: otherwise the bucket is the Terraform output's")
     return args
 
 
@@ -136,8 +150,12 @@ def read_dead_letters(args: Any) -> tuple[list[DeadLetter], SqsDeadLetters | Fil
     if args.file:
         store = FileDeadLetters(Path(args.file))
         return store.read(args.max), store
-    url = args.sqs_url or read_outputs(args.outputs)["dead_letter_queue_url"]
-    sqs = SqsDeadLetters(url)
+    if args.sqs_url:
+        url, bucket = args.sqs_url, args.dead_letter_bucket
+    else:
+        outputs = read_outputs(args.outputs, DEAD_LETTER_OUTPUTS)
+        url, bucket = outputs["dead_letter_queue_url"], outputs["dead_letter_bucket"]
+    sqs = SqsDeadLetters(url, bucket)
     return sqs.receive(args.max), sqs
 
 
@@ -197,6 +215,12 @@ class FileDeadLetters:
                 self.lines = file.read().splitlines()
         except OSError as exc:
             fail(USAGE, f"cannot read the dead-letter file {self.path}: {exc.strerror}")
+        except UnicodeDecodeError as exc:
+            fail(
+                USAGE,
+                f"{self.path} is not UTF-8 text (byte {exc.start:,}: {exc.reason}), so not a dead-letter file the "
+                "handler wrote: nothing was replayed or removed; check the --file path",
+            )
         return [
             letter
             for number, line in enumerate(self.lines[:limit])
@@ -226,6 +250,12 @@ class FileDeadLetters:
                 kept = [line for number, line in enumerate(self.lines) if number not in replayed and line.strip()]
                 remaining = kept + current[len(self.lines) :]
                 self._replace(remaining)
+        except UnicodeDecodeError as exc:
+            fail(
+                USAGE,
+                f"the messages were replayed, but {self.path} is no longer UTF-8 text (byte {exc.start:,}: something "
+                "else wrote to it) and is left as it is: a second run publishes them again",
+            )
         except OSError as exc:
             fail(
                 USAGE,
@@ -251,11 +281,13 @@ class FileDeadLetters:
 
 
 class SqsDeadLetters:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, bucket: str | None) -> None:
+        """`bucket`: the one bucket whose dead-letters/ objects a pointer may name (None: none)."""
         import boto3
 
         match = re.match(r"https://sqs\.([a-z0-9-]+)\.amazonaws\.com", url)
         self.url = url
+        self.bucket = bucket
         self.client = boto3.client("sqs", region_name=match.group(1) if match else None)
         self.s3 = boto3.client("s3", region_name=match.group(1) if match else None)
 
@@ -293,6 +325,18 @@ class SqsDeadLetters:
         if pointer is None:
             return parse_dead_letter(body, receipt_handle=handle)
         bucket, key = pointer
+        if bucket != self.bucket or not key.startswith(S3_KEY_PREFIX):
+            allowed = (
+                f"is outside the dead-letter bucket {self.bucket!r} and its {S3_KEY_PREFIX} prefix"
+                if self.bucket
+                else "and no dead-letter bucket was given (--dead-letter-bucket, with --sqs-url)"
+            )
+            print(
+                f"warning: skipped a dead letter whose pointer {f's3://{bucket}/{key}'!r} {allowed}: the object was "
+                "neither read nor deleted, and its SQS message stays",
+                file=sys.stderr,
+            )
+            return None
         try:
             text = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
         except botocore.exceptions.ClientError as exc:
