@@ -489,7 +489,7 @@ def test_command_line_writes_and_reuses_the_credentials(
     ("args", "environment", "code", "error"),
     [
         (["--management-url", "http://127.0.0.1:1"], {"RABBITMQ_ADMIN_PASSWORD": "x"}, 1, "error: cannot reach"),
-        ([], {}, 2, "error: no admin password: set RABBITMQ_ADMIN_PASSWORD or pass --admin-password-file"),
+        ([], {}, 2, "error: no admin password: set RABBITMQ_ADMIN_PASSWORD, pass --admin-password-file, or give "),
         (
             [],
             {"RABBITMQ_ADMIN_PASSWORD": "x", "RABBITMQ_CONSUMER_PASSWORD": "y"},
@@ -510,6 +510,7 @@ def test_command_line_faults(
 ) -> None:
     for role in ("ADMIN", "CONSUMER", "PUBLISHER", "MONITORING"):
         monkeypatch.delenv(f"RABBITMQ_{role}_PASSWORD", raising=False)
+    monkeypatch.delenv("RABBITMQ_URL", raising=False)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     out = [] if "RABBITMQ_CONSUMER_PASSWORD" in environment else ["--credentials-out", str(tmp_path / "c.json")]
@@ -518,4 +519,95 @@ def test_command_line_faults(
     assert result[0] == code
     assert result[2].startswith(error)
     assert len(result[2].splitlines()) == 1
-    assert not (tmp_path / "c.json").exists()
+    # bad arguments stop it before it writes anything; the credentials are written before the broker is asked
+    assert (tmp_path / "c.json").exists() == (code == 1)
+
+
+@pytest.mark.integration
+def test_a_credentials_file_that_cannot_be_written_changes_no_user(
+    broker: LocalBroker,
+    management: ManagementClient,
+    queue_name: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a --credentials-out under a regular file (no mode bits stop root)
+    monkeypatch.setenv("RABBITMQ_ADMIN_PASSWORD", password_of(broker))
+    for role in ("CONSUMER", "PUBLISHER", "MONITORING"):
+        monkeypatch.delenv(f"RABBITMQ_{role}_PASSWORD", raising=False)
+    (tmp_path / "file").write_text("")
+    credentials = tmp_path / "file" / "credentials.json"
+    args = ["--management-url", broker.management_url, "--admin-user", unquote(urlsplit(broker.url).username or "")]
+    # WHEN the bootstrap runs, which would generate the users' passwords
+    code, out, err = run_bootstrap([*args, "--queue", queue_name, "--credentials-out", str(credentials)], capsys)
+    # THEN it stops in one line before any user exists with a password that was never written down
+    assert (code, out) == (2, "")
+    assert err.startswith(f"error: cannot write the credentials file {credentials} (")
+    assert err.endswith("): choose a --credentials-out that can be written; no user was changed on the broker\n")
+    assert err.count("\n") == 1
+    for role in ("consumer", "publisher", "monitoring"):
+        assert management.get("users", f"{queue_name}-{role}") is None
+    assert management.get("queues", "/", queue_name) is None
+    assert list(tmp_path.iterdir()) == [tmp_path / "file"]  # and no temporary file is left
+
+
+@pytest.mark.integration
+def test_the_command_line_takes_the_broker_and_admin_from_rabbitmq_url(
+    broker: LocalBroker,
+    queue_name: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN only RABBITMQ_URL, the admin's (its management API at port 15672 of its host, or given)
+    for role in ("ADMIN", "CONSUMER", "PUBLISHER", "MONITORING"):
+        monkeypatch.delenv(f"RABBITMQ_{role}_PASSWORD", raising=False)
+    monkeypatch.setenv("RABBITMQ_URL", broker.url)
+    monkeypatch.setenv("RABBITMQ_MANAGEMENT_URL", broker.management_url)
+    credentials = tmp_path / "credentials.json"
+    # WHEN the bootstrap runs with a queue and a credentials file
+    code, out, err = run_bootstrap(["--queue", queue_name, "--credentials-out", str(credentials)], capsys)
+    # THEN it worked as the URL's user
+    assert (code, err) == (0, "")
+    assert f"created queue '{queue_name}' (quorum) on vhost '/'" in out.splitlines()
+    assert json.loads(credentials.read_text())["publisher"]["username"] == f"{queue_name}-publisher"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("url", "args", "error"),
+    [
+        # the URL's password is its user's, never another admin's
+        (
+            "amqp://guest:guest@127.0.0.1:5672/",
+            ["--admin-user", "admin"],
+            "error: no admin password: set RABBITMQ_ADMIN_PASSWORD, pass --admin-password-file, or give the admin's "
+            "password in RABBITMQ_URL",
+        ),
+        ("amqp://127.0.0.1:5672/", [], "error: no admin user: pass --admin-user, or set RABBITMQ_URL="),
+        (
+            "localhost:5672",
+            [],
+            "error: RABBITMQ_URL='localhost:5672' is not usable (broker URL must start with amqp:// or amqps://, it "
+            "has no scheme): give the whole URL",
+        ),
+    ],
+)
+def test_what_rabbitmq_url_cannot_give(
+    url: str,
+    args: list[str],
+    error: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("RABBITMQ_ADMIN_PASSWORD", "RABBITMQ_MANAGEMENT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RABBITMQ_URL", url)
+    credentials = tmp_path / "credentials.json"
+    code, out, err = run_bootstrap([*args, "--queue", "orders", "--credentials-out", str(credentials)], capsys)
+    assert (code, out) == (2, "")
+    assert not credentials.exists()
+    assert err.startswith(error)
+    assert err.count("\n") == 1
