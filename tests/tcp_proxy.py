@@ -37,6 +37,10 @@ class TcpProxy:
 
     def close(self) -> None:
         self._closed = True
+        with contextlib.suppress(OSError):
+            # Wakes the accept() in progress: closing the socket alone does not, and it would let
+            # one more connection through.
+            self._server.shutdown(socket.SHUT_RDWR)
         self._server.close()
         self._close_all()
 

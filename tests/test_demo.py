@@ -5,11 +5,17 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import pika.exceptions
 import pytest
 
+from rabbitmq_admin.management import ManagementClient
+from rabbitmq_tools import demo
 from rabbitmq_tools.broker import LocalBroker
 from support import ROOT
+from tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
 
@@ -61,18 +67,64 @@ def test_demo_without_a_broker_says_how_to_get_one() -> None:
     )
 
 
-def test_demo_with_an_unreachable_management_api_fails_in_one_line(broker: LocalBroker) -> None:
-    """The bootstrap's error, then one warning for the clean-up that cannot run either: no traceback."""
-    result = subprocess.run(
+def run_demo_script(url: str, management_url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "demo.py")],
-        env={"PATH": "/usr/bin:/bin", "RABBITMQ_URL": broker.url, "RABBITMQ_MANAGEMENT_URL": "http://127.0.0.1:9"},
+        env={"PATH": "/usr/bin:/bin", "RABBITMQ_URL": url, "RABBITMQ_MANAGEMENT_URL": management_url},
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_demo_with_an_unreachable_management_api_fails_in_one_line(broker: LocalBroker) -> None:
+    """The bootstrap's error, and no warning about a clean-up: it created nothing."""
+    result = run_demo_script(broker.url, "http://127.0.0.1:9")
     assert result.returncode == 1
-    error, warning = result.stderr.strip().splitlines()
+    (error,) = result.stderr.strip().splitlines()
     assert error.startswith("error: cannot reach the RabbitMQ management API at http://127.0.0.1:9: connection refused")
-    assert warning.startswith("warning: could not delete queue orders-demo-")
-    assert "Traceback" not in result.stderr
+
+
+def test_demo_after_a_refused_login_says_so_in_one_line(broker: LocalBroker) -> None:
+    # GIVEN a RABBITMQ_URL whose password the broker refuses
+    parts = urlsplit(broker.url)
+    url = urlunsplit((parts.scheme, f"{parts.username}:Wrong-h4-pw@{parts.hostname}:{parts.port}", parts.path, "", ""))
+    # WHEN the demo runs THEN it says so in one line, warns about nothing (nothing was made), shows no password
+    result = run_demo_script(url, broker.management_url)
+    assert result.returncode == 1
+    (error,) = result.stderr.strip().splitlines()
+    assert error.startswith(f"error: the RabbitMQ management API at {broker.management_url} refused the credentials")
+    assert "Wrong-h4-pw" not in result.stdout + result.stderr
+
+
+def test_a_clean_up_that_fails_names_what_the_demo_left(
+    broker: LocalBroker,
+    management: ManagementClient,
+    queue_name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN a demo whose broker goes out of reach once the bootstrap made the queue and the users
+    host, port = urlsplit(broker.management_url).hostname or "localhost", urlsplit(broker.management_url).port or 80
+    proxy = TcpProxy((host, port))
+
+    def lost(*_args: Any, **_kwargs: Any) -> Any:
+        proxy.close()
+        raise pika.exceptions.AMQPConnectionError("the network is gone")
+
+    monkeypatch.setattr(demo.pika, "BlockingConnection", lost)
+    # WHEN it fails and cannot clean up
+    with proxy:
+        code = demo.run_demo(
+            LocalBroker(broker.url, f"http://127.0.0.1:{proxy.port}"), queue_name, tmp_path / "dead-letters.jsonl"
+        )
+    # THEN one warning names what it created, which is indeed left on the broker
+    assert code == 1
+    error, warning = capsys.readouterr().err.strip().splitlines()
+    assert error.startswith("error: ")
+    assert warning.startswith("warning: could not delete what the demo created, which is left on the broker (")
+    assert f"created queue '{queue_name}' (quorum) on vhost '/'" in warning
+    assert f"consumer user '{queue_name}-consumer'" in warning
+    assert management.get("queues", "/", queue_name) is not None  # (the queue_name fixture deletes it)

@@ -27,8 +27,8 @@ from rabbitmq_admin.errors import AdminError
 from rabbitmq_admin.management import ManagementClient
 from rabbitmq_admin.topology import Topology
 from rabbitmq_consumer.config import DEFAULT_DELIVERY_LIMIT
-from rabbitmq_tools.bootstrap import BrokerSetup
-from rabbitmq_tools.broker import BrokerUnavailable, LocalBroker, connection_parameters, local_broker
+from rabbitmq_tools.bootstrap import BrokerSetup, reporting_changes
+from rabbitmq_tools.broker import BrokerUnavailable, LocalBroker, connection_parameters, local_broker, redact
 from rabbitmq_tools.local_event_source_mapping import (
     LocalEventSourceMapping,
     MappingSettings,
@@ -66,8 +66,10 @@ def run_demo(broker: LocalBroker, queue: str, dead_letter_file: Path) -> int:
     client = broker.management_client()
     setup = BrokerSetup.new(Topology(queue, DEFAULT_DELIVERY_LIMIT), f"{queue}-consumer", f"{queue}-publisher")
     topology, consumer, publisher = setup.topology, setup.consumer, setup.publisher
+    made: list[str] = []  # what the bootstrap created on the broker, for a clean-up that fails
     try:
-        setup.apply(client)
+        with reporting_changes(made.append):
+            setup.apply(client)
         print(
             f"1. bootstrapped through the management API: {queue} (quorum; policy: delivery limit "
             f"{topology.delivery_limit}, then {topology.dead_letter_queue}), user {consumer.name} (reads {queue}), "
@@ -92,13 +94,13 @@ def run_demo(broker: LocalBroker, queue: str, dead_letter_file: Path) -> int:
         )
         stats = mapping.run(max_messages=2, idle_timeout=10)
     except AdminError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 1
     except pika.exceptions.AMQPError as exc:
         print(f"error: {describe_connection_error(exc, connection_parameters(broker.url))}", file=sys.stderr)
         return 1
     finally:
-        remove(setup, client)
+        remove(setup, client, made)
     sys.stdout.flush()
     print(f"4. {stats.line()}")
     for line in dead_letter_file.read_text().splitlines() if dead_letter_file.exists() else []:
@@ -110,18 +112,20 @@ def run_demo(broker: LocalBroker, queue: str, dead_letter_file: Path) -> int:
     return 0 if ok else 1
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
-def remove(setup: BrokerSetup, client: ManagementClient) -> None:
-    """Delete what the demo bootstrapped; when the broker cannot be reached (the likely reason the
-    demo failed), one more line says what may be left, instead of a traceback over the first."""
+def remove(setup: BrokerSetup, client: ManagementClient, made: list[str]) -> None:
+    """Delete what the demo bootstrapped (`made`: the bootstrap's lines of what it created). When the
+    broker cannot be reached (the likely reason the demo failed), one more line says what is left,
+    instead of a traceback over the first; none when nothing was created (a refused login)."""
     try:
         setup.remove(client)
     except AdminError as exc:
-        print(
-            f"warning: could not delete queue {setup.topology.queue} and its users, they may be left on the broker: "
-            f"{exc}",
-            file=sys.stderr,
-        )
+        if made:
+            print(
+                f"warning: could not delete what the demo created, which is left on the broker ({'; '.join(made)}): "
+                f"{redact(str(exc))}",
+                file=sys.stderr,
+            )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
