@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import pika
 import pika.exceptions
 import pytest
 
@@ -114,7 +115,7 @@ def test_a_clean_up_that_fails_names_what_the_demo_left(
         proxy.close()
         raise pika.exceptions.AMQPConnectionError("the network is gone")
 
-    monkeypatch.setattr(demo.pika, "BlockingConnection", lost)
+    monkeypatch.setattr(pika, "BlockingConnection", lost)  # as the demo's publisher connects
     # WHEN it fails and cannot clean up
     with proxy:
         code = demo.run_demo(
