@@ -589,8 +589,8 @@ def test_the_command_line_takes_the_broker_and_admin_from_rabbitmq_url(
         (
             "localhost:5672",
             [],
-            "error: RABBITMQ_URL='localhost:5672' is not usable (broker URL must start with amqp:// or amqps://, it "
-            "has no scheme): give the whole URL",
+            "error: RABBITMQ_URL='localhost:5672': broker URL must start with amqp:// or amqps://, it has no scheme; "
+            "for example RABBITMQ_URL=amqp://guest:guest@localhost:5672/",
         ),
     ],
 )

@@ -47,8 +47,8 @@ _NO_BROKER = (
 LITERAL_QUERY_OPTIONS = ("client_properties", "tcp_options")
 
 # user:password@ in a URL, with or without its scheme: the password runs to the last @ of the
-# word, as urllib reads it (a password may hold an unquoted @ or /).
-_USERINFO = re.compile(r"(?P<user>(?:[A-Za-z][A-Za-z0-9+.-]*://)?[^\s:/@'\"=(\[]*):(?P<password>\S*)@")
+# word, as urllib reads it (a password may hold an unquoted @ or /); "scheme://user@" has none.
+_USERINFO = re.compile(r"(?P<user>(?:[A-Za-z][A-Za-z0-9+.-]*://)?[^\s:/@'\"=(\[]*):(?P<password>(?!//)\S*)@")
 
 
 def redact(text: str) -> str:
@@ -97,8 +97,7 @@ def rabbitmq_url() -> str | None:
         connection_parameters(url)
     except ValueError as exc:
         raise ValueError(
-            f"RABBITMQ_URL={redact(url)!r} is not usable ({exc}): give the whole URL, for example "
-            "RABBITMQ_URL=amqp://guest:guest@localhost:5672/"
+            f"RABBITMQ_URL={redact(url)!r}: {exc}; for example RABBITMQ_URL=amqp://guest:guest@localhost:5672/"
         ) from None
     return url
 
