@@ -1,9 +1,11 @@
 """The batch policy: poison messages are dead-lettered and the batch goes on; anything else
-fails the invocation, and then nothing is dead-lettered (the retry will see it again)."""
+fails the invocation, and then only what is on its last delivery is dead-lettered (the retry
+will see the rest again). Every test runs sequentially and on parallel lanes."""
 
 from __future__ import annotations
 
 import base64
+import functools
 import itertools
 import json
 import logging
@@ -13,16 +15,32 @@ from typing import Any
 import pika
 import pytest
 
-from rabbitmq_consumer.batch import process_batch
+from rabbitmq_consumer import batch
+from rabbitmq_consumer.batch import SEQUENTIAL, Ordering, process_batch
 from rabbitmq_consumer.business_logic import process as process_order
 from rabbitmq_consumer.dead_letters import DeadLetter
 from rabbitmq_consumer.errors import DeadLetterError, InvalidMessage, RetryableError
+from rabbitmq_consumer.keys import parse_key
 from rabbitmq_consumer.messages import Message
 from support import event_of, order, record
 
 pytestmark = pytest.mark.unit
 
 logger = logging.getLogger("test_batch")
+
+ORDERINGS = {
+    "sequential": SEQUENTIAL,
+    "lanes by message id": Ordering(parse_key("message-id", "key"), 4),
+    "lanes by order id": Ordering(parse_key("json:orderId", "key"), 16),
+}
+
+
+@pytest.fixture(autouse=True, params=ORDERINGS.values(), ids=ORDERINGS.keys())
+def ordering(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Ordering:
+    """Every test of this module once per ordering: `process_batch` here is the policy run that way."""
+    monkeypatch.setitem(globals(), "process_batch", functools.partial(batch.process_batch, ordering=request.param))
+    ordering: Ordering = request.param
+    return ordering
 
 
 class RecordingSink:
@@ -102,7 +120,7 @@ def test_dead_letter_keeps_the_original_record() -> None:
 
 
 @pytest.mark.parametrize("error", [RetryableError("database down"), RuntimeError("bug"), KeyError("x")])
-def test_other_failures_fail_the_invocation_and_dead_letter_nothing(error: Exception) -> None:
+def test_other_failures_fail_the_invocation_and_dead_letter_nothing(error: Exception, ordering: Ordering) -> None:
     # GIVEN a poison message before a message whose processing fails transiently
     records = [record(b"{oops"), order_record(), order_record()]
     calls = 0
@@ -113,10 +131,11 @@ def test_other_failures_fail_the_invocation_and_dead_letter_nothing(error: Excep
         raise error
 
     sink = RecordingSink()
-    # WHEN / THEN the invocation fails with that error, at the first failing message
+    # WHEN / THEN the invocation fails with that error, at the first failing message (on lanes, the
+    # other lane's first message may be running already and finishes)
     with pytest.raises(type(error)):
         process_batch(event_of(records), process, sink, logger)
-    assert calls == 1
+    assert calls == 1 if not ordering.parallel else 1 <= calls <= 2
     # and the poison message is not dead-lettered yet: the retried batch will carry it again
     assert sink.calls == 0
 
@@ -252,8 +271,22 @@ def kinds_batch(kinds: Sequence[str]) -> tuple[list[dict[str, Any]], dict[str, s
     return records, ids
 
 
+# What each kind's dead letter says when business logic ran on it; any of them says "not processed
+# on its last delivery" when the failure below the limit kept it from running.
+RAN = {
+    "fails, last": "failed on its last delivery (4 of 4): RuntimeError: bug",
+    "invalid, last": "refused",
+}
+NOT_REACHED = (
+    "not processed on its last delivery (4 of 4): the invocation failed because message 'fails' failed "
+    "(RetryableError: database down), so the broker moves this message to its dead-letter queue too"
+)
+
+
 @pytest.mark.parametrize("kinds", list(itertools.permutations(KINDS)), ids="|".join)
-def test_every_message_on_its_last_delivery_is_dead_lettered_before_the_invocation_fails(kinds: Sequence[str]) -> None:
+def test_every_message_on_its_last_delivery_is_dead_lettered_before_the_invocation_fails(
+    kinds: Sequence[str], ordering: Ordering
+) -> None:
     # GIVEN a batch with a message that fails below its limit, one that fails on its last delivery,
     # one refused on its last delivery, one fine on its last delivery and one refused early, in this order
     records, _ = kinds_batch(kinds)
@@ -270,25 +303,23 @@ def test_every_message_on_its_last_delivery_is_dead_lettered_before_the_invocati
     with pytest.raises(RetryableError, match="database down"):
         process_batch(event_of(records), process, sink, logger, delivery_limit=3)
 
-    # THEN the invocation fails with the failure below the limit, and processing stopped there
-    failed_at = kinds.index("fails")
-    assert processed == [kind for kind in kinds[:failed_at] if kind == "ok, last"]
-    # AND every other message on its last delivery that is not processed is dead-lettered first,
-    # each with its own reason; the ones below the limit are left to the retry
+    # THEN the invocation fails with the failure below the limit
     reasons = {letter.record["basicProperties"]["messageId"]: letter.reason for letter in sink.sent}
-    expected = {kind for kind in kinds if kind.endswith(", last")} - set(processed)
-    assert set(reasons) == expected
-    for kind, reason in reasons.items():
-        if kinds.index(kind) > failed_at:
-            assert reason.startswith("not processed on its last delivery (4 of 4): the invocation failed because ")
-            assert "message 'fails' failed (RetryableError: database down)" in reason
-        elif kind == "fails, last":
-            assert reason == "failed on its last delivery (4 of 4): RuntimeError: bug"
-        else:
-            assert reason == "refused"
+    # AND every message on its last delivery is processed or dead-lettered first, with its own reason
+    # or, when the failure kept business logic from it, with the failure's; those below the limit
+    # are left to the retry
+    assert set(reasons) == {kind for kind in kinds if kind.endswith(", last")} - set(processed)
+    assert all(reasons[kind] in (RAN.get(kind), NOT_REACHED) for kind in reasons)
     assert [letter.record["basicProperties"]["messageId"] for letter in sink.sent] == [
-        kind for kind in kinds if kind in expected
+        kind for kind in kinds if kind in reasons
     ]
+    if not ordering.parallel:
+        # one lane: processing stopped at the failure, and nothing after it was reached
+        failed_at = kinds.index("fails")
+        assert processed == [kind for kind in kinds[:failed_at] if kind == "ok, last"]
+        assert {kind for kind, reason in reasons.items() if reason == NOT_REACHED} == {
+            kind for kind in kinds[failed_at + 1 :] if kind.endswith(", last")
+        }
 
 
 def test_a_failing_sink_still_fails_the_invocation_with_the_business_error(caplog: pytest.LogCaptureFixture) -> None:

@@ -27,18 +27,38 @@ field in a way that could raise in its place (tests/test_malformed_records.py).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from . import lanes
 from .dead_letters import DeadLetter, DeadLetterSink, reject
 from .decoding import decode_record, queue_batches
 from .deliveries import delivery_headers, last_delivery
 from .errors import InvalidMessage
+from .keys import KeySetting
 from .messages import Message
 from .reasons import describe, error_fields, log_id
 
 Process = Callable[[Message], None]
+
+
+@dataclass(frozen=True)
+class Ordering:
+    """Which messages of a batch may run at the same time: with no `key` all run in one lane, in
+    delivery order; with one, the lanes of different keys run on up to `parallelism` threads,
+    each lane in delivery order (`lanes`)."""
+
+    key: KeySetting | None = None
+    parallelism: int = 1
+
+    @property
+    def parallel(self) -> bool:
+        return self.key is not None and self.parallelism > 1
+
+
+SEQUENTIAL = Ordering()
 
 
 @dataclass
@@ -77,8 +97,7 @@ class _Batch:
 
     Built for a hot path of up to 10,000 messages: a sequential run decodes each message only
     when it comes to it and keeps nothing of it (holding 10,000 decoded payloads at once costs
-    the garbage collector more than the decoding), and marks what it processed in one slice
-    assignment afterwards."""
+    the garbage collector more than the decoding)."""
 
     def __init__(self, event: Mapping[str, Any]) -> None:
         batches = list(queue_batches(event))  # the whole event is checked before any message is processed
@@ -109,13 +128,6 @@ class _Batch:
                     yield position, None
                 position += 1
 
-    def mark_processed(self, end: int) -> None:
-        """Every message before `end` that was not rejected was processed (a sequential run)."""
-        self.processed[:end] = b"\x01" * end
-        for position in self.reasons:
-            if position < end:
-                self.processed[position] = 0
-
     def queue_of(self, position: int) -> QueueCounts:
         return next(counts for start, end, counts in self.ranges if start <= position < end)
 
@@ -136,19 +148,71 @@ class _Batch:
         }
 
 
+class _Runner:
+    """The policy for one message, on whichever thread runs it: `step` processes the message; a
+    failure that fails the invocation sets `stopped` before anything else, so no lane starts
+    another message."""
+
+    def __init__(
+        self, batch: _Batch, process: Process, logger: logging.Logger | Any, delivery_limit: int | None
+    ) -> None:
+        self.batch = batch
+        self.process = process
+        self.logger = logger
+        self.delivery_limit = delivery_limit
+        self.debug = logger.isEnabledFor(logging.DEBUG)  # once per batch, not per message
+        self.failures: list[tuple[int, Exception]] = []  # those that fail the invocation, in time order
+        self.stopped = threading.Event()
+
+    def step(self, position: int, message: Message) -> None:
+        batch = self.batch
+        try:
+            self.process(message)
+        except InvalidMessage as exc:
+            batch.reasons[position] = describe(exc)
+            return
+        except Exception as exc:
+            record = batch.records[position]
+            which = last_delivery(record, self.delivery_limit)
+            if which is None:
+                self.stopped.set()
+                self.failures.append((position, exc))
+                fields = {**batch.ids(position), **delivery_headers(record), **error_fields(exc)}
+                self.logger.error("message failed: the invocation fails so Lambda retries the batch", extra=fields)
+                return
+            batch.reasons[position] = f"failed on its last delivery ({which}): {type(exc).__name__}: {describe(exc)}"
+            fields = {**batch.ids(position), **delivery_headers(record), **error_fields(exc)}
+            self.logger.error("message failed on its last delivery", extra=fields)
+            return
+        batch.processed[position] = 1
+        if self.debug:
+            self.logger.debug("message processed", extra=batch.ids(position))
+
+
 def process_batch(
     event: Mapping[str, Any],
     process: Process,
     sink: DeadLetterSink,
     logger: logging.Logger | Any,
     delivery_limit: int | None = None,
+    *,
+    ordering: Ordering = SEQUENTIAL,
 ) -> BatchResult:
     """Run `process` on every message of the event; see the module docstring for the policy.
-    `delivery_limit` is the queue's x-delivery-limit (None: no last-delivery guard)."""
+    `delivery_limit` is the queue's x-delivery-limit (None: no last-delivery guard); `ordering`
+    says which messages may run at the same time."""
     batch = _Batch(event)
-    failure = _run(batch, process, logger, delivery_limit)
-    if failure is not None:
-        _fail(batch, sink, logger, delivery_limit, failure)
+    runner = _Runner(batch, process, logger, delivery_limit)
+    if ordering.parallel:
+        _run_lanes(batch, runner, ordering)
+    else:
+        for position, message in batch.messages():
+            if message is not None:
+                runner.step(position, message)
+                if runner.stopped.is_set():
+                    break
+    if runner.failures:
+        _fail(batch, sink, logger, delivery_limit, runner.failures[0])
     result = BatchResult(batch.queues)
     rejected = sorted(batch.reasons)
     for start, end, counts in batch.ranges:
@@ -161,35 +225,26 @@ def process_batch(
     return result
 
 
-def _run(
-    batch: _Batch, process: Process, logger: logging.Logger | Any, delivery_limit: int | None
-) -> tuple[int, Exception] | None:
-    """Process the messages in delivery order; the first failure that fails the invocation,
-    (position, error), stops it."""
-    debug = logger.isEnabledFor(logging.DEBUG)  # once per batch, not per message
-    reasons = batch.reasons
+def _run_lanes(batch: _Batch, runner: _Runner, ordering: Ordering) -> None:
+    """Decode every message (their keys decide the lanes), then run the lanes in parallel."""
+    assert ordering.key is not None
+    read, unordered = ordering.key.read, ordering.key.text == "message-id"
+    messages: dict[int, Message] = {}
+    keys: list[tuple[int, Any]] = []
     for position, message in batch.messages():
         if message is None:
             continue
-        try:
-            process(message)
-        except InvalidMessage as exc:
-            reasons[position] = describe(exc)
-        except Exception as exc:
-            record = batch.records[position]
-            which = last_delivery(record, delivery_limit)
-            fields = {**batch.ids(position), **delivery_headers(record), **error_fields(exc)}
-            if which is None:
-                logger.error("message failed: the invocation fails so Lambda retries the batch", extra=fields)
-                batch.mark_processed(position)
-                return position, exc
-            reasons[position] = f"failed on its last delivery ({which}): {type(exc).__name__}: {describe(exc)}"
-            logger.error("message failed on its last delivery", extra=fields)
-        else:
-            if debug:
-                logger.debug("message processed", extra=batch.ids(position))
-    batch.mark_processed(len(batch.records))
-    return None
+        messages[position] = message
+        key = read(message)
+        # A message without the key shares one lane with the others that have none, in their
+        # order; under `message-id`, which promises no order, it has a lane of its own.
+        keys.append((position, ("key", key) if key is not None else ("position", position) if unordered else None))
+    lanes.run(
+        lanes.group(keys),
+        lambda position: runner.step(position, messages[position]),
+        ordering.parallelism,
+        runner.stopped,
+    )
 
 
 def _fail(

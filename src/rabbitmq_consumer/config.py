@@ -8,12 +8,18 @@
 | `DEAD_LETTER_FILE`              | JSON-lines file for rejected messages (local mode)  |
 | `DEAD_LETTER_BUCKET`            | S3 bucket for dead letters too large for SQS        |
 | `DELIVERY_LIMIT`                | the queue's `x-delivery-limit` (default 20)         |
+| `ORDERING_KEY`                  | the key of the parallel lanes: `none` (default),    |
+|                                 | `message-id`, `header:<name>` or `json:<path>`      |
+| `PARALLELISM`                   | lanes run at once, 1 (default) to 64                |
 
 Exactly one dead-letter destination must be set. With `DEAD_LETTER_QUEUE_URL`, a dead letter
 over 256 KiB goes to `DEAD_LETTER_BUCKET` (under `dead-letters/`) with a pointer in SQS; with
 no bucket, one over SQS's 1 MiB fails the invocation. A file takes any size and ignores the
-bucket. Powertools reads its own variables too (`POWERTOOLS_LOG_LEVEL`, ...); the defaults
-below only make an unset one harmless.
+bucket. `PARALLELISM` above 1 needs an `ORDERING_KEY` (`message-id` where order does not
+matter): messages of one key run one after another in delivery order, those of different keys
+at the same time, so business logic must be thread-safe (docs/throughput.md). Powertools reads
+its own variables too (`POWERTOOLS_LOG_LEVEL`, ...); the defaults below only make an unset one
+harmless.
 """
 
 from __future__ import annotations
@@ -23,12 +29,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .batch import SEQUENTIAL, Ordering
 from .dead_letters import DeadLetterSink, JsonLinesSink, SqsSink
+from .keys import parse_key
+from .lanes import MAX_PARALLELISM
 
 DEFAULT_SERVICE_NAME = "rabbitmq-consumer"
 DEFAULT_METRICS_NAMESPACE = "RabbitMQConsumer"
 # The work queue's x-delivery-limit: RabbitMQ 4's default for quorum queues, used when the
-# topology is declared (rabbitmq_tools.topology) and by the handler's last-delivery guard.
+# topology is declared (rabbitmq_admin.topology) and by the handler's last-delivery guard.
 DEFAULT_DELIVERY_LIMIT = 20
 
 
@@ -44,6 +53,7 @@ class Config:
     dead_letter_file: Path | None
     delivery_limit: int
     dead_letter_bucket: str | None = None
+    ordering: Ordering = SEQUENTIAL
 
 
 def load_config(environ: Mapping[str, str] = os.environ) -> Config:
@@ -52,6 +62,7 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
     if not limit.isdigit() or int(limit) < 1:
         raise ConfigError(f"DELIVERY_LIMIT must be a positive integer (the queue's x-delivery-limit), got {limit!r}")
     return Config(
+        ordering=_ordering(environ),
         service_name=environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE_NAME,
         metrics_namespace=environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE,
         dead_letter_queue_url=environ.get("DEAD_LETTER_QUEUE_URL") or None,
@@ -59,6 +70,24 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
         delivery_limit=int(limit),
         dead_letter_bucket=environ.get("DEAD_LETTER_BUCKET") or None,
     )
+
+
+def _ordering(environ: Mapping[str, str]) -> Ordering:
+    text = environ.get("ORDERING_KEY") or "none"
+    parallelism = environ.get("PARALLELISM") or "1"
+    if not parallelism.isdigit() or not 1 <= int(parallelism) <= MAX_PARALLELISM:
+        raise ConfigError(f"PARALLELISM must be a whole number from 1 to {MAX_PARALLELISM}, got {parallelism!r}")
+    if text == "none":
+        if int(parallelism) > 1:
+            raise ConfigError(
+                f"PARALLELISM {parallelism} needs an ORDERING_KEY to split batches into lanes: set ORDERING_KEY to "
+                "header:<name> or json:<path> (messages of one key keep their order), or message-id (no order)"
+            )
+        return SEQUENTIAL
+    try:
+        return Ordering(parse_key(text, "ORDERING_KEY"), int(parallelism))
+    except ValueError as exc:
+        raise ConfigError(f"{exc}, or none") from None
 
 
 def dead_letter_sink(config: Config) -> DeadLetterSink:

@@ -34,7 +34,9 @@ def sink() -> DeadLetterSink:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = process_batch(event, business_logic.process, sink(), logger, config.delivery_limit)
+    result = process_batch(
+        event, business_logic.process, sink(), logger, config.delivery_limit, ordering=config.ordering
+    )
     publish_metrics(result)
     summary = result.summary()
     logger.info("batch processed", extra=summary)
