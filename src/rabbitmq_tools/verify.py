@@ -3,14 +3,22 @@
 With the Terraform outputs (read like send.py reads them) it checks, and reports one line each:
 
 - the event source mapping is Enabled (else why not, and the fix, from its StateTransitionReason);
+- with --rotation-drill, the consumer's secret rotates twice and the mapping stays Enabled;
+- Lambda's poller holds a consumer on the queue (the metrics function, invoked, counts them);
 - a marked copy of example-message.json and a poison message (invalid JSON) are confirmed by
   the broker (send.py's confirmed publisher);
 - the function logs the marked message as processed (CloudWatch Logs);
 - the poison message reaches the SQS dead-letter queue; that one dead letter is then deleted;
+- with --rotation-drill, the broker refuses the password the consumer's secret held before it;
 - the mapping's LastProcessingResult is no PROBLEM, and no alarm of the deployment is in ALARM.
 
+Three of these observe what AWS does not document and the template assumes: which permissions
+Lambda's poller needs on the broker, whether it holds a consumer on the queue, and when it reads
+a rotated secret again. A failure names the variable to change.
+
     python scripts/verify.py                      # publish, wait up to 180 s, report
-    python scripts/verify.py --skip-publish       # only read the mapping's and the alarms' states
+    python scripts/verify.py --skip-publish       # read the states and count the queue's consumers only
+    python scripts/verify.py --rotation-drill     # also rotate the consumer's secret twice (changes it)
 
 Exit code 0 when every check passes, 9 when one fails (stderr names the cause and the fix);
 send.py's codes for what stops the run before that (outputs, AWS credentials, broker).
@@ -20,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 import uuid
@@ -33,6 +42,16 @@ import botocore.exceptions
 import pika
 
 from rabbitmq_tools.project import EXAMPLE_MESSAGE
+from rabbitmq_tools.rotation_drill import (
+    ACCEPTED,
+    REFUSED,
+    ROTATIONS,
+    Rotation,
+    RotationUnfinished,
+    current_credentials,
+    login,
+    rotate,
+)
 from rabbitmq_tools.send import (
     AWS,
     EXIT_CODES,
@@ -67,9 +86,14 @@ OUTPUT_NAMES = (
     "event_source_mapping_uuid",
     "alarm_names",
     "consumer_secret_arn",
+    "metrics_function_name",
 )
 DEFAULT_TIMEOUT = 180.0
 DEFAULT_POLL_INTERVAL = 5.0
+# How long the queue may show no consumer while the mapping is Enabled: a poller connecting, and
+# the broker's statistics (every 5 s by default) catching up.
+CONSUMER_WAIT = 60.0
+DEFAULT_DRILL_WAIT = 60.0
 SQS_MAX_WAIT = 20  # seconds: ReceiveMessage's long-polling limit
 
 LogLine = tuple[int, dict[str, Any]]  # (timestamp in epoch ms, the handler's JSON log line)
@@ -82,6 +106,10 @@ BATCH_PROCESSED = "batch processed"
 # Lambda's reasons for stopping an Amazon MQ mapping, from the Lambda guide "Troubleshoot Amazon
 # MQ event source mapping errors" (docs.aws.amazon.com/lambda/latest/dg/services-mq-errors.html);
 # the permissions are those "Using Lambda with Amazon MQ" (with-mq.html) lists, as in iam.tf.
+# EVENT_SOURCE_AUTHZ_ERROR is documented as "Lambda does not have the required permissions to
+# access the event source" and nothing more: which AMQP operations the poller performs (a passive
+# or a non-passive queue.declare, which needs configure on the queue) is not documented, so the fix
+# names the variable that grants the consumer user configure on its queue.
 MAPPING_ERRORS = {
     "ESM_CONFIG_NOT_VALID": "the event source mapping's configuration is not valid: compare its queue and "
     "VIRTUAL_HOST with the broker's (aws lambda get-event-source-mapping --uuid {uuid} --region {region}), "
@@ -90,13 +118,20 @@ MAPPING_ERRORS = {
     "holds the username and password the broker accepts (a password changed in the RabbitMQ console must go into "
     "the secret too); terraform apply -replace=aws_lambda_invocation.bootstrap runs the bootstrap again, which sets "
     "the secret's password on the broker",
-    "EVENT_SOURCE_AUTHZ_ERROR": "the mapping may not reach the broker: the function's role needs "
+    "EVENT_SOURCE_AUTHZ_ERROR": "Lambda lacks a permission to access the broker: the function's role needs "
     "mq:DescribeBroker, secretsmanager:GetSecretValue on {secret} and the EC2 network-interface actions "
-    "(iam.tf; terraform apply restores them), and the broker user needs permissions on the virtual host",
+    "(iam.tf; terraform apply restores them); if it has them, Lambda's poller may need more than read on the "
+    "queue, which AWS does not document: set consumer_configure_permission = true and run terraform apply (the "
+    "bootstrap then grants the consumer user configure on its queue)",
     "FUNCTION_CONFIG_NOT_VALID": "the function's configuration is not valid: check its state, role and layer "
     "(aws lambda get-function-configuration --function-name {function} --region {region}) and apply",
 }
 TRANSITIONAL_STATES = ("Creating", "Enabling", "Updating")
+# LastProcessingResult texts are not documented for Amazon MQ (only the codes above are): a
+# refusal is recognised by RabbitMQ's own reply (403 ACCESS_REFUSED) or the usual English words.
+ACCESS_REFUSAL = re.compile(r"access[ _-]?(refused|denied)|not[ _-]?authori[sz]ed|permission|forbidden|\b403\b", re.I)
+# alarms.tf names the alarm on a queue without consumer "<name_prefix>-poller-stopped".
+POLLER_STOPPED_ALARM = "-poller-stopped"
 
 
 @dataclass(frozen=True)
@@ -105,9 +140,11 @@ class Check:
     ok: bool
     detail: str
     fixes: tuple[str, ...] = ()  # for a failed check: the cause and the fix, one line each
+    skipped: bool = False  # not checked here, and the detail says why: neither passed nor failed
 
     def line(self) -> str:
-        return f"{'ok' if self.ok else 'FAILED':<8}{self.name:<13}{self.detail}"
+        status = "skipped" if self.skipped else "ok" if self.ok else "FAILED"
+        return f"{status:<8}{self.name:<13}{self.detail}"
 
 
 @dataclass(frozen=True)
@@ -129,10 +166,12 @@ class Clients:
     logs: Any
     sqs: Any
     cloudwatch: Any
+    secrets: Any
 
     @classmethod
     def for_region(cls, region: str) -> Clients:
-        return cls(*(boto3.client(name, region_name=region) for name in ("lambda", "logs", "sqs", "cloudwatch")))
+        names = ("lambda", "logs", "sqs", "cloudwatch", "secretsmanager")
+        return cls(*(boto3.client(name, region_name=region) for name in names))  # type: ignore[call-overload]
 
 
 @dataclass
@@ -182,7 +221,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="seconds between two looks at the logs and the dead-letter queue (default %(default)s)",
     )
     parser.add_argument(
-        "--skip-publish", action="store_true", help="publish nothing: only read the mapping's and the alarms' states"
+        "--skip-publish",
+        action="store_true",
+        help="publish nothing: read the mapping's and the alarms' states and count the queue's consumers",
+    )
+    parser.add_argument(
+        "--rotation-drill",
+        action="store_true",
+        help="rotate the consumer's secret twice (this changes its password on the broker), then check that the "
+        "mapping still consumes and that the broker refuses the password the secret held before",
+    )
+    parser.add_argument(
+        "--drill-wait",
+        type=float,
+        default=DEFAULT_DRILL_WAIT,
+        help="with --rotation-drill: seconds to wait after the second rotation before checking (default %(default)s)",
     )
     args = parser.parse_args(argv)
     if args.timeout <= 0:
@@ -191,6 +244,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--poll-interval must be positive, got {args.poll_interval}")
     if args.window < 1:
         parser.error(f"--window must be at least 1, got {args.window}")
+    if args.drill_wait < 0:
+        parser.error(f"--drill-wait must be 0 or positive, got {args.drill_wait}")
     return args
 
 
@@ -209,25 +264,45 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def verify(args: argparse.Namespace, report: Report) -> None:
-    outputs = read_deployment(args.outputs)
+    outputs = read_deployment(args.outputs, drill=args.rotation_drill)
     region = outputs["region"]
     clients = Clients.for_region(region)
     mapping = wait_while_transitional(clients, outputs["event_source_mapping_uuid"], args)
     report.add(mapping_state_check(mapping, outputs))
-    if not args.skip_publish and mapping.get("State") == "Enabled":
-        target = resolve_target(args)
+    enabled = mapping.get("State") == "Enabled"
+    publishing = enabled and not args.skip_publish
+    target = resolve_target(args) if publishing or (enabled and args.rotation_drill) else None
+    if publishing and target is not None:
         check_mapping_consumes(mapping, target)
+        check_queue(target)  # before the drill changes a password: a broker out of reach stops here
+    retired: tuple[str, str] | None = None  # the consumer's credentials before a drill that completed
+    if args.rotation_drill:
+        if enabled:
+            drill = rotation_drill(clients, outputs, args)
+            report.add(drill.check)
+            retired, mapping = drill.retired, drill.mapping
+            # A mapping the drill stopped would consume nothing: its consumers and messages tell no more.
+            enabled = mapping.get("State") == "Enabled"
+            publishing = publishing and enabled
+        else:
+            report.add(Check("rotation", True, "drill not run: the mapping is not Enabled", skipped=True))
+    if enabled:
+        report.add(consumers_check(clients, outputs, mapping, args))
+    if publishing and target is not None:
         debug = function_log_level(clients, outputs["function_name"]) == "DEBUG"
-        check_queue(target)
         markers = Markers.new()
         published_at = time.time()
         report.add(publish_markers(target, markers, args.window))
         log, letter = wait_for_results(
             clients, outputs, markers, target=target, debug=debug, published_at=published_at, args=args
         )
+        mapping = get_mapping(clients, outputs["event_source_mapping_uuid"])
+        if args.rotation_drill:
+            log = after_the_drill(log, mapping, outputs)
         report.add(log)
         report.add(letter)
-        mapping = get_mapping(clients, outputs["event_source_mapping_uuid"])
+    if retired is not None and target is not None:
+        report.add(retired_credentials_check(target, *retired))
     report.add(processing_check(mapping, outputs))
     report.add(alarms_check(describe_alarms(clients, outputs["alarm_names"]), outputs["alarm_names"], region))
 
@@ -235,7 +310,7 @@ def verify(args: argparse.Namespace, report: Report) -> None:
 # --- the deployment ---------------------------------------------------------------------
 
 
-def read_deployment(path: str | None) -> dict[str, Any]:
+def read_deployment(path: str | None, drill: bool = False) -> dict[str, Any]:
     outputs = read_outputs(path)
     missing = [name for name in OUTPUT_NAMES if outputs.get(name) in (None, "")]
     if missing:
@@ -243,6 +318,15 @@ def read_deployment(path: str | None) -> dict[str, Any]:
     names = outputs["alarm_names"]
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         fail(OUTPUTS, f"the Terraform output alarm_names is not a list of names: {names!r}")
+    if drill and "rotation_function_name" not in outputs:
+        fail(OUTPUTS, "the Terraform outputs lack rotation_function_name: they are stale, run terraform apply again")
+    if drill and not outputs["rotation_function_name"]:
+        fail(
+            USAGE,
+            "--rotation-drill rotates the consumer's secret, but this deployment does not rotate credentials "
+            "(credential_rotation_days = null, so the output rotation_function_name is null): set "
+            "credential_rotation_days and run terraform apply, or drop --rotation-drill",
+        )
     return outputs
 
 
@@ -329,11 +413,20 @@ def processing_check(mapping: Mapping[str, Any], outputs: Mapping[str, Any]) -> 
     result = mapping.get("LastProcessingResult") or "none reported yet"
     if not result.startswith("PROBLEM"):
         return Check("processing", True, f"LastProcessingResult {result}")
-    fix = (
-        f'Lambda reports a problem with the mapping ({result}): see the Lambda guide "Troubleshoot Amazon MQ '
-        f"event source mapping errors\", and the function's errors with aws logs tail {outputs['log_group_name']} "
-        f"--since 1h --region {outputs['region']}"
-    )
+    if ACCESS_REFUSAL.search(result):
+        queue = ", ".join(mapping.get("Queues") or []) or outputs["queue_name"]
+        fix = (
+            f"Lambda reports an access refusal ({result}): if the function's role has its permissions (iam.tf; "
+            f"terraform apply restores them), Lambda's poller may need more than read on queue {queue!r}, which AWS "
+            "does not document: set consumer_configure_permission = true and run terraform apply (the bootstrap "
+            "then grants the consumer user configure on its queue)"
+        )
+    else:
+        fix = (
+            f'Lambda reports a problem with the mapping ({result}): see the Lambda guide "Troubleshoot Amazon MQ '
+            f"event source mapping errors\", and the function's errors with aws logs tail "
+            f"{outputs['log_group_name']} --since 1h --region {outputs['region']}"
+        )
     return Check("processing", False, f"LastProcessingResult {result}", (fix,))
 
 
@@ -359,6 +452,179 @@ def alarms_check(alarms: Sequence[Mapping[str, Any]], names: Sequence[str], regi
         "alarms",
         True,
         f"{len(names)} alarms, none in ALARM" + (f" ({waiting} INSUFFICIENT_DATA: no data yet)" if waiting else ""),
+    )
+
+
+# --- the poller's consumer ---------------------------------------------------------------
+
+
+def consumers_check(
+    clients: Clients, outputs: Mapping[str, Any], mapping: Mapping[str, Any], args: argparse.Namespace
+) -> Check:
+    """Whether Lambda's poller holds a consumer on the queue, which AWS does not document and the
+    poller-stopped alarm assumes. The metrics function counts the consumers through the management
+    API (src/rabbitmq_admin/metrics.py); invoked through Lambda, it answers for a private broker too."""
+    queue = (mapping.get("Queues") or [outputs["queue_name"]])[0]
+    function, region = outputs["metrics_function_name"], outputs["region"]
+    tail = f"aws logs tail /aws/lambda/{function} --since 15m --region {region}"
+    wait = min(args.timeout, CONSUMER_WAIT)
+    seen: dict[str, Any] = {}
+
+    def done() -> bool:
+        seen.update(invoke_metrics(clients, function))
+        figures = (seen.get("queues") or {}).get(queue) if "errorMessage" not in seen else None
+        seen["consumers"] = figures.get("Consumers") if isinstance(figures, dict) else None
+        return "errorMessage" in seen or (seen["consumers"] or 0) >= 1
+
+    poll(time.monotonic() + wait, args.poll_interval, done)
+    if "errorMessage" in seen:
+        fix = f"the metrics function {function} failed ({seen['errorMessage']}): read its log with {tail}"
+        return Check("consumers", False, f"the metrics function {function} failed", (fix,))
+    consumers = seen["consumers"]
+    if consumers is None:
+        fix = (
+            f"the metrics function {function} reported no figures for queue {queue!r} within {wait:.0f} s (a queue "
+            f"just declared has none for some seconds): run verify.py again, or read its log with {tail}"
+        )
+        return Check("consumers", False, f"no figures for queue {queue!r}", (fix,))
+    if consumers >= 1:
+        return Check("consumers", True, f"{consumers:g} consumer(s) on queue {queue!r}: Lambda's poller holds one")
+    detail = f"no consumer on queue {queue!r} for {wait:.0f} s while the mapping is Enabled"
+    if not any(name.endswith(POLLER_STOPPED_ALARM) for name in outputs["alarm_names"]):
+        return Check("consumers", True, f"{detail}; the poller-stopped alarm is off, as it must be then")
+    fix = (
+        f"Lambda's poller holds no consumer on queue {queue!r} although the mapping is Enabled: unless "
+        "LastProcessingResult (the processing check) reports a problem, it reads the queue without one, which AWS "
+        "does not document and the poller-stopped alarm assumes it does not, so that alarm would fire for ever: "
+        "set create_poller_stopped_alarm = false, run terraform apply, and report this behaviour"
+    )
+    return Check("consumers", False, detail, (fix,))
+
+
+def invoke_metrics(clients: Clients, function: str) -> dict[str, Any]:
+    """The metrics function's result ({"queues": {name: {"Consumers": n, ...}}}, metrics.publish),
+    or its error ({"errorMessage": ...}) when it failed: the Invoke response's FunctionError."""
+    with aws_errors(f"invoke the metrics function {function}"):
+        response = clients.lambda_.invoke(FunctionName=function, InvocationType="RequestResponse", Payload=b"{}")
+        payload = response["Payload"].read()
+    try:
+        result = json.loads(payload or b"null")
+    except ValueError:
+        result = None
+    if response.get("FunctionError"):
+        message = result.get("errorMessage") if isinstance(result, dict) else None
+        return {"errorMessage": message or f"{response['FunctionError']} error, no message"}
+    return result if isinstance(result, dict) else {}
+
+
+# --- the rotation drill -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Drill:
+    check: Check
+    retired: tuple[str, str] | None  # the credentials the secret held before, once both rotations finished
+    mapping: dict[str, Any]  # as it is after the drill
+
+
+def rotation_drill(clients: Clients, outputs: Mapping[str, Any], args: argparse.Namespace) -> Drill:
+    """Rotate the consumer's secret twice, wait, and read the mapping's state again."""
+    secret, region = outputs["consumer_secret_arn"], outputs["region"]
+    tail = f"aws logs tail /aws/lambda/{outputs['rotation_function_name']} --since 15m --region {region}"
+    with aws_errors(f"read the consumer's secret {secret}"):
+        try:
+            before = current_credentials(clients.secrets, secret)
+        except ValueError as exc:
+            fail(AWS, f"{exc}: the bootstrap writes it (terraform apply)")
+    if not args.quiet and not args.json and sys.stderr.isatty():
+        print(f"rotating the consumer's secret {ROTATIONS} times ...", file=sys.stderr, flush=True)
+    rotations: list[Rotation] = []
+    for number in range(1, ROTATIONS + 1):
+        try:
+            with aws_errors(f"rotate the consumer's secret {secret}"):
+                rotations.append(rotate(clients.secrets, secret, timeout=args.timeout, interval=args.poll_interval))
+        except ValueError as exc:  # what the rotation stored
+            fail(AWS, f"{exc}: read the rotation function's log ({tail})")
+        except RotationUnfinished as exc:
+            remove = (
+                f"aws secretsmanager update-secret-version-stage --secret-id {secret} --version-stage AWSPENDING "
+                f"--remove-from-version-id {exc.version} --region {region}"
+            )
+            fix = (
+                f"{exc}: the rotation function's log names the failed step ({tail}); once it is fixed, take "
+                f"AWSPENDING off that version ({remove}) and run the drill again"
+            )
+            detail = f"drill ran: rotation {number} of {ROTATIONS} did not finish within {args.timeout:.0f} s"
+            mapping = get_mapping(clients, outputs["event_source_mapping_uuid"])
+            return Drill(Check("rotation", False, detail, (fix,)), None, mapping)
+    users = " -> ".join([before[0], *(rotation.username for rotation in rotations)])
+    seconds = ", ".join(f"{rotation.seconds:.0f} s" for rotation in rotations)
+    time.sleep(args.drill_wait)
+    mapping = get_mapping(clients, outputs["event_source_mapping_uuid"])
+    detail = (
+        f"drill ran: rotated the consumer's secret {ROTATIONS} times ({users}; {seconds}), waited {args.drill_wait:g} s"
+    )
+    if mapping.get("State") != "Enabled":
+        fix = (
+            f"the mapping is {mapping.get('State')} ({mapping.get('StateTransitionReason')}) after the rotation "
+            f"drill: {POLLER_KEPT_OLD_SECRET}; {enable_again(outputs)}"
+        )
+        return Drill(
+            Check("rotation", False, f"{detail}; the mapping is {mapping.get('State')} now", (fix,)), before, mapping
+        )
+    unproven = "; with --skip-publish, that messages still flow is not checked" if args.skip_publish else ""
+    return Drill(Check("rotation", True, f"{detail}; the mapping is still Enabled{unproven}"), before, mapping)
+
+
+# AWS does not document when Lambda's poller reads a rotated secret again; rotation relies on it.
+POLLER_KEPT_OLD_SECRET = (
+    "Lambda's poller did not take up the rotated secret, which credential rotation relies on (AWS does not "
+    "document when it reads the secret again): turn rotation off (credential_rotation_days = null), run terraform "
+    "apply, and report this behaviour"
+)
+
+
+def enable_again(outputs: Mapping[str, Any]) -> str:
+    return (
+        "then enable the mapping again: aws lambda update-event-source-mapping --uuid "
+        f"{outputs['event_source_mapping_uuid']} --enabled --region {outputs['region']}"
+    )
+
+
+def after_the_drill(log: Check, mapping: Mapping[str, Any], outputs: Mapping[str, Any]) -> Check:
+    """The function's check after a rotation drill: a message processed proves the mapping still
+    consumes; none, with the mapping stopped, names the drill as the cause."""
+    if log.ok:
+        return Check(log.name, True, f"{log.detail}, after the rotation drill")
+    if mapping.get("State") == "Enabled":
+        return log
+    fix = (
+        f"the function logged nothing after the rotation drill and the mapping is {mapping.get('State')} "
+        f"({mapping.get('StateTransitionReason')}): {POLLER_KEPT_OLD_SECRET}; {enable_again(outputs)}"
+    )
+    return Check(log.name, False, log.detail, (fix,))
+
+
+def retired_credentials_check(target: Target, username: str, password: str) -> Check:
+    """An AMQP login with the credentials the consumer's secret held before the drill: after two
+    rotations the broker must refuse them."""
+    outcome, why = login(target.parameters, username, password)
+    where = f"{target.parameters.host}:{target.parameters.port}"
+    if outcome == REFUSED:
+        return Check("old password", True, f"the broker refuses user {username!r} with its pre-drill password")
+    if outcome == ACCEPTED:
+        fix = (
+            f"the broker at {where} still accepts user {username!r} with the password the consumer's secret held "
+            "before two rotations, so a leaked password outlives its rotation: the rotation function must change it "
+            "(src/rabbitmq_admin/rotation.py); read its log"
+        )
+        return Check("old password", False, f"still accepted: {why}", (fix,))
+    return Check(
+        "old password",
+        True,
+        f"not checked: the broker at {where} is not reachable from here ({why}); a private broker answers inside "
+        "its VPC only: run verify.py --rotation-drill there to check it",
+        skipped=True,
     )
 
 
