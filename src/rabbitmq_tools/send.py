@@ -330,9 +330,12 @@ def resolve_target(args: argparse.Namespace) -> Target:
     return Target(parameters, queue, max_size, dead_letter_queue, provider, provider_failure)
 
 
-def read_outputs(path: str | None, names: Sequence[str] = OUTPUT_NAMES) -> dict[str, Any]:
-    """The Terraform outputs, from `path` or `terraform output -json`; each of `names` must be there."""
+def read_outputs(path: str | None, names: Sequence[str] = OUTPUT_NAMES, *, offer_url: bool = True) -> dict[str, Any]:
+    """The Terraform outputs, from `path` or `terraform output -json`; each of `names` must be there.
+    `offer_url`: whether a missing output may be met with --url (not by verify.py, which checks the
+    deployment whatever broker it publishes to)."""
     how = f"the file {path}" if path else "`terraform output -json`"
+    otherwise = ", or use --url for another broker" if offer_url else ""
     if path:
         try:
             text = Path(path).read_text()
@@ -350,7 +353,8 @@ def read_outputs(path: str | None, names: Sequence[str] = OUTPUT_NAMES) -> dict[
             )
         except FileNotFoundError:
             fail(
-                OUTPUTS, "terraform is not installed: install it, pass --outputs FILE, or use --url for another broker"
+                OUTPUTS,
+                f"terraform is not installed: install it{',' if offer_url else ' or'} pass --outputs FILE{otherwise}",
             )
         if done.returncode != 0:
             fail(OUTPUTS, f"`terraform output -json` failed in {ROOT}: {terraform_error(done.stderr)}")
@@ -364,7 +368,7 @@ def read_outputs(path: str | None, names: Sequence[str] = OUTPUT_NAMES) -> dict[
         where = f"{path} holds none" if path else f"{ROOT} has no Terraform state, or a state without outputs"
         fail(
             OUTPUTS,
-            f"there are no Terraform outputs: run terraform apply first ({where}), or use --url for another broker",
+            f"there are no Terraform outputs: run terraform apply first ({where}){otherwise}",
         )
     missing = [name for name in names if outputs.get(name) in (None, "")]
     if missing:

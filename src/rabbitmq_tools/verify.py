@@ -311,7 +311,7 @@ def verify(args: argparse.Namespace, report: Report) -> None:
 
 
 def read_deployment(path: str | None, drill: bool = False) -> dict[str, Any]:
-    outputs = read_outputs(path)
+    outputs = read_outputs(path, offer_url=False)  # verify.py reads the deployment's even with --url
     missing = [name for name in OUTPUT_NAMES if outputs.get(name) in (None, "")]
     if missing:
         fail(OUTPUTS, f"the Terraform outputs lack {', '.join(missing)}: they are stale, run terraform apply again")
