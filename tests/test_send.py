@@ -371,6 +371,7 @@ def test_body_too_large_for_a_lambda_event(tmp_path: Path, capsys: pytest.Captur
         (["--header", f"{'k' * 256}=v"], "is over AMQP's 255 bytes: use a shorter name"),
         (["--header", f"x={2**63}"], f"--header x: {2**63} is beyond AMQP's signed 64-bit integers"),
         (["--header", f"x={-(2**63) - 1}"], "is beyond AMQP's signed 64-bit integers (-9223372036854775808 to "),
+        (["--header", f"x={'9' * 5000}"], f"--header x: {'9' * 19}... is beyond AMQP's signed 64-bit integers"),
     ],
 )
 def test_bad_input(args: list[str], error: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -392,7 +393,19 @@ def test_a_password_with_an_unquoted_slash_is_not_quoted_as_a_port(capsys: pytes
 def test_header_values(capsys: pytest.CaptureFixture[str]) -> None:
     # numbers are ASCII digits with an optional minus: anything else, even what str.isdigit() or
     # int() accept, stays a string
-    pairs = ["a=--5", "b=²", "c=-5", "d=007", "e= 7", "f=1_000", "g=٣", f"max={2**63 - 1}", f"min={-(2**63)}", "h="]
+    pairs = [
+        "a=--5",
+        "b=²",
+        "c=-5",
+        "d=007",
+        "e= 7",
+        "f=1_000",
+        "g=٣",
+        f"max={2**63 - 1}",
+        f"min={-(2**63)}",
+        "h=",
+        f"z={'0' * 30}1",
+    ]
     assert send.parse_headers(pairs) == {
         "a": "--5",
         "b": "²",
@@ -404,6 +417,7 @@ def test_header_values(capsys: pytest.CaptureFixture[str]) -> None:
         "max": 2**63 - 1,
         "min": -(2**63),
         "h": "",
+        "z": 1,
     }
 
 

@@ -95,6 +95,7 @@ EXIT_CODES = {
 # section 4.2.5.3; pika/data.py encode_short_string raises ShortStringTooLong).
 HEADER_NUMBER = re.compile(r"-?[0-9]+")
 HEADER_INT_RANGE = range(-(2**63), 2**63)
+HEADER_INT_MAX_DIGITS = len(str(2**63))
 HEADER_NAME_MAX_BYTES = 255
 
 
@@ -242,12 +243,14 @@ def parse_headers(pairs: Sequence[str]) -> dict[str, Any]:
             )
         if not HEADER_NUMBER.fullmatch(value):
             headers[key] = value
-        elif int(value) in HEADER_INT_RANGE:
+        # int() refuses more than 4,300 digits (sys.get_int_max_str_digits): count them first
+        elif len(value.lstrip("-").lstrip("0")) <= HEADER_INT_MAX_DIGITS and int(value) in HEADER_INT_RANGE:
             headers[key] = int(value)
         else:
+            shown = value if len(value) <= HEADER_INT_MAX_DIGITS + 1 else f"{value[:HEADER_INT_MAX_DIGITS]}..."
             fail(
                 USAGE,
-                f"--header {key}: {value} is beyond AMQP's signed 64-bit integers ({HEADER_INT_RANGE.start} to "
+                f"--header {key}: {shown} is beyond AMQP's signed 64-bit integers ({HEADER_INT_RANGE.start} to "
                 f"{HEADER_INT_RANGE.stop - 1}), the largest a header carries: give a number in that range",
             )
     return headers
