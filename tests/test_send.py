@@ -371,6 +371,7 @@ def test_body_too_large_for_a_lambda_event(tmp_path: Path, capsys: pytest.Captur
         (["--header", f"{'k' * 256}=v"], "is over AMQP's 255 bytes: use a shorter name"),
         (["--header", f"x={2**63}"], f"--header x: {2**63} is beyond AMQP's signed 64-bit integers"),
         (["--header", f"x={-(2**63) - 1}"], "is beyond AMQP's signed 64-bit integers (-9223372036854775808 to "),
+        (["--header", "x=caf\udce9"], "--header x=caf\\xe9 is not UTF-8 text"),
         (["--header", f"x={'9' * 5000}"], f"--header x: {'9' * 19}... is beyond AMQP's signed 64-bit integers"),
     ],
 )

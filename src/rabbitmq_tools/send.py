@@ -237,6 +237,11 @@ def parse_headers(pairs: Sequence[str]) -> dict[str, Any]:
         key, separator, value = pair.partition("=")
         if not separator or not key:
             fail(USAGE, f"--header {pair!r} is not KEY=VALUE")
+        try:
+            pair.encode()
+        except UnicodeEncodeError:  # bytes of the command line that are not UTF-8 (os.fsdecode's surrogates)
+            shown = pair.encode(errors="surrogateescape").decode(errors="backslashreplace")
+            fail(USAGE, f"--header {shown} is not UTF-8 text")
         if len(key.encode()) > HEADER_NAME_MAX_BYTES:
             fail(
                 USAGE, f"--header name {key[:20]!r}... is over AMQP's {HEADER_NAME_MAX_BYTES} bytes: use a shorter name"
