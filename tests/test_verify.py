@@ -1232,3 +1232,4 @@ def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> No
     assert "    0  every check passed" in out
     assert f"    {verify.CHECK_FAILED}  a check failed" in out
     assert "--skip-publish" in out
+    assert "--rotation-drill" in out

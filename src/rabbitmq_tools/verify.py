@@ -200,9 +200,9 @@ class Report:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = new_parser(
         "Check the deployment end to end after terraform apply: publish a marked copy of example-message.json "
-        "and a poison message, wait for the function's log line and the dead letter, and read the event source "
-        "mapping's and the alarms' states. The AWS side comes from the Terraform outputs; the publishing options "
-        "are send.py's."
+        "and a poison message, wait for the function's log line and the dead letter, count the consumers of the "
+        "queue, and read the event source mapping's and the alarms' states. The AWS side always comes from the "
+        "Terraform outputs; the publishing options (send.py's, --url too) only say where to publish."
     )
     environment = (parser.epilog or "").split("\n\nexit codes:", maxsplit=1)[0]
     codes = "\n".join(f"  {code:>3}  {meaning}" for code, meaning in VERIFY_EXIT_CODES.items())
