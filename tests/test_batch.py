@@ -73,7 +73,8 @@ def test_all_valid_messages_are_processed() -> None:
         "messages": 5,
         "processed": 5,
         "deadLettered": 0,
-        "queues": {"orders::/": {"processed": 5, "deadLettered": 0}},
+        "skipped": 0,
+        "queues": {"orders::/": {"processed": 5, "deadLettered": 0, "skipped": 0}},
     }
 
 
@@ -103,7 +104,7 @@ def test_poison_messages_are_dead_lettered_and_the_batch_continues() -> None:
     assert "not valid JSON" in reasons[1]
     assert "total: 0.01 does not equal" in reasons[2]
     assert all((d.queue, d.vhost) == ("orders", "prod") for d in sink.sent)
-    assert result.summary()["queues"] == {"orders::prod": {"processed": 3, "deadLettered": 3}}
+    assert result.summary()["queues"] == {"orders::prod": {"processed": 3, "deadLettered": 3, "skipped": 0}}
 
 
 def test_dead_letter_keeps_the_original_record() -> None:
@@ -162,7 +163,8 @@ def test_empty_event() -> None:
         "messages": 0,
         "processed": 0,
         "deadLettered": 0,
-        "queues": {"orders::/": {"processed": 0, "deadLettered": 0}},
+        "skipped": 0,
+        "queues": {"orders::/": {"processed": 0, "deadLettered": 0, "skipped": 0}},
     }
     assert sink.calls == 0
 

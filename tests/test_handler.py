@@ -59,7 +59,8 @@ def test_batch_summary_log_and_metrics(
         "messages": 4,
         "processed": 3,
         "deadLettered": 1,
-        "queues": {"orders::/": {"processed": 3, "deadLettered": 1}},
+        "skipped": 0,
+        "queues": {"orders::/": {"processed": 3, "deadLettered": 1, "skipped": 0}},
     }
     # AND the rejected message is in the dead-letter file with its reason
     (letter,) = [json.loads(line) for line in dead_letter_file.read_text().splitlines()]

@@ -18,7 +18,16 @@ partial-batch response, so:
 - at the end the batch's dead letters are sent in one go; if that fails, the invocation fails
   too, and nothing has been lost.
 
-Whatever JSON stands in the event, each message is counted once, as processed or
+With an idempotency store (`idempotency`), the keys of the whole batch are read first, in one
+go: a message completed before (by an earlier, failed delivery of its batch) or earlier in the
+same batch is skipped and counted, and each message that completes is recorded, the pending
+records always written before the invocation ends; a store that cannot be read fails the
+invocation before any message runs, unless `fail_open` says to process without the check. With a
+`deadline` (shortly before the function's timeout), no message starts after it: the invocation
+fails as for a retryable error, with everything done so far recorded and dead-lettered, rather
+than being killed halfway.
+
+Whatever JSON stands in the event, each message is counted once, as processed, skipped or
 dead-lettered, or the invocation fails: with `InvalidEvent` for an event that is not a
 RabbitMQ event, or with the very exception business logic raised. Nothing here reads a
 field in a way that could raise in its place (tests/test_malformed_records.py).
@@ -28,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -36,7 +46,8 @@ from . import lanes
 from .dead_letters import DeadLetter, DeadLetterSink, reject
 from .decoding import decode_record, queue_batches
 from .deliveries import delivery_headers, last_delivery
-from .errors import InvalidMessage
+from .errors import InvalidMessage, RetryableError
+from .idempotency import Completions, IdempotencyStore, IdempotencyStoreError
 from .keys import KeySetting
 from .messages import Message
 from .reasons import describe, error_fields, log_id
@@ -61,16 +72,32 @@ class Ordering:
 SEQUENTIAL = Ordering()
 
 
+@dataclass(frozen=True)
+class Idempotency:
+    """Skip what was completed before, by each message's `key` (`idempotency`); `fail_open`
+    processes a batch without the check when the store cannot be read, instead of failing it."""
+
+    store: IdempotencyStore
+    key: KeySetting
+    fail_open: bool = False
+
+
+class DeadlineReached(RetryableError):
+    """The function's timeout is near: the rest of the batch is left to the retry."""
+
+
 @dataclass
 class QueueCounts:
     queue: str
     vhost: str
     processed: int = 0
     dead_lettered: int = 0
+    skipped: int = 0  # completed before, or earlier in the batch (idempotency)
+    without_key: int = 0  # processed without an idempotency key: no check was possible
 
     @property
     def messages(self) -> int:
-        return self.processed + self.dead_lettered
+        return self.processed + self.dead_lettered + self.skipped
 
 
 @dataclass
@@ -84,8 +111,9 @@ class BatchResult:
             "messages": sum(counts.messages for counts in self.queues.values()),
             "processed": sum(counts.processed for counts in self.queues.values()),
             "deadLettered": len(self.dead_letters),
+            "skipped": sum(counts.skipped for counts in self.queues.values()),
             "queues": {
-                key: {"processed": counts.processed, "deadLettered": counts.dead_lettered}
+                key: {"processed": counts.processed, "deadLettered": counts.dead_lettered, "skipped": counts.skipped}
                 for key, counts in self.queues.items()
             },
         }
@@ -154,18 +182,34 @@ class _Runner:
     another message."""
 
     def __init__(
-        self, batch: _Batch, process: Process, logger: logging.Logger | Any, delivery_limit: int | None
+        self,
+        batch: _Batch,
+        process: Process,
+        logger: logging.Logger | Any,
+        delivery_limit: int | None,
+        deadline: float | None,
     ) -> None:
         self.batch = batch
         self.process = process
         self.logger = logger
         self.delivery_limit = delivery_limit
+        self.deadline = deadline
         self.debug = logger.isEnabledFor(logging.DEBUG)  # once per batch, not per message
         self.failures: list[tuple[int, Exception]] = []  # those that fail the invocation, in time order
         self.stopped = threading.Event()
+        self.completions: Completions | None = None  # with idempotency: records what completes
+        self.fail_open = False  # with idempotency: a store error does not fail the invocation
+        self.keys: dict[int, str] = {}  # the idempotency key of each position that has one
+
+    def stop(self, position: int, error: Exception) -> None:
+        self.stopped.set()
+        self.failures.append((position, error))
 
     def step(self, position: int, message: Message) -> None:
         batch = self.batch
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.stop(position, DeadlineReached("the function's timeout is near: the rest of the batch is retried"))
+            return
         try:
             self.process(message)
         except InvalidMessage as exc:
@@ -175,8 +219,7 @@ class _Runner:
             record = batch.records[position]
             which = last_delivery(record, self.delivery_limit)
             if which is None:
-                self.stopped.set()
-                self.failures.append((position, exc))
+                self.stop(position, exc)
                 fields = {**batch.ids(position), **delivery_headers(record), **error_fields(exc)}
                 self.logger.error("message failed: the invocation fails so Lambda retries the batch", extra=fields)
                 return
@@ -187,6 +230,19 @@ class _Runner:
         batch.processed[position] = 1
         if self.debug:
             self.logger.debug("message processed", extra=batch.ids(position))
+        if self.completions is not None and position in self.keys:
+            try:
+                self.completions.add(self.keys[position])
+            except Exception as exc:  # the store: no message may run that could not be recorded
+                self.store_error(exc, position)
+
+    def store_error(self, error: Exception, position: int) -> None:
+        if self.fail_open:
+            self.logger.warning("completion records could not be written (fail open)", extra=error_fields(error))
+            return
+        self.logger.error("completion records could not be written", extra=error_fields(error))
+        if not self.failures:
+            self.stop(position, error)
 
 
 def process_batch(
@@ -197,23 +253,31 @@ def process_batch(
     delivery_limit: int | None = None,
     *,
     ordering: Ordering = SEQUENTIAL,
+    idempotency: Idempotency | None = None,
+    deadline: float | None = None,
 ) -> BatchResult:
     """Run `process` on every message of the event; see the module docstring for the policy.
     `delivery_limit` is the queue's x-delivery-limit (None: no last-delivery guard); `ordering`
-    says which messages may run at the same time."""
+    says which messages may run at the same time; `idempotency` skips what was done before;
+    `deadline` (time.monotonic()) is when to stop starting messages."""
     batch = _Batch(event)
-    runner = _Runner(batch, process, logger, delivery_limit)
-    if ordering.parallel:
-        _run_lanes(batch, runner, ordering)
-    else:
+    runner = _Runner(batch, process, logger, delivery_limit, deadline)
+    result = BatchResult(batch.queues)
+    if ordering.parallel or idempotency is not None:
+        _run_decoded(runner, ordering, idempotency)
+    else:  # the hot path: each message decoded as it comes, and dropped
         for position, message in batch.messages():
             if message is not None:
                 runner.step(position, message)
                 if runner.stopped.is_set():
                     break
+    if runner.completions is not None:
+        try:
+            runner.completions.flush()  # before the invocation ends, whichever way
+        except Exception as exc:
+            runner.store_error(exc, -1)
     if runner.failures:
         _fail(batch, sink, logger, delivery_limit, runner.failures[0])
-    result = BatchResult(batch.queues)
     rejected = sorted(batch.reasons)
     for start, end, counts in batch.ranges:
         counts.processed += batch.processed.count(1, start, end)
@@ -225,16 +289,60 @@ def process_batch(
     return result
 
 
-def _run_lanes(batch: _Batch, runner: _Runner, ordering: Ordering) -> None:
-    """Decode every message (their keys decide the lanes), then run the lanes in parallel."""
+def _run_decoded(runner: _Runner, ordering: Ordering, idempotency: Idempotency | None) -> None:
+    """Decode every message first (their keys decide the lanes and what to skip), then run them."""
+    messages = {position: message for position, message in runner.batch.messages() if message is not None}
+    if idempotency is not None:
+        _skip_completed(runner, messages, idempotency)
+    if ordering.parallel:
+        _run_lanes(runner, messages, ordering)
+        return
+    for position, message in messages.items():
+        runner.step(position, message)
+        if runner.stopped.is_set():
+            return
+
+
+def _skip_completed(runner: _Runner, messages: dict[int, Message], idempotency: Idempotency) -> None:
+    """Take out of `messages` those completed before, or earlier in this batch (a publisher's
+    re-send); keep the keys of the others, for their completion records."""
+    batch, logger = runner.batch, runner.logger
+    first: dict[str, int] = {}
+    again: list[int] = []
+    for position, message in messages.items():
+        key = idempotency.key.read(message)
+        if key is None:
+            batch.queue_of(position).without_key += 1
+        elif key in first:
+            again.append(position)
+        else:
+            first[key] = position
+    try:
+        done = idempotency.store.completed(list(first))
+    except Exception as exc:
+        if not idempotency.fail_open:
+            raise
+        logger.warning(
+            "the idempotency store cannot be read: processing the batch without the check (fail open)",
+            extra=error_fields(exc),
+        )
+        done = set()
+    runner.keys = {position: key for key, position in first.items() if key not in done}
+    runner.completions = Completions(idempotency.store)
+    runner.fail_open = idempotency.fail_open
+    for position in sorted(again + [position for key, position in first.items() if key in done]):
+        del messages[position]
+        batch.queue_of(position).skipped += 1
+        if runner.debug:
+            logger.debug("message skipped: completed before", extra=batch.ids(position))
+
+
+def _run_lanes(runner: _Runner, messages: dict[int, Message], ordering: Ordering) -> None:
+    """Run the messages on lanes by their ordering keys, in parallel."""
     assert ordering.key is not None
     read, unordered = ordering.key.read, ordering.key.text == "message-id"
-    messages: dict[int, Message] = {}
     keys: list[tuple[int, Any]] = []
-    for position, message in batch.messages():
-        if message is None:
-            continue
-        messages[position] = message
+    for position, message in messages.items():
         key = read(message)
         # A message without the key shares one lane with the others that have none, in their
         # order; under `message-id`, which promises no order, it has a lane of its own.
@@ -258,12 +366,17 @@ def _fail(
     (every message on its last delivery that is not done), then raise the failure. A message
     below its limit is left alone: the retry carries it again."""
     failed_at, error = failure
-    cause = f"message {batch.ids(failed_at)['messageId']!r} failed ({type(error).__name__}: {describe(error)})"
+    if isinstance(error, DeadlineReached):
+        cause = "the function's timeout came near"
+    elif isinstance(error, IdempotencyStoreError):
+        cause = f"the completion records could not be written ({describe(error)})"
+    else:
+        cause = f"message {batch.ids(failed_at)['messageId']!r} failed ({type(error).__name__}: {describe(error)})"
     send: list[int] = []
     processed_last: list[int] = []
     for position, record in enumerate(batch.records):
         which = last_delivery(record, delivery_limit)
-        if which is None or position == failed_at:
+        if which is None:  # the failed message too: it is below its limit
             continue
         if batch.processed[position]:
             processed_last.append(position)

@@ -11,6 +11,12 @@
 | `ORDERING_KEY`                  | the key of the parallel lanes: `none` (default),    |
 |                                 | `message-id`, `header:<name>` or `json:<path>`      |
 | `PARALLELISM`                   | lanes run at once, 1 (default) to 64                |
+| `IDEMPOTENCY_TABLE`             | DynamoDB table of completion records (unset: off)   |
+| `IDEMPOTENCY_KEY`               | `message-id` (default), `header:<name>` or          |
+|                                 | `json:<path>`: what names a message once            |
+| `IDEMPOTENCY_TTL_SECONDS`       | how long a completion is remembered (default 7 days) |
+| `IDEMPOTENCY_FAIL_OPEN`         | `true`: process without the check when the table    |
+|                                 | cannot be read (default `false`: the batch fails)   |
 
 Exactly one dead-letter destination must be set. With `DEAD_LETTER_QUEUE_URL`, a dead letter
 over 256 KiB goes to `DEAD_LETTER_BUCKET` (under `dead-letters/`) with a pointer in SQS; with
@@ -31,7 +37,7 @@ from pathlib import Path
 
 from .batch import SEQUENTIAL, Ordering
 from .dead_letters import DeadLetterSink, JsonLinesSink, SqsSink
-from .keys import parse_key
+from .keys import KeySetting, parse_key
 from .lanes import MAX_PARALLELISM
 
 DEFAULT_SERVICE_NAME = "rabbitmq-consumer"
@@ -39,10 +45,21 @@ DEFAULT_METRICS_NAMESPACE = "RabbitMQConsumer"
 # The work queue's x-delivery-limit: RabbitMQ 4's default for quorum queues, used when the
 # topology is declared (rabbitmq_admin.topology) and by the handler's last-delivery guard.
 DEFAULT_DELIVERY_LIMIT = 20
+# A completion is remembered this long: batch retries come within minutes and publisher re-sends
+# within seconds; a week covers an outage over a weekend.
+DEFAULT_IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600
 
 
 class ConfigError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class IdempotencySettings:
+    table: str
+    key: KeySetting
+    ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS
+    fail_open: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,6 +71,7 @@ class Config:
     delivery_limit: int
     dead_letter_bucket: str | None = None
     ordering: Ordering = SEQUENTIAL
+    idempotency: IdempotencySettings | None = None
 
 
 def load_config(environ: Mapping[str, str] = os.environ) -> Config:
@@ -63,6 +81,7 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
         raise ConfigError(f"DELIVERY_LIMIT must be a positive integer (the queue's x-delivery-limit), got {limit!r}")
     return Config(
         ordering=_ordering(environ),
+        idempotency=_idempotency(environ),
         service_name=environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE_NAME,
         metrics_namespace=environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE,
         dead_letter_queue_url=environ.get("DEAD_LETTER_QUEUE_URL") or None,
@@ -88,6 +107,23 @@ def _ordering(environ: Mapping[str, str]) -> Ordering:
         return Ordering(parse_key(text, "ORDERING_KEY"), int(parallelism))
     except ValueError as exc:
         raise ConfigError(f"{exc}, or none") from None
+
+
+def _idempotency(environ: Mapping[str, str]) -> IdempotencySettings | None:
+    table = environ.get("IDEMPOTENCY_TABLE") or None
+    if table is None:
+        return None
+    ttl = environ.get("IDEMPOTENCY_TTL_SECONDS") or str(DEFAULT_IDEMPOTENCY_TTL_SECONDS)
+    if not ttl.isdigit() or int(ttl) < 60:
+        raise ConfigError(f"IDEMPOTENCY_TTL_SECONDS must be a whole number of seconds, at least 60, got {ttl!r}")
+    fail_open = (environ.get("IDEMPOTENCY_FAIL_OPEN") or "false").lower()
+    if fail_open not in ("true", "false"):
+        raise ConfigError(f"IDEMPOTENCY_FAIL_OPEN must be true or false, got {fail_open!r}")
+    try:
+        key = parse_key(environ.get("IDEMPOTENCY_KEY") or "message-id", "IDEMPOTENCY_KEY")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return IdempotencySettings(table, key, int(ttl), fail_open == "true")
 
 
 def dead_letter_sink(config: Config) -> DeadLetterSink:

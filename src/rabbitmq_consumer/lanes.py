@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported on first use: a sequential function's cold start does without it
+    from concurrent.futures import ThreadPoolExecutor
 
 MAX_PARALLELISM = 64
 
@@ -42,6 +45,8 @@ def group(keys: Iterable[tuple[int, Hashable]]) -> list[Lane]:
 
 @cache
 def _pool(parallelism: int) -> ThreadPoolExecutor:
+    from concurrent.futures import ThreadPoolExecutor
+
     return ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="lane")
 
 
