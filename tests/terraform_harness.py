@@ -312,19 +312,32 @@ def free_port() -> int:
 BOOTSTRAP_HANDLER = "rabbitmq_admin.bootstrap_handler.lambda_handler"
 
 
-def store_user_credentials(endpoint: str) -> Callable[[Any], None]:
-    """The bootstrap's first step, for real against the double: its `credentials()` stores each
-    user's credentials in the user's secret, as it does in AWS before it reaches the broker (whose
-    part tests/test_bootstrap*.py run against a real broker). The secret rotations that the apply
-    creates next then find the secrets as AWS would hold them."""
-    from rabbitmq_admin.bootstrap_handler import credentials
-    from rabbitmq_admin.secrets_manager import Credentials, SecretsManager
+def store_user_credentials(endpoint: str) -> Callable[[Any, Mapping[str, str]], None]:
+    """The bootstrap's first step, for real against the double: `stored_credentials()` stores each
+    user's generated credentials in the user's secret, as it does in AWS before it reaches the
+    broker (whose part tests/test_bootstrap*.py run against a real broker). Like the function, it
+    reads the secrets and user names from the function's environment, never the invocation's
+    payload. The secret rotations that the apply creates next then find the secrets as AWS would
+    hold them."""
+    import boto3
 
-    def store(payload: Any) -> None:
-        region = payload["consumer_secret_arn"].split(":")[3]
-        secrets = SecretsManager(region, Credentials("testing", "testing"), endpoint)
-        for role in ("consumer", "publisher", "monitoring"):
-            credentials(secrets, payload[f"{role}_secret_arn"], payload[f"{role}_username"], lambda line: None)
+    from rabbitmq_admin.bootstrap_handler import ROLES, stored_credentials
+    from rabbitmq_admin.secrets_manager import SecretsManager
+
+    def store(payload: Any, environment: Mapping[str, str]) -> None:
+        arns = {role: environment[f"{role.upper()}_SECRET_ARN"] for role in ROLES}
+        region = arns["consumer"].split(":")[3]
+        secrets = SecretsManager(
+            lambda: boto3.client(
+                "secretsmanager",
+                region_name=region,
+                endpoint_url=endpoint,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
+        )
+        for role, arn in arns.items():
+            stored_credentials(secrets, arn, environment[f"{role.upper()}_USERNAME"], lambda line: None)
 
     return store
 

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pika
+import pika.exceptions
 import pytest
 
 from rabbitmq_admin.bootstrap import apply
@@ -24,10 +25,12 @@ from rabbitmq_admin.management import ManagementClient
 from rabbitmq_admin.policy import apply_to, work_queue_policy
 from rabbitmq_admin.topology import Topology
 from rabbitmq_admin.users import (
+    MARKER_TAG,
     PASSWORD_ALPHABET,
     alternate,
     consumer,
     generate_password,
+    holds_password,
     monitoring,
     password_matches,
     publisher,
@@ -224,8 +227,9 @@ def test_first_run_creates_everything_and_a_second_changes_nothing(
             f"set the permissions of monitoring user '{queue_name}-monitoring' on vhost '{vhost}': configure ^$, "
             "write ^$, read ^$",
         ]
-        assert management.get("users", f"{queue_name}-monitoring")["tags"] == ["monitoring"]
-        assert management.get("users", f"{queue_name}-consumer")["tags"] == []
+        # each tagged as the bootstrap's own; the monitoring user with RabbitMQ's monitoring tag too
+        assert sorted(management.get("users", f"{queue_name}-monitoring")["tags"]) == ["monitoring", MARKER_TAG]
+        assert management.get("users", f"{queue_name}-consumer")["tags"] == [MARKER_TAG]
         before = snapshot(management, setup)
         # WHEN it runs again THEN nothing changes: no line, and the broker holds exactly the same
         # (a password set again would have a new salt, so a new hash)
@@ -413,18 +417,81 @@ def test_users_the_bootstrap_must_not_touch(management: ManagementClient, queue_
     try:
         message = fails(management, topology, [publisher(tagged, "p" * 16)])
         assert message == (
-            f"user '{tagged}' exists with tags ['management'], which differ from what the publisher user has ([]), "
-            "so it is not one the bootstrap made: choose another publisher_username, or delete that user"
+            f"user '{tagged}' exists without the tag '{MARKER_TAG}' of the users this bootstrap makes, and without "
+            "the password the publisher secret holds, so it is someone else's: choose another publisher_username, or "
+            "delete that user"
         )
         assert management.get("users", tagged)["tags"] == ["management"]
         message = fails(management, topology, [monitoring(untagged, "p" * 16)])
-        assert message.startswith(
-            f"user '{untagged}' exists with tags [], which differ from what the monitoring user has (['monitoring'])"
-        )
+        assert message.startswith(f"user '{untagged}' exists without the tag '{MARKER_TAG}'")
         assert management.get("users", untagged)["tags"] == []
     finally:
         management.delete("users", tagged)
         management.delete("users", untagged)
+
+
+@pytest.mark.integration
+def test_an_unmarked_user_of_that_name_is_someone_elses(management: ManagementClient, queue_name: str) -> None:
+    # GIVEN someone's untagged user with the consumer's name and another password: what a
+    # consumer user made by hand looks like
+    topology, name, theirs = Topology(queue_name, 3), f"{queue_name}-consumer", generate_password()
+    management.put("users", name, body={"password": theirs, "tags": ""})
+    before = management.get("users", name)
+    # WHEN the bootstrap runs with our consumer of that name THEN it refuses, in one line
+    message = fails(management, topology, [consumer(name, generate_password(), topology)])
+    assert message.startswith(f"user '{name}' exists without the tag '{MARKER_TAG}' of the users this bootstrap makes")
+    assert message.endswith("choose another consumer_username, or delete that user")
+    # AND the user is as it was: its password (hash), its tags, no permission given
+    assert management.get("users", name) == before
+    assert management.get("permissions", "/", name) is None
+    assert holds_password(management.get("users", name), theirs)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("role", ["consumer", "monitoring"])
+def test_an_unmarked_user_holding_our_password_is_adopted(
+    broker_url: str, management: ManagementClient, queue_name: str, role: str
+) -> None:
+    # GIVEN a user as an earlier bootstrap made it, before the marker: the role's tags, and the
+    # password our secret holds (nobody else has it)
+    topology, ours = Topology(queue_name, 3), generate_password()
+    user = (
+        consumer(f"{queue_name}-consumer", ours, topology)
+        if role == "consumer"
+        else monitoring(f"{queue_name}-monitoring", ours)
+    )
+    management.put("users", user.name, body={"password": ours, "tags": ",".join(user.tags)})
+    # WHEN the bootstrap runs THEN it adopts it: the marker added, the password the same
+    changes = apply(management, topology, [user])
+    assert f"adopted {role} user '{user.name}', made before the '{MARKER_TAG}' tag: tagged it" in changes
+    assert sorted(management.get("users", user.name)["tags"]) == sorted((*user.tags, MARKER_TAG))
+    assert logs_in(broker_url, user.name, ours)
+    # AND a second run changes nothing
+    assert apply(management, topology, [user]) == []
+
+
+@pytest.mark.integration
+def test_a_marked_user_is_ours_to_correct(management: ManagementClient, queue_name: str) -> None:
+    # GIVEN our publisher, whose password and tags someone changed
+    topology = Topology(queue_name, 3)
+    user = publisher(f"{queue_name}-publisher", generate_password())
+    apply(management, topology, [user])
+    management.put("users", user.name, body={"password": generate_password(), "tags": f"management,{MARKER_TAG}"})
+    # WHEN the bootstrap runs THEN it sets them back
+    assert apply(management, topology, [user]) == [f"set the password and tags of publisher user '{user.name}'"]
+    found = management.get("users", user.name)
+    assert (found["tags"], holds_password(found, user.password)) == ([MARKER_TAG], True)
+
+
+def logs_in(broker_url: str, username: str, password: str) -> bool:
+    params = pika.URLParameters(broker_url)
+    params.credentials = pika.PlainCredentials(username, password)
+    params.connection_attempts = 1
+    try:
+        with pika.BlockingConnection(params):
+            return True
+    except (pika.exceptions.ProbableAuthenticationError, pika.exceptions.AuthenticationError):
+        return False
 
 
 # --- the command line ----------------------------------------------------------------------

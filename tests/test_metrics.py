@@ -136,7 +136,7 @@ def test_settings_from_the_environment() -> None:
         "RabbitMQLambda",
     )
     lacking = {key: value for key, value in ENVIRONMENT.items() if key not in {"QUEUES", "VIRTUAL_HOST"}}
-    with pytest.raises(AdminError, match=r"^the function's environment lacks VIRTUAL_HOST, QUEUES: set MANAGEMENT_URL"):
+    with pytest.raises(AdminError, match=r"^missing VIRTUAL_HOST, QUEUES: set them in the function's environment"):
         Settings.from_environment(lacking)
     with pytest.raises(AdminError, match="QUEUES names no queue"):
         Settings.from_environment({**ENVIRONMENT, "QUEUES": " , "})
@@ -535,10 +535,16 @@ def test_without_any_permission_entry_the_monitoring_tag_sees_no_queue(
 
 
 @pytest.mark.integration
-def test_an_unreachable_broker_is_one_line(
+def test_an_unreachable_broker_is_one_line_after_a_short_retry(
     environment: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # A run every minute retries a broker that is not answering for RETRY_FOR seconds at most
+    # (the same backoff from 0.1 s here instead of 1 s, so the test waits less).
+    monkeypatch.setattr("rabbitmq_admin.management._FIRST_DELAY", 0.1)
     monkeypatch.setenv("MANAGEMENT_URL", "http://127.0.0.1:1")
+    started = time.monotonic()
     message, documents = failure(capsys)
     assert documents == []
     assert message.startswith("cannot reach the RabbitMQ management API at http://127.0.0.1:1: connection refused")
+    assert message.endswith(f"(retried for {metrics.RETRY_FOR:g} s)")
+    assert metrics.RETRY_FOR <= time.monotonic() - started < metrics.RETRY_FOR + 5

@@ -12,8 +12,11 @@ import pika
 import pika.exceptions
 import pytest
 
+from rabbitmq_admin.bootstrap import apply
 from rabbitmq_admin.errors import AdminError
 from rabbitmq_admin.management import ManagementClient
+from rabbitmq_admin.topology import QUEUE_ARGUMENTS
+from rabbitmq_admin.users import MARKER_TAG, consumer
 from rabbitmq_consumer import handler
 from rabbitmq_tools import send
 from rabbitmq_tools.bootstrap import BrokerSetup
@@ -123,3 +126,32 @@ def test_the_monitoring_user_can_do_nothing_over_amqp(broker_url: str, broker_se
     refused(lambda ch: ch.basic_publish("", topology.queue, b"{}"), url)
     refused(lambda ch: ch.queue_declare(f"{topology.queue}-other", durable=True), url)
     refused(lambda ch: ch.queue_purge(topology.queue), url)
+
+
+def test_the_marker_tag_grants_no_management_access(
+    broker: LocalBroker, broker_setup: BrokerSetup, management: ManagementClient
+) -> None:
+    # The consumer and the publisher carry the bootstrap's marker tag, a tag RabbitMQ does not
+    # know: they still may not use the management API (only its management, policymaker,
+    # monitoring and administrator tags open it).
+    for user in (broker_setup.consumer, broker_setup.publisher):
+        assert management.get("users", user.name)["tags"] == [MARKER_TAG]
+        with pytest.raises(AdminError, match=r"\(401 Not management user\)"):
+            ManagementClient(broker.management_url, user.name, user.password).get("overview")
+
+
+def test_the_consumer_may_declare_its_queue_only_when_asked(
+    broker_url: str, broker_setup: BrokerSetup, management: ManagementClient
+) -> None:
+    # GIVEN the consumer with configure on its queue (consumer_configure_permission = true), for a
+    # poller that would declare the queue non-passively
+    topology = broker_setup.topology
+    user = consumer(broker_setup.consumer.name, broker_setup.consumer.password, topology, configure=True)
+    apply(management, topology, [user])
+    url = url_as(broker_url, user)
+    # THEN it may declare its queue as the bootstrap did, and still nothing else
+    with pika.BlockingConnection(pika.URLParameters(url)) as connection:
+        connection.channel().queue_declare(topology.queue, durable=True, arguments=QUEUE_ARGUMENTS)
+    refused(lambda ch: ch.queue_declare(f"{topology.queue}-other", durable=True), url)
+    refused(lambda ch: ch.queue_delete(topology.dead_letter_queue), url)
+    refused(lambda ch: ch.basic_publish("", topology.queue, b"{}", mandatory=True), url)

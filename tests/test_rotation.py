@@ -14,12 +14,12 @@ import pika
 import pika.exceptions
 import pytest
 from botocore.exceptions import ClientError
-from test_bootstrap_handler import ROLES, event_for
+from test_bootstrap_handler import ROLES, environment_for, invoke
 
-from rabbitmq_admin import bootstrap_handler, rotation
+from rabbitmq_admin import rotation
 from rabbitmq_admin.errors import AdminError
 from rabbitmq_admin.management import ManagementClient
-from rabbitmq_admin.users import alternate, generate_password
+from rabbitmq_admin.users import MARKER_TAG, alternate, generate_password
 from rabbitmq_tools.broker import LocalBroker
 from support import RotationFunction
 
@@ -31,14 +31,14 @@ SCHEDULE = {"AutomaticallyAfterDays": 30}
 class Deployment:
     """A bootstrapped queue whose secrets live in moto, and the rotation function's environment."""
 
-    event: dict[str, Any]
+    environment: dict[str, str]  # the bootstrap function's
     aws: Any
     function: RotationFunction
     broker_url: str
     management: ManagementClient
 
     def secret(self, role: str) -> str:
-        return str(self.event[f"{role}_secret_arn"])
+        return self.environment[f"{role.upper()}_SECRET_ARN"]
 
     def rotate(self, role: str, immediately: bool = True) -> None:
         self.aws.rotate_secret(
@@ -142,11 +142,11 @@ def deployment(
 ) -> Deployment:
     """The bootstrap's three users and secrets (the queue_name fixture deletes the users and their
     `_clone`s afterwards), and the rotation function's environment pointed at them."""
-    event = event_for(broker, aws, queue_name)
-    bootstrap_handler.lambda_handler(event, None)
+    environment = environment_for(broker, aws, queue_name)
+    invoke(environment)
     monkeypatch.setenv("MANAGEMENT_URL", broker.management_url)
-    monkeypatch.setenv("ADMIN_SECRET_ARN", event["admin_secret_arn"])
-    return Deployment(event, aws, rotation_function, broker_url, management)
+    monkeypatch.setenv("ADMIN_SECRET_ARN", environment["ADMIN_SECRET_ARN"])
+    return Deployment(environment, aws, rotation_function, broker_url, management)
 
 
 # --- whole rotations ---------------------------------------------------------------------------
@@ -186,14 +186,14 @@ def test_rotations_alternate_users_and_a_password_lasts_one_rotation_more(deploy
     assert deployment.access(name) == original_access
     # AND the bootstrap, run again, keeps the rotated secret and changes nothing
     versions = deployment.labels(role)
-    assert bootstrap_handler.lambda_handler(deployment.event, None)["changes"] == []
+    assert invoke(deployment.environment)["changes"] == []
     assert deployment.labels(role) == versions
 
 
 @pytest.mark.integration
 def test_the_rotated_consumer_consumes(deployment: Deployment, channel: Any) -> None:
     deployment.rotate("consumer")
-    queue = deployment.event["queue"]
+    queue = deployment.environment["QUEUE_NAME"]
     channel.basic_publish("", queue, b"{}", mandatory=True)
     params = pika.URLParameters(deployment.broker_url)
     current = deployment.value("consumer")
@@ -259,14 +259,19 @@ def test_a_failed_set_secret_leaves_the_current_credentials_working(
 
 
 @pytest.mark.integration
-def test_a_clone_name_someone_else_uses_is_refused(deployment: Deployment) -> None:
+@pytest.mark.parametrize("tags", ["management", ""], ids=["tagged", "untagged"])
+def test_a_clone_name_someone_else_uses_is_refused(deployment: Deployment, tags: str) -> None:
+    # GIVEN someone's user with the name of the publisher's alternate, tagged or not (the
+    # publisher has no tag of RabbitMQ's own), without the marker of the users we make
     before = deployment.value("publisher")
     clone = f"{before['username']}_clone"
-    deployment.management.put("users", clone, body={"password": generate_password(), "tags": "management"})
+    deployment.management.put("users", clone, body={"password": generate_password(), "tags": tags})
     someone = deployment.user(clone)
+    # WHEN the publisher's secret rotates THEN setSecret refuses to touch that user
     assert deployment.fails("publisher") == (
-        f"setSecret: user '{clone}' exists with tags ['management'], not those of '{before['username']}' ([]), so it "
-        f"is not '{before['username']}''s alternate: delete or rename that user"
+        f"setSecret: user '{clone}' exists without the tag '{MARKER_TAG}' of the users the bootstrap and the "
+        f"rotation make, so it is not '{before['username']}''s alternate but someone else's: delete or rename that "
+        "user (or, if a rotation made it before that tag existed, run the bootstrap, terraform apply, which adopts it)"
     )
     assert deployment.user(clone) == someone
     assert deployment.value("publisher") == before
@@ -310,8 +315,8 @@ def test_rotate_immediately_false_runs_test_secret_alone_and_it_passes(
     # filled, the current value for one created with it, so both cases pass here.
     before = deployment.value("monitoring")
     if created_with_value:
-        name = f"{deployment.event['queue']}-monitoring-copy"
-        deployment.event["monitoring_secret_arn"] = deployment.aws.create_secret(
+        name = f"{deployment.environment['QUEUE_NAME']}-monitoring-copy"
+        deployment.environment["MONITORING_SECRET_ARN"] = deployment.aws.create_secret(
             Name=name, SecretString=json.dumps(before)
         )["ARN"]
     user = deployment.user(before["username"])
@@ -367,13 +372,13 @@ def test_set_secret_copies_exactly_the_current_users_permissions(deployment: Dep
     # and a clone left with permissions on a vhost the consumer no longer has
     management, name = deployment.management, deployment.value("consumer")["username"]
     clone = f"{name}_clone"
-    extra, stale = f"{deployment.event['queue']}-extra", f"{deployment.event['queue']}-stale"
+    extra, stale = (f"{deployment.environment['QUEUE_NAME']}-{what}" for what in ("extra", "stale"))
     try:
         for vhost in (extra, stale):
             management.put("vhosts", vhost, body={})
         management.put("permissions", extra, name, body={"configure": "^$", "write": "^$", "read": "^x$"})
         management.put("topic-permissions", "/", name, body={"exchange": "amq.topic", "write": "^a$", "read": "^b$"})
-        management.put("users", clone, body={"password": generate_password(), "tags": ""})
+        management.put("users", clone, body={"password": generate_password(), "tags": MARKER_TAG})
         management.put("permissions", stale, clone, body={"configure": ".*", "write": ".*", "read": ".*"})
         token = deployment.start("consumer")
         # WHEN createSecret and setSecret run THEN the clone has exactly the consumer's access
@@ -431,7 +436,9 @@ def test_the_checks_of_aws_templates(
         "with RotateSecret"
     )
     # setSecret and testSecret need the broker
-    assert step(token, "setSecret").startswith("the rotation function needs MANAGEMENT_URL and ADMIN_SECRET_ARN")
+    assert step(token, "setSecret").startswith(
+        "missing MANAGEMENT_URL, ADMIN_SECRET_ARN: set them in the function's environment, which Terraform sets"
+    )
     # a version that is already AWSCURRENT: nothing to do, whatever the step
     for name in rotation.STEPS:
         rotation.lambda_handler({"SecretId": secret, "ClientRequestToken": current, "Step": name}, None)
@@ -441,3 +448,68 @@ def test_the_checks_of_aws_templates(
     assert pending["username"] == "orders-consumer_clone"
     assert len(pending["password"]) == 32
     assert pending["password"] != json.loads(value)["password"]
+
+
+# --- users made before the marker, and a rotated role renamed ------------------------------------
+
+
+def unmark(management: ManagementClient, name: str) -> None:
+    """Take the marker off a user, its password hash kept: a user as the bootstrap or the
+    rotation made it before the marker existed."""
+    user = management.get("users", name)
+    tags = [tag for tag in user["tags"] if tag != MARKER_TAG]
+    body = {key: user[key] for key in ("password_hash", "hashing_algorithm")}
+    management.put("users", name, body={**body, "tags": ",".join(tags)})
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("role", ["consumer", "monitoring"])
+def test_users_made_before_the_marker_are_adopted_and_rotate_on(deployment: Deployment, role: str) -> None:
+    # GIVEN a rotated secret, its two users as an earlier version made them: without the marker
+    deployment.rotate(role)
+    current, previous = deployment.value(role), deployment.value(role, PREVIOUS)
+    for name in (current["username"], previous["username"]):
+        unmark(deployment.management, name)
+    # WHEN the bootstrap of this version runs (terraform apply runs it when its code changes)
+    changes = invoke(deployment.environment)["changes"]
+    # THEN it adopts both: the current user holds the current password, its alternate the previous one
+    assert changes == [
+        f"adopted {role} user '{name}', made before the '{MARKER_TAG}' tag: tagged it"
+        for name in (current["username"], previous["username"])
+    ]
+    for credentials in (current, previous):
+        assert MARKER_TAG in deployment.access(credentials["username"])["tags"]
+        assert deployment.logs_in(credentials)  # passwords unchanged
+    # AND the next rotation goes on (its setSecret refuses an unmarked alternate), and the bootstrap
+    # changes nothing after it
+    deployment.rotate(role)
+    assert deployment.value(role)["username"] == previous["username"]
+    assert deployment.logs_in(deployment.value(role))
+    assert invoke(deployment.environment)["changes"] == []
+
+
+@pytest.mark.integration
+def test_a_rotated_role_renamed_loses_both_former_users(deployment: Deployment) -> None:
+    # GIVEN a consumer secret rotated to the consumer's `_clone`
+    deployment.rotate("consumer")
+    current = deployment.value("consumer")
+    name = alternate(current["username"])
+    new = f"{deployment.environment['QUEUE_NAME']}-reader"
+    try:
+        # WHEN the consumer's user name changes
+        changes = invoke({**deployment.environment, "CONSUMER_USERNAME": new})["changes"]
+        # THEN the new user holds the secret's password, the secret names it, and both former users are gone
+        assert changes[-3:] == [
+            f"stored user name '{new}' (was '{current['username']}') in secret {deployment.secret('consumer')}",
+            f"deleted user '{name}', a former consumer user name",
+            f"deleted user '{name}_clone', a former consumer user name",
+        ]
+        assert deployment.value("consumer") == {**current, "username": new}
+        assert deployment.logs_in(deployment.value("consumer"))
+        assert (deployment.user(name), deployment.user(f"{name}_clone")) == (None, None)
+        # AND the renamed user rotates as any other
+        deployment.rotate("consumer")
+        assert deployment.value("consumer")["username"] == f"{new}_clone"
+    finally:
+        for user in (new, f"{new}_clone"):
+            deployment.management.delete("users", user)

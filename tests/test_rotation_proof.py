@@ -17,14 +17,14 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import boto3
 import pika
 import pika.exceptions
 import pytest
+from test_bootstrap_handler import environment_for, invoke
 
 from rabbitmq_admin import bootstrap_handler, rotation
 from rabbitmq_admin.management import ManagementClient
@@ -51,14 +51,14 @@ class Deployment:
     """A queue bootstrapped by the real bootstrap function, its users' secrets in moto, and the
     rotation function registered in moto's Lambda."""
 
-    event: dict[str, Any]
+    environment: dict[str, str]  # the bootstrap function's
     secrets: Any  # a boto3 Secrets Manager client of moto
     function: RotationFunction  # registered in moto's Lambda, run in this process
     broker_url: str
     management: ManagementClient
 
     def secret(self, role: str) -> str:
-        return str(self.event[f"{role}_secret_arn"])
+        return self.environment[f"{role.upper()}_SECRET_ARN"]
 
     def value(self, role: str, stage: str = "AWSCURRENT") -> dict[str, str]:
         value: dict[str, str] = json.loads(
@@ -77,7 +77,7 @@ class Deployment:
         """Close every connection of the role's two users. By user name: the management API lists
         a connection by its name only after a statistics interval (5 s), the per-user close acts
         on the broker's connection tracking at once."""
-        name = str(self.event[f"{role}_username"])
+        name = self.environment[f"{role.upper()}_USERNAME"]
         for user in (name, alternate(name)):
             self.management.delete("connections", "username", user)
 
@@ -107,33 +107,17 @@ def deployment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Deployment]:
     secrets = moto_session.client("secretsmanager", endpoint_url=moto_endpoint)
-    parts = urlsplit(broker.url)
-    admin = {"username": unquote(parts.username or ""), "password": unquote(parts.password or "")}
-    # Every role the bootstrap function knows (the consumer, the publisher, and whatever else its
-    # event names), each with a secret the bootstrap fills in.
-    roles = [
-        f.name.removesuffix("_secret_arn")
-        for f in fields(bootstrap_handler.Request)
-        if f.name.endswith("_secret_arn") and f.name != "admin_secret_arn"
-    ]
-    event: dict[str, Any] = {
-        "management_url": broker.management_url,
-        "admin_secret_arn": secrets.create_secret(Name=f"{queue_name}-admin", SecretString=json.dumps(admin))["ARN"],
-        **{f"{role}_secret_arn": secrets.create_secret(Name=f"{queue_name}-{role}")["ARN"] for role in roles},
-        **{f"{role}_username": f"{queue_name}-{role}" for role in roles},
-        "queue": queue_name,
-        "vhost": "/",
-        "delivery_limit": 20,
-    }
-    done = Deployment(event, secrets, rotation_function, broker_url, management)
+    # The bootstrap function's environment: every role it knows, each with a secret it fills in.
+    environment = {**environment_for(broker, secrets, queue_name), "DELIVERY_LIMIT": "20"}
+    done = Deployment(environment, secrets, rotation_function, broker_url, management)
     monkeypatch.setenv("MANAGEMENT_URL", broker.management_url)
-    monkeypatch.setenv("ADMIN_SECRET_ARN", event["admin_secret_arn"])
+    monkeypatch.setenv("ADMIN_SECRET_ARN", environment["ADMIN_SECRET_ARN"])
     try:
-        bootstrap_handler.lambda_handler(event, None)
+        invoke(environment)
         yield done
     finally:
         # The queue_name fixture deletes the queue and the bootstrap's users; the clones are ours.
-        for role in roles:
+        for role in bootstrap_handler.ROLES:
             for user in (f"{queue_name}-{role}", alternate(f"{queue_name}-{role}")):
                 management.delete("users", user)
 
@@ -144,7 +128,7 @@ class Stream:
     credentials from its secret at every connect."""
 
     def __init__(self, deployment: Deployment, secrets: Callable[[], Any]) -> None:
-        queue = str(deployment.event["queue"])
+        queue = deployment.environment["QUEUE_NAME"]
         self.run_id = uuid.uuid4().hex[:8]
         self.consumed: Counter[str] = Counter()
         self.progress = PublishResult(MESSAGES)
@@ -258,6 +242,6 @@ def test_rotations_under_a_steady_stream_lose_nothing(
     assert result.reconnects >= ROTATIONS
     assert deployment.function.steps == list(rotation.STEPS) * len(order)
     assert refusals == len(ROTATED) * (ROTATIONS - 1)
-    queue = str(deployment.event["queue"])
+    queue = deployment.environment["QUEUE_NAME"]
     assert message_count(channel, queue) == 0
     assert message_count(channel, dead_letter_queue_name(queue)) == 0

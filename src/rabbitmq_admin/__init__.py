@@ -10,7 +10,9 @@ three Lambda functions built from this one package.
 - `metrics`: every minute, the work and dead-letter queues' depth, consumers and rates as
   CloudWatch metrics, on every engine version.
 
-Python's standard library only, and nothing from the other packages of the project: the
+Python's standard library and the boto3 that every Lambda Python runtime includes (imported
+when Secrets Manager is first called), nothing from the other packages of the project: the
 functions' deployment package holds this package alone. Secrets Manager is reached through
-`secrets_manager`, the management API through `management`.
+`secrets_manager`, the management API through `management`; the functions read their
+configuration from their environment only (`config`).
 """

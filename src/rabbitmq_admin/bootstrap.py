@@ -2,8 +2,12 @@
 
 Each resource is read first and written only when it is missing or differs, so a second run
 changes nothing and reports nothing. What cannot be changed in place (a queue's arguments, an
-exchange's type) is never changed: a clash stops the run with the fix. Nor is a user whose
-tags are not its role's: that is someone else's account, never ours to take over.
+exchange's type) is never changed: a clash stops the run with the fix. Nor is a user that is
+not ours (`users.made_by_us`): that is someone else's account, never ours to take over.
+
+`prove` and `retire` serve a user's renaming (`bootstrap_handler`): the new user is proved on
+the broker before its secret names it, and the old one is deleted only once the secret no
+longer does, and only if it is ours.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from .errors import AdminError
 from .management import ManagementClient
 from .policy import work_queue_policy
 from .topology import DEAD_LETTER_EXCHANGE_TYPE, QUEUE_ARGUMENTS, Topology
-from .users import User, alternate, password_matches, tags_of
+from .users import MARKER_TAG, User, alternate, holds_password, made_by_us, marked, tags_of
 
 logger = logging.getLogger(__name__)
 
@@ -111,22 +115,66 @@ def _apply_user(client: ManagementClient, topology: Topology, user: User, change
             f"that rotation would use: choose another {user.role}_username"
         )
     existing = client.get("users", user.name)
-    tags = tuple(sorted(user.tags))
-    if existing is not None and tags_of(existing) != tags:
-        # Never promote or demote a person's or a tool's account by accident.
+    tags = marked(user.tags)
+    if existing is not None and not made_by_us(existing, user.tags, (user.password,)):
+        # Never take over, promote or demote a person's or a tool's account by accident.
         raise AdminError(
-            f"user {user.name!r} exists with tags {list(tags_of(existing))}, which differ from what the {user.role} "
-            f"user has ({list(tags)}), so it is not one the bootstrap made: choose another {user.role}_username, or "
-            "delete that user"
+            f"user {user.name!r} exists without the tag {MARKER_TAG!r} of the users this bootstrap makes, and without "
+            f"the password the {user.role} secret holds, so it is someone else's: choose another {user.role}_username, "
+            "or delete that user"
         )
-    if existing is None or not password_matches(
-        user.password, str(existing.get("password_hash", "")), str(existing.get("hashing_algorithm", ""))
-    ):
+    if existing is None or tags_of(existing) != tags or not holds_password(existing, user.password):
         client.put("users", user.name, body={"password": user.password, "tags": ",".join(tags)})
-        changed(f"{'created' if existing is None else 'set the password of'} {user.role} user {user.name!r}")
+        if existing is None:
+            changed(f"created {user.role} user {user.name!r}")
+        elif MARKER_TAG not in tags_of(existing):
+            changed(f"adopted {user.role} user {user.name!r}, made before the {MARKER_TAG!r} tag: tagged it")
+        else:
+            changed(f"set the password and tags of {user.role} user {user.name!r}")
     wanted = {"configure": user.permissions.configure, "write": user.permissions.write, "read": user.permissions.read}
     current = client.get("permissions", topology.vhost, user.name) or {}
     if {key: current.get(key) for key in wanted} != wanted:
         client.put("permissions", topology.vhost, user.name, body=wanted)
         granted = ", ".join(f"{key} {value}" for key, value in wanted.items())
         changed(f"set the permissions of {user.role} user {user.name!r} on vhost {topology.vhost!r}: {granted}")
+
+
+def prove(client: ManagementClient, user: User) -> None:
+    """Check on the broker that the user exists, ours, with its password."""
+    found = client.get("users", user.name)
+    if found is None or MARKER_TAG not in tags_of(found) or not holds_password(found, user.password):
+        raise AdminError(
+            f"user {user.name!r} is not on the broker with the {MARKER_TAG!r} tag and the password its secret is "
+            "about to hold, although the bootstrap has just set them: run the bootstrap again (terraform apply)"
+        )
+
+
+def adopt(client: ManagementClient, user: User, changed: Callable[[str], None]) -> None:
+    """Tag a user made before the marker, if it holds `user.password`; its password stays."""
+    found = client.get("users", user.name)
+    if found is None or MARKER_TAG in tags_of(found) or not made_by_us(found, user.tags, (user.password,)):
+        return
+    client.put("users", user.name, body={"password": user.password, "tags": ",".join(marked(user.tags))})
+    changed(f"adopted {user.role} user {user.name!r}, made before the {MARKER_TAG!r} tag: tagged it")
+
+
+def retire(
+    client: ManagementClient, user: User, names: Sequence[str], passwords: Sequence[str], changed: Callable[[str], None]
+) -> None:
+    """Delete the users of `user`'s role that have the role's former names, those that are ours
+    (marked, or made before the marker with the role's tags and holding one of `passwords`).
+    Another user of such a name is left alone, with a warning."""
+    role = user.role
+    for name in names:
+        found = client.get("users", name)
+        if found is None:
+            continue
+        if not made_by_us(found, user.tags, tuple(passwords)):
+            logger.warning(
+                "left user %r, a former %s user name: it is not one this bootstrap made; delete it if nothing uses it",
+                name,
+                role,
+            )
+            continue
+        client.delete("users", name)
+        changed(f"deleted user {name!r}, a former {role} user name")

@@ -48,6 +48,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
+from .config import required
 from .errors import AdminError
 from .management import ManagementClient, reason_of
 from .secrets_manager import SecretsManager, read_credentials
@@ -68,8 +69,9 @@ RATES = {
     "DeliverRate": ("Count/Second", "deliver_get_details"),
 }
 ENVIRONMENT = ("MANAGEMENT_URL", "MONITORING_SECRET_ARN", "VIRTUAL_HOST", "QUEUES", "METRICS_NAMESPACE")
-# Per request: a run every minute must end before the next one starts.
-TIMEOUT = 10.0
+# Per request, and for retrying a broker that is not answering (`ManagementClient`), all
+# requests together: a run every minute ends within the function's timeout (50 s).
+TIMEOUT, RETRY_FOR = 10.0, 7.0
 
 # The monitoring user's credentials by secret ARN, read once per execution environment, not
 # every minute (each GetSecretValue is billed and is one more round trip). A refused login reads
@@ -89,12 +91,7 @@ class Settings:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        missing = [name for name in ENVIRONMENT if not environ.get(name, "").strip()]
-        if missing:
-            raise AdminError(
-                f"the function's environment lacks {', '.join(missing)}: set {', '.join(ENVIRONMENT)} "
-                "in its configuration"
-            )
+        required(environ, ENVIRONMENT)
         queues = tuple(dict.fromkeys(name.strip() for name in environ["QUEUES"].split(",") if name.strip()))
         if not queues:
             raise AdminError("QUEUES names no queue: give comma-separated queue names, such as orders,orders.dlq")
@@ -128,6 +125,7 @@ class MonitoringClient(ManagementClient):
             username,
             password,
             timeout=TIMEOUT,
+            retry_for=RETRY_FOR,
             credentials_hint=f"the monitoring secret {settings.secret_arn} must hold the monitoring user's name and "
             "current password",
         )

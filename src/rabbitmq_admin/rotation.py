@@ -20,8 +20,10 @@ lambdas: SecretsManagerRotationTemplate and the *RotationMultiUser functions):
 
 - createSecret: unless the token's AWSPENDING version has a value, store the current value with
   the other user's name and a new password there.
-- setSecret: as the admin, give the pending user its password, the current user's tags and
-  exactly the current user's permissions on every vhost. The current user is never changed.
+- setSecret: as the admin, give the pending user its password, the current user's tags (the
+  marker among them, `users.MARKER_TAG`) and exactly the current user's permissions on every
+  vhost. The current user is never changed, nor is a pending user without the marker: that is
+  someone else's account (the bootstrap adopts the `_clone` users made before the marker).
 - testSecret: prove on the broker that the pending user has the pending password and the
   current user's tags and permissions. RotateSecret with RotateImmediately=false runs this step
   alone, on an AWSPENDING version that is not a new one (RotateSecret API Reference,
@@ -32,7 +34,7 @@ lambdas: SecretsManagerRotationTemplate and the *RotationMultiUser functions):
 
 Each step may run more than once and does nothing the second time. setSecret and testSecret
 refuse the admin secret: an administrator's password is changed by hand (docs/security.md).
-Environment: MANAGEMENT_URL (the broker's console URL), ADMIN_SECRET_ARN (the admin's
+Environment (`config`): MANAGEMENT_URL (the broker's console URL), ADMIN_SECRET_ARN (the admin's
 {"username", "password"}, read only) and what `SecretsManager.from_environment` reads.
 Passwords are never logged; a fault raises `AdminError`, one line naming the cause and the fix,
 and for a failed step how to clear the AWSPENDING label it may leave behind.
@@ -47,10 +49,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from .bootstrap_handler import admin_client
+from .config import required
 from .errors import AdminError
 from .management import ManagementClient
 from .secrets_manager import SecretsManager, SecretValueNotFound, parse_credentials
-from .users import ADMINISTRATOR_TAG, alternate, generate_password, password_matches, tags_of
+from .users import ADMINISTRATOR_TAG, MARKER_TAG, alternate, generate_password, holds_password, tags_of
 
 logger = logging.getLogger("rabbitmq_admin.rotation")
 logging.getLogger("rabbitmq_admin").setLevel(logging.INFO)  # Lambda's root logger passes WARNING and above only
@@ -59,6 +62,9 @@ CURRENT, PENDING = "AWSCURRENT", "AWSPENDING"
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 _PERMISSION_KEYS = ("configure", "write", "read")
 _TOPIC_PERMISSION_KEYS = ("exchange", "write", "read")
+# How long a step retries a broker that is not answering (`ManagementClient`): with one more
+# request's timeout (30 s) a step ends within the function's timeout (60 s).
+RETRY_FOR = 20.0
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> None:
@@ -102,14 +108,12 @@ def rotate(event: Mapping[str, Any], secrets: SecretsManager, environ: Mapping[s
         elif step == "finishSecret":
             finish_secret(secrets, secret_id, token, versions)
         else:
-            url, admin_secret = environ.get("MANAGEMENT_URL"), environ.get("ADMIN_SECRET_ARN")
-            if not url or not admin_secret:
-                raise AdminError(
-                    "the rotation function needs MANAGEMENT_URL and ADMIN_SECRET_ARN in its environment: set them "
-                    "in its Terraform configuration"
-                )
+            names = required(environ, ["MANAGEMENT_URL", "ADMIN_SECRET_ARN"])
+            client = admin_client(
+                secrets, names["MANAGEMENT_URL"].strip(), names["ADMIN_SECRET_ARN"].strip(), retry_for=RETRY_FOR
+            )
             step_function = set_secret if step == "setSecret" else test_secret
-            step_function(secrets, admin_client(secrets, url, admin_secret), secret_id, token)
+            step_function(secrets, client, secret_id, token)
     except AdminError as exc:
         # RotateSecret refuses to start while AWSPENDING is on a version AWSCURRENT is not on
         # (API Reference, CancelRotateSecret), and a failed rotation may leave it there.
@@ -160,12 +164,13 @@ def set_secret(secrets: SecretsManager, client: ManagementClient, secret_id: str
         )
     tags = tags_of(current_user)
     existing = client.get("users", new_name)
-    if existing is not None and tags_of(existing) != tags:
+    if existing is not None and MARKER_TAG not in tags_of(existing):
         raise AdminError(
-            f"user {new_name!r} exists with tags {list(tags_of(existing))}, not those of {name!r} ({list(tags)}), so "
-            f"it is not {name!r}'s alternate: delete or rename that user"
+            f"user {new_name!r} exists without the tag {MARKER_TAG!r} of the users the bootstrap and the rotation "
+            f"make, so it is not {name!r}'s alternate but someone else's: delete or rename that user (or, if a "
+            "rotation made it before that tag existed, run the bootstrap, terraform apply, which adopts it)"
         )
-    if existing is None or not _has_password(existing, pending["password"]):
+    if existing is None or tags_of(existing) != tags or not holds_password(existing, pending["password"]):
         client.put("users", new_name, body={"password": pending["password"], "tags": ",".join(tags)})
         logger.info(
             "setSecret: %s user %r with the password of version %s",
@@ -185,7 +190,7 @@ def test_secret(secrets: SecretsManager, client: ManagementClient, secret_id: st
         return
     name, new_name = current["username"], pending["username"]
     user = client.get("users", new_name)
-    if user is None or not _has_password(user, pending["password"]):
+    if user is None or not holds_password(user, pending["password"]):
         raise AdminError(
             f"user {new_name!r} does not have the password of version {token} of secret {secret_id} on the broker: "
             "setSecret did not run or failed"
@@ -244,16 +249,12 @@ def _current_user(client: ManagementClient, secret_id: str, current: dict[str, A
             "only the consumer, publisher and monitoring secrets; change the admin password by hand as "
             "docs/security.md says, and turn rotation off for this secret"
         )
-    if not _has_password(user, current["password"]):
+    if not holds_password(user, current["password"]):
         raise AdminError(
             f"the current password in secret {secret_id} is not user {name!r}'s on the broker: run the bootstrap "
             "(terraform apply), which sets it"
         )
     return user
-
-
-def _has_password(user: dict[str, Any], password: str) -> bool:
-    return password_matches(password, str(user.get("password_hash", "")), str(user.get("hashing_algorithm", "")))
 
 
 def _access(client: ManagementClient, name: str) -> dict[str, Any]:

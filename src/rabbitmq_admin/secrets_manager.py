@@ -1,39 +1,36 @@
-"""A minimal AWS Secrets Manager client, standard library only: GetSecretValue and PutSecretValue
-for the bootstrap; DescribeSecret, versions and staging labels for the rotation function.
+"""Secrets Manager through the runtime's boto3: GetSecretValue and PutSecretValue for the
+bootstrap; DescribeSecret, versions and staging labels for the rotation function. A thin wrapper
+that turns the SDK's errors into one-line `AdminError`s naming the fix.
 
-Requests use Secrets Manager's JSON 1.1 protocol (POST / with `X-Amz-Target:
-secretsmanager.<Operation>`, Secrets Manager API Reference) and are signed with AWS Signature
-Version 4, written out as the IAM User Guide's "Create a signed AWS API request" describes it:
-a canonical request, a string to sign, a signing key derived from the secret key through the
-date, region, service and "aws4_request", and the Authorization header.
+Every Lambda Python runtime includes the SDK for Python (Boto3) (Lambda Developer Guide,
+"Building Lambda functions with Python"), so the functions' package brings none. boto3 is
+imported when the first request is made, not when the package is: the metrics function reads
+its secret once per execution environment, and the laptop tools that use this package's
+management client never need it.
 
-Credentials and region come from the environment Lambda gives a function (AWS_ACCESS_KEY_ID,
-AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION). The endpoint is
-https://secretsmanager.<region>.amazonaws.com unless AWS_ENDPOINT_URL_SECRETS_MANAGER or
-AWS_ENDPOINT_URL is set, the variables the AWS SDKs honour ("Service-specific endpoints" in the
-AWS SDKs and Tools Reference Guide): the tests point them at moto.
+Region and credentials come from the environment Lambda gives a function (AWS_REGION and the
+execution role's keys). The endpoint is boto3's own choice, so AWS_ENDPOINT_URL_SECRETS_MANAGER
+or AWS_ENDPOINT_URL override it ("Service-specific endpoints", AWS SDKs and Tools Reference
+Guide; boto3 1.28.0 and later, July 2023): the tests point them at moto.
 """
 
 from __future__ import annotations
 
-import datetime
-import hashlib
-import hmac
 import json
 import os
-import urllib.error
-import urllib.request
-import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
+from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from .errors import AdminError
-from .management import is_local_host
+from .management import redacted
 
-SERVICE = "secretsmanager"
-TIMEOUT = 30.0
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+# Per request: connecting, and waiting for the answer. Two attempts at most (boto3's standard
+# retry mode backs off between them): the metrics function runs every minute within 50 s.
+CONNECT_TIMEOUT, READ_TIMEOUT, ATTEMPTS = 5.0, 10.0, 2
 
 
 class SecretsManagerError(AdminError):
@@ -49,40 +46,36 @@ class SecretValueNotFound(SecretsManagerError):
     value, or the secret does not exist at all."""
 
 
-@dataclass(frozen=True)
-class Credentials:
-    access_key_id: str
-    secret_access_key: str
-    session_token: str | None = None
-
-    def __repr__(self) -> str:  # never show the keys
-        return f"Credentials(access_key_id={self.access_key_id!r})"
-
-
 class SecretsManager:
-    def __init__(self, region: str, credentials: Credentials, endpoint: str | None = None) -> None:
-        self.region = region
-        self.credentials = credentials
-        self.endpoint = (endpoint or f"https://{SERVICE}.{region}.amazonaws.com").rstrip("/")
-        parts = urlsplit(self.endpoint)
-        if parts.scheme != "https" and not (
-            parts.scheme == "http" and parts.hostname and is_local_host(parts.hostname)
-        ):
-            raise AdminError(f"the Secrets Manager endpoint {self.endpoint!r} must be an https:// URL")
+    def __init__(self, client: Callable[[], SecretsManagerClient]) -> None:
+        """`client` makes the boto3 client, at the first request."""
+        self._make_client = client
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> SecretsManager:
-        region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
-        key, secret = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
-        if not region:
-            raise AdminError("no AWS region: set AWS_REGION (Lambda sets it for every function)")
-        if not key or not secret:
-            raise AdminError(
-                "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them from the "
-                "function's execution role)"
+        """The client of the function's region, with the credentials and endpoint boto3 finds."""
+
+        def make() -> SecretsManagerClient:
+            import boto3
+            from botocore.config import Config
+
+            # botocore reads AWS_DEFAULT_REGION; Lambda sets that and AWS_REGION, which is the one
+            # its guide documents for the function's region.
+            region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+            if not region:
+                raise AdminError("no AWS region: set AWS_REGION (Lambda sets it for every function)")
+            config = Config(
+                connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=READ_TIMEOUT,
+                retries={"mode": "standard", "total_max_attempts": ATTEMPTS},
             )
-        endpoint = environ.get("AWS_ENDPOINT_URL_SECRETS_MANAGER") or environ.get("AWS_ENDPOINT_URL")
-        return cls(region, Credentials(key, secret, environ.get("AWS_SESSION_TOKEN") or None), endpoint)
+            return boto3.client("secretsmanager", region_name=region, config=config)
+
+        return cls(make)
+
+    @cached_property
+    def client(self) -> SecretsManagerClient:
+        return self._make_client()
 
     def get_secret_string(
         self, secret_id: str, *, version_id: str | None = None, version_stage: str | None = None
@@ -90,7 +83,7 @@ class SecretsManager:
         """The SecretString of a version: the current one unless a version or a staging label is
         given. Raises `SecretValueNotFound` when it has none."""
         request = {"SecretId": secret_id, "VersionId": version_id, "VersionStage": version_stage}
-        response = self._call("GetSecretValue", {key: value for key, value in request.items() if value})
+        response = self._call("GetSecretValue", secret_id, {key: value for key, value in request.items() if value})
         value = response.get("SecretString")
         if not isinstance(value, str):
             raise AdminError(f"secret {secret_id} holds binary data, not the JSON string the function expects")
@@ -99,21 +92,19 @@ class SecretsManager:
     def put_secret_string(
         self, secret_id: str, value: str, *, token: str | None = None, stages: Sequence[str] = ()
     ) -> None:
-        """A new version holding `value`, labelled AWSCURRENT unless `stages` are given. A raw HTTP
-        request must bring its own idempotency token (API Reference, PutSecretValue); a rotation
-        passes its ClientRequestToken, which becomes the version's id."""
-        body: dict[str, Any] = {
-            "SecretId": secret_id,
-            "SecretString": value,
-            "ClientRequestToken": token or str(uuid.uuid4()),
-        }
+        """A new version holding `value`, labelled AWSCURRENT unless `stages` are given. A rotation
+        passes its ClientRequestToken, which becomes the version's id; without one boto3 makes
+        the idempotency token."""
+        request: dict[str, Any] = {"SecretId": secret_id, "SecretString": value}
+        if token:
+            request["ClientRequestToken"] = token
         if stages:
-            body["VersionStages"] = list(stages)
-        self._call("PutSecretValue", body)
+            request["VersionStages"] = list(stages)
+        self._call("PutSecretValue", secret_id, request)
 
     def describe_secret(self, secret_id: str) -> dict[str, Any]:
         """The secret's metadata, `RotationEnabled` and `VersionIdsToStages` among it."""
-        return self._call("DescribeSecret", {"SecretId": secret_id})
+        return self._call("DescribeSecret", secret_id, {"SecretId": secret_id})
 
     def update_secret_version_stage(
         self, secret_id: str, stage: str, *, move_to: str | None = None, remove_from: str | None = None
@@ -125,65 +116,49 @@ class SecretsManager:
             "MoveToVersionId": move_to,
             "RemoveFromVersionId": remove_from,
         }
-        self._call("UpdateSecretVersionStage", {key: value for key, value in request.items() if value})
+        self._call("UpdateSecretVersionStage", secret_id, {key: value for key, value in request.items() if value})
 
-    # --- the protocol -----------------------------------------------------------------------
+    def _call(self, operation: str, secret_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError
+        from botocore.exceptions import ConnectionError as NoConnection
 
-    def _call(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
-        payload = json.dumps(body).encode()
-        headers = self.signed_headers(operation, payload, datetime.datetime.now(datetime.UTC))
-        request = urllib.request.Request(self.endpoint + "/", data=payload, method="POST", headers=headers)
+        client = self.client
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-                answer: dict[str, Any] = json.loads(response.read() or b"{}")
-                return answer
-        except urllib.error.HTTPError as exc:
-            raise _refusal(operation, body["SecretId"], exc) from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
+            response: dict[str, Any] = getattr(client, _snake(operation))(**request)
+        except ClientError as exc:
+            raise _refusal(operation, secret_id, exc) from None
+        except NoCredentialsError:
             raise AdminError(
-                f"cannot reach Secrets Manager at {self.endpoint} ({reason}): in a VPC the function needs a "
-                "Secrets Manager endpoint or a NAT gateway"
+                "no AWS credentials: Lambda gives a function its execution role's; elsewhere set AWS_ACCESS_KEY_ID "
+                "and AWS_SECRET_ACCESS_KEY or a profile"
             ) from None
+        except (NoConnection, HTTPClientError) as exc:
+            # Connection refused, no route, a timeout, a name that does not resolve: the network
+            # path, which in a VPC needs an endpoint or a NAT gateway.
+            raise AdminError(
+                f"cannot reach Secrets Manager at {redacted(client.meta.endpoint_url)} ({type(exc).__name__}): in a "
+                "VPC the function needs a Secrets Manager endpoint or a NAT gateway"
+            ) from None
+        return response
 
-    def signed_headers(self, operation: str, payload: bytes, now: datetime.datetime) -> dict[str, str]:
-        """The request's headers, Authorization included (Signature Version 4)."""
-        amz_date = now.strftime("%Y%m%dT%H%M%SZ")
-        date = amz_date[:8]
-        headers = {
-            "content-type": "application/x-amz-json-1.1",
-            "host": urlsplit(self.endpoint).netloc,
-            "x-amz-date": amz_date,
-            "x-amz-target": f"{SERVICE}.{operation}",
-        }
-        if self.credentials.session_token:
-            headers["x-amz-security-token"] = self.credentials.session_token
-        names = sorted(headers)
-        signed_names = ";".join(names)
-        canonical_request = "\n".join(
-            [
-                "POST",
-                "/",
-                "",  # no query string
-                *(f"{name}:{headers[name].strip()}" for name in names),
-                "",  # the canonical headers end with a newline
-                signed_names,
-                hashlib.sha256(payload).hexdigest(),
-            ]
+
+def _snake(operation: str) -> str:
+    """boto3's method name of an API operation: GetSecretValue -> get_secret_value."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")
+
+
+def _refusal(operation: str, secret_id: str, error: Any) -> SecretsManagerError:
+    details = error.response.get("Error", {})
+    code, message = str(details.get("Code", "")), str(details.get("Message", ""))
+    if code == "ResourceNotFoundException":
+        return SecretValueNotFound(f"secret {secret_id}: {code}: {message}", code)
+    if code == "AccessDeniedException":
+        return SecretsManagerError(
+            f"{operation} on secret {secret_id} was refused ({code}): the function's role needs "
+            f"secretsmanager:{operation} on it",
+            code,
         )
-        scope = f"{date}/{self.region}/{SERVICE}/aws4_request"
-        string_to_sign = "\n".join(
-            ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical_request.encode()).hexdigest()]
-        )
-        key = f"AWS4{self.credentials.secret_access_key}".encode()
-        for part in (date, self.region, SERVICE, "aws4_request"):
-            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-        signature = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
-        headers["authorization"] = (
-            f"AWS4-HMAC-SHA256 Credential={self.credentials.access_key_id}/{scope}, "
-            f"SignedHeaders={signed_names}, Signature={signature}"
-        )
-        return headers
+    return SecretsManagerError(f"{operation} on secret {secret_id} failed: {code}: {message}", code)
 
 
 # --- the broker credentials a secret holds --------------------------------------------------
@@ -216,21 +191,3 @@ def parse_credentials(text: str, secret_id: str) -> dict[str, Any]:
             '{"username", "password"} into it'
         )
     return value
-
-
-def _refusal(operation: str, secret_id: str, error: urllib.error.HTTPError) -> SecretsManagerError:
-    try:
-        body = json.loads(error.read() or b"{}")
-    except (ValueError, OSError):
-        body = {}
-    # The error type comes as "ResourceNotFoundException" or with a namespace before a '#'.
-    code = str(body.get("__type") or error.headers.get("x-amzn-ErrorType") or error.code).split("#")[-1].split(":")[0]
-    message = body.get("message") or body.get("Message") or error.reason
-    if code == "ResourceNotFoundException":
-        return SecretValueNotFound(f"secret {secret_id}: {code}: {message}", code)
-    if code == "AccessDeniedException":
-        action = f"secretsmanager:{operation}"
-        return SecretsManagerError(
-            f"{operation} on secret {secret_id} was refused ({code}): the function's role needs {action} on it", code
-        )
-    return SecretsManagerError(f"{operation} on secret {secret_id} failed: {code}: {message}", code)

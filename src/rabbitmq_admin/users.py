@@ -8,7 +8,10 @@ needs nothing, with passive=false `configure` on the queue; queue.bind needs `wr
 queue and `read` on the exchange. confirm.select (publisher confirms) and the mandatory flag
 are not in the table: they need no permission. basic.ack, basic.reject and basic.qos neither.
 
-- consumer, for the Lambda event source mapping: read on the work queue, nothing else.
+- consumer, for the Lambda event source mapping: read on the work queue, nothing else; and, only
+  when asked (`configure=True`, Terraform's consumer_configure_permission), configure on it too,
+  should Lambda's poller turn out to declare the queue non-passively (AWS does not document it;
+  `make verify` checks it on a deployment).
 - publisher, for send.py: write on the default exchange, the one it publishes through to the
   work queue, nothing else; its passive checks that the queues exist need no permission.
 - monitoring, for the metrics function: RabbitMQ's `monitoring` tag, so it may read the
@@ -22,6 +25,13 @@ rotation function only.
 
 Each role's secret names one of two users, `<name>` or `<name>_clone`: the rotation function
 (`rotation`) alternates between them, so the user the secret named last keeps working.
+
+Every user the bootstrap or the rotation makes carries the tag MARKER_TAG, and neither changes a
+user without it: a user of the same name is someone else's account. One exception, for users
+made before the marker existed: an unmarked user that holds a password one of our secrets holds
+was made by us (nobody else has that password), and is adopted (`made_by_us`). A tag RabbitMQ
+does not know grants nothing: the consumer and the publisher still cannot use the management
+API (tests/test_permissions.py).
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ NOTHING = "^$"  # matches no resource name
 DEFAULT_EXCHANGE = "amq.default"
 MONITORING_TAG = "monitoring"
 ADMINISTRATOR_TAG = "administrator"
+MARKER_TAG = "rabbitmq-lambda"  # on every user the bootstrap and the rotation make
 CLONE_SUFFIX = "_clone"  # the second user's name in AWS's alternating-users rotation templates
 # Letters, digits and URL-safe punctuation: none of the `,` `:` `=` that Amazon MQ refuses in
 # passwords, nothing a URL or a shell needs to quote, 190 bits of entropy in 32 characters.
@@ -75,8 +86,9 @@ class User:
         return f"User(role={self.role!r}, name={self.name!r}, permissions={self.permissions!r}, tags={self.tags!r})"
 
 
-def consumer(name: str, password: str, topology: Topology) -> User:
-    return User("consumer", name, password, Permissions(NOTHING, NOTHING, topology.queue_pattern))
+def consumer(name: str, password: str, topology: Topology, configure: bool = False) -> User:
+    queue = topology.queue_pattern
+    return User("consumer", name, password, Permissions(queue if configure else NOTHING, NOTHING, queue))
 
 
 def publisher(name: str, password: str) -> User:
@@ -96,6 +108,25 @@ def alternate(name: str) -> str:
 def tags_of(user: dict[str, Any]) -> tuple[str, ...]:
     """A user's tags from `GET /api/users/<name>` (a list), sorted."""
     return tuple(sorted(user.get("tags") or []))
+
+
+def marked(tags: tuple[str, ...]) -> tuple[str, ...]:
+    """A role's tags and the marker, sorted as `tags_of` gives them."""
+    return tuple(sorted({*tags, MARKER_TAG}))
+
+
+def made_by_us(user: dict[str, Any], tags: tuple[str, ...], passwords: tuple[str, ...]) -> bool:
+    """Whether a user from `GET /api/users/<name>` is one of ours: it carries the marker, or it was
+    made before the marker with a role's `tags` and holds one of `passwords`, which only our
+    secrets hold."""
+    if MARKER_TAG in tags_of(user):
+        return True
+    return tags_of(user) == tuple(sorted(tags)) and any(holds_password(user, password) for password in passwords)
+
+
+def holds_password(user: dict[str, Any], password: str) -> bool:
+    """Whether a user from `GET /api/users/<name>` has this password."""
+    return password_matches(password, str(user.get("password_hash", "")), str(user.get("hashing_algorithm", "")))
 
 
 def generate_password() -> str:
