@@ -15,17 +15,34 @@ locals {
   # (named by rabbitmq_admin.topology).
   monitored_queues = [var.queue_name, "${var.queue_name}.dlq"]
 
+  # Lambda descriptions hold at most 256 characters (CreateFunction, Description): no queue name
+  # (up to 200) in them, only the name prefix (at most 32).
   admin_functions = merge(
     {
       bootstrap = {
-        description = "Applies queue ${var.queue_name}'s topology and the consumer, publisher and monitoring users to Amazon MQ broker ${local.name}-broker"
+        description = "Applies the queue topology and the consumer, publisher and monitoring users of Amazon MQ broker ${local.name}-broker (configured by its environment)"
         handler     = "rabbitmq_admin.bootstrap_handler.lambda_handler"
-        timeout     = 120
-        # Terraform passes everything it applies in the invocation's input (bootstrap.tf).
-        environment = {}
+        timeout     = 300 # retries DNS and connection errors for up to 240 s while a new broker settles
+        # Its whole configuration, set here and nowhere else: whoever may invoke the function
+        # cannot point it at another URL or secret (the invocation carries a trigger only,
+        # bootstrap.tf).
+        environment = {
+          MANAGEMENT_URL                = local.management_url
+          ADMIN_SECRET_ARN              = aws_secretsmanager_secret.broker.arn
+          CONSUMER_SECRET_ARN           = aws_secretsmanager_secret.consumer.arn
+          PUBLISHER_SECRET_ARN          = aws_secretsmanager_secret.publisher.arn
+          MONITORING_SECRET_ARN         = aws_secretsmanager_secret.monitoring.arn
+          CONSUMER_USERNAME             = var.consumer_username
+          PUBLISHER_USERNAME            = var.publisher_username
+          MONITORING_USERNAME           = var.monitoring_username
+          QUEUE_NAME                    = var.queue_name
+          VIRTUAL_HOST                  = var.virtual_host
+          DELIVERY_LIMIT                = tostring(var.delivery_limit)
+          CONSUMER_CONFIGURE_PERMISSION = tostring(var.consumer_configure_permission)
+        }
       }
       metrics = {
-        description = "Publishes the depth, consumers and rates of queues ${join(" and ", local.monitored_queues)} as CloudWatch metrics, every minute"
+        description = "Publishes the depth, consumers and rates of the work queue and its dead-letter queue on Amazon MQ broker ${local.name}-broker as CloudWatch metrics, every minute"
         handler     = "rabbitmq_admin.metrics.lambda_handler"
         timeout     = 50 # a 10 s request timeout, retried after 1 + 2 + 4 s, per queue
         environment = {
@@ -77,11 +94,8 @@ resource "aws_lambda_function" "admin" {
   filename         = local.lambda_zip["admin"].path
   source_code_hash = local.lambda_zip["admin"].base64sha256
 
-  dynamic "environment" {
-    for_each = length(each.value.environment) > 0 ? [each.value.environment] : []
-    content {
-      variables = environment.value
-    }
+  environment {
+    variables = each.value.environment
   }
 
   dynamic "vpc_config" {
@@ -102,7 +116,10 @@ resource "aws_lambda_function" "admin" {
   #checkov:skip=CKV_AWS_173:The environment holds a URL, names and secret ARNs, no secret values; Lambda encrypts it at rest with an AWS-managed key.
   #checkov:skip=CKV_AWS_272:Code signing needs a signing profile and a signed artifact pipeline, beyond a reference deployed from a laptop.
 
-  depends_on = [aws_cloudwatch_log_group.admin]
+  # Created after, and destroyed before, its log group and its role's policy: in private mode
+  # Lambda still needs the policy's network-interface permissions while it removes the
+  # function's interfaces on destroy.
+  depends_on = [aws_cloudwatch_log_group.admin, aws_iam_role_policy.admin]
 }
 
 ################################################################################
@@ -177,7 +194,7 @@ resource "aws_security_group" "admin" {
   count = local.private ? 1 : 0
 
   name_prefix = "${local.name}-admin-"
-  description = "Lambda functions ${local.name}-bootstrap, -metrics and -rotation: HTTPS to the broker's management API and to Secrets Manager"
+  description = "Lambda functions ${local.name}-bootstrap, -metrics and -rotation: HTTPS to the management API of the broker and to Secrets Manager"
   vpc_id      = var.vpc_id
 
   lifecycle {
@@ -189,7 +206,7 @@ resource "aws_vpc_security_group_egress_rule" "admin_to_broker" {
   count = local.private ? 1 : 0
 
   security_group_id            = aws_security_group.admin[0].id
-  description                  = "HTTPS to the broker's management API"
+  description                  = "HTTPS to the management API of the broker"
   ip_protocol                  = "tcp"
   from_port                    = 443
   to_port                      = 443
@@ -207,8 +224,10 @@ resource "aws_vpc_security_group_ingress_rule" "broker_from_admin" {
   referenced_security_group_id = aws_security_group.admin[0].id
 }
 
+# The admin functions call Secrets Manager only (the metrics function writes its metrics to its
+# log): through this deployment's endpoint, or else through what the VPC has.
 resource "aws_vpc_security_group_egress_rule" "admin_to_endpoints" {
-  count = local.private && var.create_vpc_endpoints ? 1 : 0
+  count = contains(local.vpc_endpoint_services, "secretsmanager") ? 1 : 0
 
   security_group_id            = aws_security_group.admin[0].id
   description                  = "HTTPS to the Secrets Manager endpoint"
@@ -219,7 +238,7 @@ resource "aws_vpc_security_group_egress_rule" "admin_to_endpoints" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "endpoints_from_admin" {
-  count = local.private && var.create_vpc_endpoints ? 1 : 0
+  count = contains(local.vpc_endpoint_services, "secretsmanager") ? 1 : 0
 
   security_group_id            = aws_security_group.endpoints[0].id
   description                  = "HTTPS from the bootstrap, rotation and metrics functions"
@@ -229,12 +248,11 @@ resource "aws_vpc_security_group_ingress_rule" "endpoints_from_admin" {
   referenced_security_group_id = aws_security_group.admin[0].id
 }
 
-# Without the endpoints, Secrets Manager through the VPC's NAT gateway or its own endpoints.
 resource "aws_vpc_security_group_egress_rule" "admin_https_out" {
-  count = local.private && !var.create_vpc_endpoints ? 1 : 0
+  count = local.private && !contains(local.vpc_endpoint_services, "secretsmanager") ? 1 : 0
 
   security_group_id = aws_security_group.admin[0].id
-  description       = "HTTPS to Secrets Manager through the VPC's NAT gateway or existing endpoints"
+  description       = "HTTPS to Secrets Manager through a NAT gateway or endpoints of the VPC"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443

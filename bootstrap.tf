@@ -8,8 +8,8 @@
 # through the RabbitMQ management API at the broker's console endpoint and as the admin: the
 # vhost, the work queue, its dead-letter exchange and queue, the policy that holds the delivery
 # limit and dead-lettering, and three users with a generated password each, stored in their
-# own secret. Terraform invokes it once the broker exists and again whenever its input or code
-# changes; the mapping depends on it.
+# own secret. Terraform invokes it once the broker exists and again whenever its configuration
+# or code changes; the mapping depends on it.
 
 # The users' credentials: the consumer's (the mapping's BASIC_AUTH), the publisher's (send.py)
 # and the monitoring user's (the metrics function). The bootstrap writes their values: a
@@ -54,26 +54,17 @@ locals {
 resource "aws_lambda_invocation" "bootstrap" {
   function_name = aws_lambda_function.admin["bootstrap"].function_name
 
-  # Everything the bootstrap applies: a change of any of these runs it again. The admin
-  # password is not here: the function reads it from the admin secret.
+  # The function reads its configuration from its environment (admin_functions.tf), never from
+  # its input: the input only carries a hash of that environment and of the code, so that a
+  # change of either invokes it again, after the function itself was updated (this resource
+  # refers to the function, which Terraform therefore changes first). The admin password is in
+  # neither: the function reads it from the admin secret.
   input = jsonencode({
-    management_url        = local.management_url
-    admin_secret_arn      = aws_secretsmanager_secret.broker.arn
-    consumer_secret_arn   = aws_secretsmanager_secret.consumer.arn
-    publisher_secret_arn  = aws_secretsmanager_secret.publisher.arn
-    monitoring_secret_arn = aws_secretsmanager_secret.monitoring.arn
-    consumer_username     = var.consumer_username
-    publisher_username    = var.publisher_username
-    monitoring_username   = var.monitoring_username
-    queue                 = var.queue_name
-    vhost                 = var.virtual_host
-    delivery_limit        = var.delivery_limit
+    trigger = sha256(jsonencode({
+      environment = local.admin_functions["bootstrap"].environment
+      code        = local.lambda_zip["admin"].base64sha256
+    }))
   })
-
-  # A new version of the bootstrap code runs again too.
-  triggers = {
-    code = local.lambda_zip["admin"].base64sha256
-  }
 
   depends_on = [
     aws_secretsmanager_secret_version.broker,

@@ -167,8 +167,9 @@ resource "aws_cloudwatch_log_group" "this" {
 
 resource "aws_lambda_function" "this" {
   function_name = "${local.name}-consumer"
-  description   = "Consumes queue ${var.queue_name} of Amazon MQ broker ${local.name}-broker"
-  role          = aws_iam_role.this.arn
+  # At most 256 characters (CreateFunction, Description): the name prefix (at most 32), no queue name.
+  description = "Consumes the work queue of Amazon MQ broker ${local.name}-broker through its event source mapping"
+  role        = aws_iam_role.this.arn
 
   handler       = "rabbitmq_consumer.handler.lambda_handler"
   runtime       = var.lambda_runtime
@@ -212,11 +213,14 @@ resource "aws_lambda_function" "this" {
 
 # Lambda cannot change a mapping's VIRTUAL_HOST in place, and the provider sends VIRTUAL_HOST
 # again with every change of the source access configuration: a new virtual host or a new
-# credentials secret therefore replaces the mapping (replace_triggered_by below).
+# credentials secret therefore replaces the mapping (replace_triggered_by below). So does a new
+# consumer user name: the secret keeps its ARN but names another user, and a new mapping's
+# poller reads it afresh instead of whenever it would next look.
 resource "terraform_data" "event_source_access" {
   input = {
     virtual_host = var.virtual_host
     secret_arn   = aws_secretsmanager_secret.consumer.arn
+    username     = var.consumer_username
   }
 }
 

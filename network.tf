@@ -2,6 +2,11 @@
 # Private mode (publicly_accessible = false): nothing here exists for a public broker
 ################################################################################
 
+# EC2 accepts only a-zA-Z0-9, spaces and ._-:/()#,@[]+=&;{}!$* in security group and rule
+# descriptions (no apostrophe; CreateSecurityGroup and IpRange in the EC2 API Reference), and
+# the provider does not check them at plan time. The descriptions here interpolate only the
+# name prefix (letters, digits, hyphens) and CIDR blocks (validated in variables.tf).
+
 # The subnets, read to check at plan time that they are in vpc_id and in distinct zones
 # (preconditions on aws_mq_broker.this).
 data "aws_subnet" "broker" {
@@ -47,23 +52,23 @@ resource "aws_vpc_security_group_egress_rule" "broker_amqps_self" {
 }
 
 resource "aws_vpc_security_group_egress_rule" "broker_to_endpoints" {
-  count = local.private && var.create_vpc_endpoints ? 1 : 0
+  count = length(local.vpc_endpoint_services) > 0 ? 1 : 0
 
   security_group_id            = aws_security_group.broker[0].id
-  description                  = "HTTPS from the Lambda poller network interfaces to the Lambda and Secrets Manager endpoints"
+  description                  = "HTTPS from the Lambda poller network interfaces to the interface VPC endpoints of this deployment"
   ip_protocol                  = "tcp"
   from_port                    = 443
   to_port                      = 443
   referenced_security_group_id = aws_security_group.endpoints[0].id
 }
 
-# Without the endpoints above, the poller reaches Lambda and Secrets Manager through what the
-# VPC already has (a NAT gateway, or endpoints of its own): HTTPS out, and nothing else.
+# Whatever the poller needs that no endpoint here provides, it reaches through what the VPC
+# already has (a NAT gateway, or endpoints of its own): HTTPS out, and nothing else.
 resource "aws_vpc_security_group_egress_rule" "broker_https_out" {
-  count = local.private && !var.create_vpc_endpoints ? 1 : 0
+  count = local.private && length(setsubtract(local.poller_services, local.vpc_endpoint_services)) > 0 ? 1 : 0
 
   security_group_id = aws_security_group.broker[0].id
-  description       = "HTTPS from the Lambda poller network interfaces to Lambda and Secrets Manager through the VPC's NAT gateway or existing endpoints"
+  description       = "HTTPS from the Lambda poller network interfaces to AWS services through a NAT gateway or endpoints of the VPC"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
@@ -87,25 +92,53 @@ resource "aws_vpc_security_group_ingress_rule" "broker_clients" {
   cidr_ipv4         = each.value.cidr
 }
 
-# Interface endpoints, so the poller reaches Lambda and Secrets Manager without a NAT gateway.
-# The Lambda guide ("Process Amazon MQ messages with Lambda", network configuration): an endpoint
-# for Lambda, for Secrets Manager when the broker uses authentication, and for STS with ActiveMQ
-# only. Private DNS makes
-# the services' usual names resolve to them (the VPC needs DNS support and DNS hostnames).
+# Interface endpoints, so that the poller (and the admin functions, admin_functions.tf) reach
+# AWS without a NAT gateway; private DNS makes the services' usual names resolve to them.
+#
+# Which services the poller needs is not settled by AWS's own pages: the Lambda guide ("Process
+# Amazon MQ messages with Lambda", network configuration) lists Lambda, Secrets Manager with
+# authentication, and STS for ActiveMQ only; its current translations and the 2022 guide list
+# Lambda, STS and Secrets Manager unqualified. So STS too, by default: a missing endpoint shows
+# only as a mapping that never consumes, and STS costs about $7 a month per zone. A VPC that
+# already has one of them with private DNS must leave it out of vpc_endpoint_services: a second
+# one for the same service fails ("conflicting DNS domain", terraform-provider-aws #17535). The
+# plan cannot find such endpoints: provider 5.100 has no data source that lists a VPC's endpoints
+# without failing when there are none (aws_vpc_endpoint fails then; the plural aws_vpc_endpoints
+# of later versions is not in 5.100).
+locals {
+  poller_services       = ["lambda", "secretsmanager", "sts"]
+  vpc_endpoint_services = local.private ? var.vpc_endpoint_services : toset([])
+}
+
+# The VPC, read to check at plan time that private DNS can work there (precondition on the
+# endpoints' security group).
+data "aws_vpc" "this" {
+  count = local.private ? 1 : 0
+  id    = var.vpc_id
+}
+
 resource "aws_security_group" "endpoints" {
-  count = local.private && var.create_vpc_endpoints ? 1 : 0
+  count = length(local.vpc_endpoint_services) > 0 ? 1 : 0
 
   name_prefix = "${local.name}-endpoints-"
-  description = "Interface VPC endpoints used by the Lambda poller of broker ${local.name}-broker"
+  description = "Interface VPC endpoints used by the Lambda poller and the admin functions of broker ${local.name}-broker"
   vpc_id      = var.vpc_id
 
   lifecycle {
     create_before_destroy = true
+
+    # The endpoints (below, created with this group) use private DNS, which needs both VPC
+    # attributes (CreateVpcEndpoint, PrivateDnsEnabled, EC2 API Reference): checked here, once,
+    # rather than by an apply that fails after the broker, half an hour in.
+    precondition {
+      condition     = data.aws_vpc.this[0].enable_dns_support && data.aws_vpc.this[0].enable_dns_hostnames
+      error_message = "The interface endpoints use private DNS, which needs DNS resolution and DNS hostnames on in vpc_id: turn both on (enable_dns_support and enable_dns_hostnames of the VPC), or set vpc_endpoint_services = [] and reach AWS through a NAT gateway."
+    }
   }
 }
 
 resource "aws_vpc_security_group_ingress_rule" "endpoints_from_poller" {
-  count = local.private && var.create_vpc_endpoints ? 1 : 0
+  count = length(local.vpc_endpoint_services) > 0 ? 1 : 0
 
   security_group_id            = aws_security_group.endpoints[0].id
   description                  = "HTTPS from the Lambda poller network interfaces (broker security group)"
@@ -116,7 +149,7 @@ resource "aws_vpc_security_group_ingress_rule" "endpoints_from_poller" {
 }
 
 resource "aws_vpc_endpoint" "this" {
-  for_each = local.private && var.create_vpc_endpoints ? toset(["lambda", "secretsmanager"]) : toset([])
+  for_each = local.vpc_endpoint_services
 
   vpc_id              = var.vpc_id
   service_name        = "com.amazonaws.${var.region}.${each.key}"

@@ -47,8 +47,10 @@ resource "aws_secretsmanager_secret_rotation" "users" {
     automatically_after_days = var.credential_rotation_days
   }
 
-  # The secret holds the bootstrap's value before anything rotates it.
-  depends_on = [aws_lambda_invocation.bootstrap, aws_iam_role_policy.admin]
+  # The secret holds the bootstrap's value before anything rotates it; Secrets Manager checks the
+  # invoke permission when rotation is configured, and the function needs its role's policy for
+  # the testSecret step it runs then.
+  depends_on = [aws_lambda_invocation.bootstrap, aws_iam_role_policy.admin, aws_lambda_permission.rotation]
 }
 
 # The four rotation steps on the users' secrets (the AWS example policy for a rotation function,

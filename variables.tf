@@ -151,6 +151,12 @@ variable "consumer_username" {
   }
 }
 
+variable "consumer_configure_permission" {
+  description = "Also grant the consumer user configure on its queue (the bootstrap applies it). AWS does not document whether Lambda's poller declares the queue passively (no permission needed) or not (configure needed): keep false unless make verify or the mapping reports EVENT_SOURCE_AUTHZ_ERROR."
+  type        = bool
+  default     = false
+}
+
 variable "publisher_username" {
   description = "RabbitMQ user of scripts/send.py, created by the bootstrap with write permission on the default exchange only. 2-100 characters: letters, digits, '-', '.', '_'."
   type        = string
@@ -246,10 +252,28 @@ variable "subnet_ids" {
   }
 }
 
+variable "vpc_endpoint_services" {
+  description = "Private mode only: the interface VPC endpoints (with private DNS) to create in subnet_ids, so that the event source mapping's poller and the admin functions reach AWS without a NAT gateway: any of \"lambda\", \"secretsmanager\" and \"sts\" (about $7 a month each per availability zone). Leave out a service whose endpoint the VPC already has with private DNS (a second one fails: conflicting DNS domain); [] when a NAT gateway reaches all three."
+  type        = set(string)
+  default     = ["lambda", "secretsmanager", "sts"]
+
+  validation {
+    condition     = length(setsubtract(var.vpc_endpoint_services, ["lambda", "secretsmanager", "sts"])) == 0
+    error_message = "vpc_endpoint_services may hold only \"lambda\", \"secretsmanager\" and \"sts\" (what the poller and the admin functions call): e.g. [\"lambda\", \"secretsmanager\", \"sts\"], or [] behind a NAT gateway."
+  }
+}
+
+# Replaced by vpc_endpoint_services; declared only so that an old setting fails the plan instead of
+# being ignored with a warning (Terraform only warns about values for undeclared variables).
 variable "create_vpc_endpoints" {
-  description = "Private mode only: create interface VPC endpoints for Lambda and Secrets Manager in subnet_ids, so the event source mapping's poller works without a NAT gateway. Set false if the VPC already has them or a NAT gateway."
+  description = "Removed: use vpc_endpoint_services ([] for false). Any value but null fails the plan."
   type        = bool
-  default     = true
+  default     = null
+
+  validation {
+    condition     = var.create_vpc_endpoints == null
+    error_message = "create_vpc_endpoints was replaced by vpc_endpoint_services: remove it, and set vpc_endpoint_services = [] where it was false, or list the endpoints the VPC lacks (\"lambda\", \"secretsmanager\", \"sts\")."
+  }
 }
 
 variable "broker_ingress_cidr_blocks" {

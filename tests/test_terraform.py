@@ -159,6 +159,8 @@ class Network:
     vpc_id: str
     subnets_by_zone: dict[str, list[str]]
     other_vpc_subnet: str
+    no_dns_hostnames_vpc: str  # DNS support on, DNS hostnames off (EC2's default for a new VPC)
+    no_dns_hostnames_subnet: str
 
 
 @dataclass
@@ -219,7 +221,9 @@ def harness(terraform: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             subnets.setdefault(REGION + zone, []).append(subnet["Subnet"]["SubnetId"])
         other_vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
         other = ec2.create_subnet(VpcId=other_vpc, CidrBlock="10.30.0.0/24", AvailabilityZone=REGION + "b")
-        network = Network(vpc_id, subnets, other["Subnet"]["SubnetId"])
+        no_dns_vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+        no_dns = ec2.create_subnet(VpcId=no_dns_vpc, CidrBlock="10.40.0.0/24", AvailabilityZone=REGION + "a")
+        network = Network(vpc_id, subnets, other["Subnet"]["SubnetId"], no_dns_vpc, no_dns["Subnet"]["SubnetId"])
         yield Harness(terraform, cli_config, endpoint, tmp, network)
 
 
@@ -271,6 +275,38 @@ def test_terraform_files_are_formatted(terraform: str) -> None:
         check=False,
     )
     assert proc.returncode == 0, f"run `terraform fmt -recursive`:\n{proc.stdout}{proc.stderr}"
+
+
+def admits(constraint: str, version: str) -> bool:
+    """Whether a Terraform version constraint of comparisons joined by commas admits `version`."""
+
+    def parts(text: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in text.split("."))
+
+    def padded(left: tuple[int, ...], right: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        width = max(len(left), len(right))
+        return left + (0,) * (width - len(left)), right + (0,) * (width - len(right))
+
+    compare = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<": lambda a, b: a < b, "<=": lambda a, b: a <= b}
+    for clause in constraint.split(","):
+        operator, bound = re.fullmatch(r"\s*(>=|<=|>|<)\s*([0-9.]+)\s*", clause).groups()  # type: ignore[union-attr]
+        if not compare[operator](*padded(parts(version), parts(bound))):
+            return False
+    return True
+
+
+def test_aws_provider_constraint_admits_the_tested_and_the_checked_versions() -> None:
+    """versions.tf admits 5.100 (tested here) and 6.x (checked against the upgrade guide), nothing older
+    or newer; docs/terraform.md says which is which."""
+    text = (REPO_ROOT / "versions.tf").read_text()
+    (constraint,) = re.findall(r'source\s*=\s*"hashicorp/aws"\s*\n\s*version\s*=\s*"([^"]+)"', text)
+    for version in ("5.100.0", "5.100.1", "6.0.0", "6.38.0", "6.99.9"):
+        assert admits(constraint, version), (constraint, version)
+    for version in ("5.99.1", "4.67.0", "7.0.0"):
+        assert not admits(constraint, version), (constraint, version)
+    docs = normalized((REPO_ROOT / "docs" / "terraform.md").read_text())
+    assert "5.100.0" in docs
+    assert "6.x" in docs
 
 
 def test_configuration_is_valid(workdir: TerraformWorkdir) -> None:
@@ -427,19 +463,73 @@ def test_plan_private_mode(harness: Harness, workdir: TerraformWorkdir) -> None:
     assert (self_rule["from_port"], self_rule["to_port"], self_rule["ip_protocol"]) == (5671, 5671, "tcp")
     endpoints = {k: v for k, v in resources.items() if k.startswith("aws_vpc_endpoint.this")}
     assert sorted(v["service_name"] for v in endpoints.values()) == [
-        f"com.amazonaws.{REGION}.{service}" for service in ("lambda", "secretsmanager")
+        f"com.amazonaws.{REGION}.{service}" for service in ("lambda", "secretsmanager", "sts")
     ]
     assert all(v["private_dns_enabled"] and v["vpc_endpoint_type"] == "Interface" for v in endpoints.values())
     assert all(sorted(v["subnet_ids"]) == sorted(variables["subnet_ids"]) for v in endpoints.values())
+    # Every AWS service the poller and the admin functions call has an endpoint: no HTTPS to anywhere.
+    assert not [address for address in resources if address.endswith("_https_out[0]")]
 
 
 def test_plan_private_mode_without_endpoints(harness: Harness, workdir: TerraformWorkdir) -> None:
-    plan = workdir.plan_json(private_mode(harness.network, create_vpc_endpoints=False), "private-no-endpoints")
+    plan = workdir.plan_json(private_mode(harness.network, vpc_endpoint_services=[]), "private-no-endpoints")
     resources = planned_resources(plan)
     assert "aws_security_group.broker[0]" in resources
     assert not [a for a in resources if a.startswith(("aws_vpc_endpoint.", "aws_security_group.endpoints"))]
     https_out = resources["aws_vpc_security_group_egress_rule.broker_https_out[0]"]  # through a NAT gateway
     assert (https_out["from_port"], https_out["to_port"], https_out["cidr_ipv4"]) == (443, 443, "0.0.0.0/0")
+
+
+def test_plan_private_mode_with_some_endpoints(harness: Harness, workdir: TerraformWorkdir) -> None:
+    """A VPC that already has Lambda and Secrets Manager endpoints with private DNS: only STS is created
+    (a second private-DNS endpoint for a service fails), and the poller and the admin functions reach
+    the others through HTTPS out."""
+    plan = workdir.plan_json(private_mode(harness.network, vpc_endpoint_services=["sts"]), "private-sts-only")
+    resources = planned_resources(plan)
+    endpoints = [v["service_name"] for k, v in resources.items() if k.startswith("aws_vpc_endpoint.this")]
+    assert endpoints == [f"com.amazonaws.{REGION}.sts"]
+    assert {
+        "aws_vpc_security_group_egress_rule.broker_to_endpoints[0]",
+        "aws_vpc_security_group_ingress_rule.endpoints_from_poller[0]",
+        "aws_vpc_security_group_egress_rule.broker_https_out[0]",
+        "aws_vpc_security_group_egress_rule.admin_https_out[0]",
+    } <= set(resources)
+    # The admin functions call Secrets Manager only, which has no endpoint here.
+    assert not [a for a in resources if a.startswith(("aws_vpc_security_group_egress_rule.admin_to_endpoints",))]
+    assert not [a for a in resources if a.startswith("aws_vpc_security_group_ingress_rule.endpoints_from_admin")]
+
+
+# EC2's character set for security group and rule descriptions (CreateSecurityGroup, IpRange and
+# UserIdGroupPair in the EC2 API Reference; tests/strict_aws.py refuses the rest).
+EC2_DESCRIPTION = re.compile(r"^[a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{0,255}$")
+
+LONGEST_NAMES = {
+    "name_prefix": "a" + "1-" * 15 + "z",  # 32 characters, the most variables.tf allows
+    "queue_name": "q" * 200,  # the most variables.tf allows
+    "consumer_username": "c" * 100,
+    "publisher_username": "p" * 100,
+    "monitoring_username": "m" * 100,
+    "virtual_host": "v" * 255,
+    "broker_ingress_cidr_blocks": ["10.8.0.0/16", "192.168.100.0/24"],
+}
+
+
+def test_descriptions_fit_aws_limits_for_every_allowed_input(harness: Harness, workdir: TerraformWorkdir) -> None:
+    """With the longest names the variables allow: every Lambda description within 256 characters,
+    every security group and rule description within EC2's length and character set (a name prefix
+    holds letters, digits and hyphens only; a CIDR block digits, dots and a slash)."""
+    variables = private_mode(harness.network, zones=3, deployment_mode="CLUSTER_MULTI_AZ", **LONGEST_NAMES)
+    resources = planned_resources(workdir.plan_json(variables, "longest-names"))
+    functions = {k: v["description"] for k, v in resources.items() if k.startswith("aws_lambda_function.")}
+    assert len(functions) == 4
+    assert {k: len(d) for k, d in functions.items() if len(d) > 256} == {}
+    groups = {
+        k: v["description"]
+        for k, v in resources.items()
+        if k.startswith(("aws_security_group.", "aws_vpc_security_group_"))
+    }
+    assert len(groups) >= 12
+    assert {k: d for k, d in groups.items() if not EC2_DESCRIPTION.match(d)} == {}
 
 
 # --------------------------------------------------------------------------------------------
@@ -570,6 +660,13 @@ VARIABLE_RULES: dict[str, Invalid] = {
     "public_with_client_cidrs": Invalid(
         {"broker_ingress_cidr_blocks": ["10.8.0.0/16"]}, "broker_ingress_cidr_blocks applies to private mode only"
     ),
+    "endpoint_service_unknown": Invalid(
+        lambda n: private_mode(n, vpc_endpoint_services=["lambda", "s3"]),
+        'vpc_endpoint_services may hold only "lambda", "secretsmanager" and "sts"',
+    ),
+    "create_vpc_endpoints_removed": Invalid(
+        {"create_vpc_endpoints": False}, "create_vpc_endpoints was replaced by vpc_endpoint_services"
+    ),
     "client_cidr_not_a_cidr": Invalid(
         lambda n: private_mode(n, broker_ingress_cidr_blocks=["10.8.0.0"]),
         "broker_ingress_cidr_blocks must hold IPv4 CIDR",
@@ -588,6 +685,10 @@ PRECONDITIONS: dict[str, Invalid] = {
     "subnet_of_another_vpc": Invalid(
         lambda n: {**private_mode(n), "subnet_ids": [n.other_vpc_subnet]},
         "Every subnet in subnet_ids must belong to vpc_id",
+    ),
+    "vpc_without_dns_hostnames": Invalid(
+        lambda n: {**private_mode(n), "vpc_id": n.no_dns_hostnames_vpc, "subnet_ids": [n.no_dns_hostnames_subnet]},
+        "The interface endpoints use private DNS, which needs DNS resolution and DNS hostnames on in vpc_id",
     ),
 }
 
@@ -646,7 +747,7 @@ def precondition_plans(harness: Harness, workdir: TerraformWorkdir) -> Iterator[
 
 
 @pytest.mark.parametrize("name", list(PRECONDITIONS))
-def test_subnets_are_checked_at_plan_time(name: str, precondition_plans: dict[str, Future[TerraformResult]]) -> None:
+def test_network_is_checked_at_plan_time(name: str, precondition_plans: dict[str, Future[TerraformResult]]) -> None:
     result = precondition_plans[name].result(timeout=600)
     assert result.returncode != 0, result.output[-3000:]
     assert errors_in(result) == ["Resource precondition failed"], result.output[-4000:]
@@ -745,32 +846,76 @@ def test_event_source_mapping_outlives_what_its_poller_uses(configuration: dict[
     }
 
 
-def test_bootstrap_runs_before_the_mapping_with_everything_it_applies(configuration: dict[str, Any]) -> None:
-    """The invocation's input names every value the bootstrap applies, so a change re-runs it; a
-    new version of its code re-runs it too; it waits for what the function needs."""
-    (invocation,) = [r for r in configuration["resources"] if r["address"] == "aws_lambda_invocation.bootstrap"]
-    references = set(invocation["expressions"]["input"]["references"])
-    assert {
-        "local.management_url",
-        "aws_secretsmanager_secret.broker.arn",
-        "aws_secretsmanager_secret.consumer.arn",
-        "aws_secretsmanager_secret.publisher.arn",
-        "aws_secretsmanager_secret.monitoring.arn",
-        "var.consumer_username",
-        "var.publisher_username",
-        "var.monitoring_username",
-        "var.queue_name",
-        "var.virtual_host",
-        "var.delivery_limit",
-    } <= references
-    assert "local.lambda_zip" in " ".join(invocation["expressions"]["triggers"]["references"])
+# The bootstrap function's whole configuration, from its environment (rabbitmq_admin reads it).
+BOOTSTRAP_ENVIRONMENT = {
+    "MANAGEMENT_URL",
+    "ADMIN_SECRET_ARN",
+    "CONSUMER_SECRET_ARN",
+    "PUBLISHER_SECRET_ARN",
+    "MONITORING_SECRET_ARN",
+    "CONSUMER_USERNAME",
+    "PUBLISHER_USERNAME",
+    "MONITORING_USERNAME",
+    "QUEUE_NAME",
+    "VIRTUAL_HOST",
+    "DELIVERY_LIMIT",
+    "CONSUMER_CONFIGURE_PERMISSION",
+}
+
+
+def test_bootstrap_runs_before_the_mapping_with_everything_it_applies(
+    configuration: dict[str, Any], default_plan: dict[str, Any], workdir: TerraformWorkdir
+) -> None:
+    """The bootstrap function's environment holds everything it applies; the invocation's input is a
+    trigger only, a hash of that environment and of the code, so a change of either re-runs it; it
+    refers to the function (updated first) and waits for what the function needs."""
+    resources = {r["address"]: r for r in configuration["resources"]}
+    invocation = resources["aws_lambda_invocation.bootstrap"]
+    assert set(invocation["expressions"]["input"]["references"]) == {
+        'local.admin_functions["bootstrap"].environment',
+        'local.admin_functions["bootstrap"]',
+        "local.admin_functions",
+        'local.lambda_zip["admin"].base64sha256',
+        'local.lambda_zip["admin"]',
+        "local.lambda_zip",
+    }
+    assert "triggers" not in invocation["expressions"]
+    assert "aws_lambda_function.admin" in " ".join(invocation["expressions"]["function_name"]["references"])
     assert {
         "aws_secretsmanager_secret_version.broker",
         "aws_iam_role_policy.admin",
         "aws_vpc_endpoint.this",
     } <= set(invocation["depends_on"])
-    (function,) = [r for r in configuration["resources"] if r["address"] == "aws_lambda_function.this"]
-    assert function["depends_on"] == ["aws_cloudwatch_log_group.this"]
+    assert resources["aws_lambda_function.this"]["depends_on"] == ["aws_cloudwatch_log_group.this"]
+
+    planned = planned_resources(default_plan)
+    bootstrap = planned['aws_lambda_function.admin["bootstrap"]']
+    assert bootstrap["timeout"] == 300
+    # Before the first apply the ARNs and the URL are unknown, so the plan holds the whole map as
+    # unknown: the configuration's own values, through the console.
+    environment = 'local.admin_functions["bootstrap"].environment'
+    assert set(workdir.console(f"keys({environment})")) == BOOTSTRAP_ENVIRONMENT
+    known = ["CONSUMER_USERNAME", "PUBLISHER_USERNAME", "MONITORING_USERNAME", "QUEUE_NAME", "VIRTUAL_HOST"]
+    known += ["DELIVERY_LIMIT", "CONSUMER_CONFIGURE_PERMISSION"]
+    assert workdir.console(f"{{ for name in {json.dumps(known)} : name => {environment}[name] }}") == {
+        "CONSUMER_USERNAME": "lambda-consumer",
+        "PUBLISHER_USERNAME": "publisher",
+        "MONITORING_USERNAME": "queue-metrics",
+        "QUEUE_NAME": "orders",
+        "VIRTUAL_HOST": "/",
+        "DELIVERY_LIMIT": "20",
+        "CONSUMER_CONFIGURE_PERMISSION": "false",
+    }
+
+
+def test_what_a_private_destroy_needs_outlives_it(configuration: dict[str, Any]) -> None:
+    """An admin function goes before its role's policy (in private mode Lambda removes its network
+    interfaces with the policy's EC2 permissions), and the rotation schedule is configured only once
+    Secrets Manager may invoke the rotation function."""
+    resources = {r["address"]: r for r in configuration["resources"]}
+    assert "aws_iam_role_policy.admin" in resources["aws_lambda_function.admin"]["depends_on"]
+    rotation = resources["aws_secretsmanager_secret_rotation.users"]
+    assert "aws_lambda_permission.rotation" in rotation["depends_on"]
 
 
 def test_what_needs_the_bootstrap_waits_for_it(configuration: dict[str, Any]) -> None:
@@ -900,11 +1045,19 @@ def plans_after_public_apply(workdir: TerraformWorkdir) -> dict[str, Any]:
         "-out=new-secret.tfplan",
     ).check()
     new_secret_plan = json.loads(workdir.run("show", "-json", "-no-color", "new-secret.tfplan").check().stdout)
+    configure = workdir.plan_json({**PUBLIC, "consumer_configure_permission": True}, "configure")
+    consumer = workdir.plan_json({**PUBLIC, "consumer_username": "lambda-reader"}, "consumer-username")
     handler = workdir.path / "src" / "rabbitmq_consumer" / "handler.py"
     handler.write_text(handler.read_text() + "\n# changed\n")
     change = workdir.plan_json({**PUBLIC, "batch_size": 500}, "change")
     new_hash = sha256_base64((workdir.path / "build" / "rabbitmq_consumer.zip").read_bytes())
+    admin_module = workdir.path / "src" / "rabbitmq_admin" / "__init__.py"
+    admin_module.write_text(admin_module.read_text() + "\n# changed\n")
+    admin_code = workdir.plan_json(PUBLIC, "admin-code")
     return {
+        "configure": configure,
+        "consumer_username": consumer,
+        "admin_code": admin_code,
         "unchanged": unchanged,
         "username": username,
         "password": password,
@@ -920,7 +1073,7 @@ def private_behind_nat(network: Network) -> dict[str, Any]:
     return private_mode(
         network,
         name_prefix="rmq-nat",
-        create_vpc_endpoints=False,
+        vpc_endpoint_services=[],
         engine_version="4.3",
         instance_type="mq.m7g.medium",
         credential_rotation_days=None,  # no rotation function, no schedule
@@ -1054,6 +1207,42 @@ def environment_of(harness: Harness, out: Mapping[str, Any]) -> dict[str, str]:
     return environment
 
 
+def assert_bootstrap_invoked_once(harness: Harness, deployment: Deployment, console_url: str) -> dict[str, str]:
+    """The bootstrap function's environment holds its whole configuration; it was invoked once, with a
+    trigger and no configuration: the hash of that environment and of the code it runs. Returns the
+    environment."""
+    out, variables = deployment.outputs, deployment.variables
+    lambda_ = harness.client("lambda")
+    bootstrap_environment = {
+        "MANAGEMENT_URL": console_url,
+        "ADMIN_SECRET_ARN": out["credentials_secret_arn"],
+        "CONSUMER_SECRET_ARN": out["consumer_secret_arn"],
+        "PUBLISHER_SECRET_ARN": out["publisher_secret_arn"],
+        "MONITORING_SECRET_ARN": out["monitoring_secret_arn"],
+        "CONSUMER_USERNAME": variables.get("consumer_username", "lambda-consumer"),
+        "PUBLISHER_USERNAME": variables.get("publisher_username", "publisher"),
+        "MONITORING_USERNAME": variables.get("monitoring_username", "queue-metrics"),
+        "QUEUE_NAME": variables.get("queue_name", "orders"),
+        "VIRTUAL_HOST": variables.get("virtual_host", "/"),
+        "DELIVERY_LIMIT": str(variables.get("delivery_limit", 20)),
+        "CONSUMER_CONFIGURE_PERMISSION": str(variables.get("consumer_configure_permission", False)).lower(),
+    }
+    # Invoked once, with a trigger and no configuration: the hash of the environment and the code the
+    # function runs with (Terraform's jsonencode: sorted keys, no spaces).
+    bootstrap = lambda_.get_function_configuration(FunctionName=out["bootstrap_function_name"])
+    assert bootstrap["Timeout"] == 300
+    hashed = json.dumps(
+        {"code": bootstrap["CodeSha256"], "environment": bootstrap["Environment"]["Variables"]},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    invocations = [i.payload for i in strict_aws.INVOCATIONS if i.function_name == out["bootstrap_function_name"]]
+    assert invocations == [{"trigger": hashlib.sha256(hashed.encode()).hexdigest()}]
+    assert bootstrap["Environment"]["Variables"] == bootstrap_environment
+    return bootstrap_environment
+
+
 def assert_admin_functions(harness: Harness, deployment: Deployment) -> None:
     """The bootstrap, metrics and rotation functions: one stdlib package, a role each with exactly
     its secrets; the bootstrap invoked once with everything it applies; the metrics function on a
@@ -1063,28 +1252,13 @@ def assert_admin_functions(harness: Harness, deployment: Deployment) -> None:
     out, variables = deployment.outputs, deployment.variables
     prefix = variables["name_prefix"]
     (instance,) = harness.client("mq").describe_broker(BrokerId=out["broker_id"])["BrokerInstances"]
-    invocations = [i.payload for i in strict_aws.INVOCATIONS if i.function_name == out["bootstrap_function_name"]]
-    assert invocations == [
-        {
-            "management_url": instance["ConsoleURL"],
-            "admin_secret_arn": out["credentials_secret_arn"],
-            "consumer_secret_arn": out["consumer_secret_arn"],
-            "publisher_secret_arn": out["publisher_secret_arn"],
-            "monitoring_secret_arn": out["monitoring_secret_arn"],
-            "consumer_username": variables.get("consumer_username", "lambda-consumer"),
-            "publisher_username": variables.get("publisher_username", "publisher"),
-            "monitoring_username": variables.get("monitoring_username", "queue-metrics"),
-            "queue": variables.get("queue_name", "orders"),
-            "vhost": variables.get("virtual_host", "/"),
-            "delivery_limit": variables.get("delivery_limit", 20),
-        }
-    ]
+    lambda_ = harness.client("lambda")
+    queue = variables.get("queue_name", "orders")
+    bootstrap_environment = assert_bootstrap_invoked_once(harness, deployment, instance["ConsoleURL"])
     user_secrets = [out["consumer_secret_arn"], out["publisher_secret_arn"], out["monitoring_secret_arn"]]
     admin_secret = out["credentials_secret_arn"]
     rotation = variables.get("credential_rotation_days", 30) is not None
     private = variables.get("publicly_accessible") is False
-    lambda_ = harness.client("lambda")
-    queue = variables.get("queue_name", "orders")
 
     secret_statements: dict[str, dict[str, tuple[list[str], list[str]]]] = {
         "bootstrap": {
@@ -1107,7 +1281,7 @@ def assert_admin_functions(harness: Harness, deployment: Deployment) -> None:
             ),
         }
     environments = {
-        "bootstrap": None,
+        "bootstrap": bootstrap_environment,
         "metrics": {
             "MANAGEMENT_URL": instance["ConsoleURL"],
             "MONITORING_SECRET_ARN": out["monitoring_secret_arn"],
@@ -1321,6 +1495,54 @@ def assert_nothing_left(harness: Harness, prefix: str) -> None:
     ]
 
 
+def assert_replans_after_public_apply(deployment: Deployment) -> None:
+    """What the plans after the public apply (plans_after_public_apply) would change, and why."""
+    # Applied again, nothing changes (no drift between what is sent and what is read back, with
+    # a double that, like AWS, never returns the broker's users).
+    unchanged = deployment.plans["unchanged"]
+    assert unchanged.returncode == 0, unchanged.output[-4000:]
+
+    # Users are set at creation only: a new admin username or password changes nothing at all
+    # (neither the broker nor the secret, which would then disagree with the broker).
+    for change in ("username", "password"):
+        result = deployment.plans[change]
+        assert result.returncode == 0, f"{change}: {result.output[-4000:]}"
+
+    # A new credentials secret replaces the mapping (the provider would re-send VIRTUAL_HOST).
+    secret = {c["address"]: c for c in deployment.plans["new_secret"]["resource_changes"]}
+    assert secret["aws_lambda_event_source_mapping.this"]["change"]["actions"] == ["delete", "create"]
+    assert secret["aws_lambda_event_source_mapping.this"]["action_reason"] == "replace_by_triggers"
+
+    # A new virtual host replaces the mapping and runs the bootstrap again; nothing else is replaced.
+    vhost = actions(deployment.plans["vhost"])
+    assert vhost["aws_lambda_event_source_mapping.this"] == ["delete", "create"]
+    reasons = {c["address"]: c.get("action_reason") for c in deployment.plans["vhost"]["resource_changes"]}
+    assert reasons["aws_lambda_event_source_mapping.this"] == "replace_by_triggers"
+    replaced = sorted(address for address, a in vhost.items() if "delete" in a)
+    assert replaced == ["aws_lambda_event_source_mapping.this", "aws_lambda_invocation.bootstrap"]  # runs again
+
+    # A new bootstrap setting or admin code updates the function and invokes it again; a new consumer
+    # user name also replaces the mapping, whose poller then reads the secret afresh.
+    for plan in ("configure", "consumer_username", "admin_code"):
+        planned = actions(deployment.plans[plan])
+        assert planned['aws_lambda_function.admin["bootstrap"]'] == ["update"], plan
+        assert planned["aws_lambda_invocation.bootstrap"] == ["delete", "create"], plan
+    changed = {c["address"]: c for c in deployment.plans["configure"]["resource_changes"]}
+    variables_after = changed['aws_lambda_function.admin["bootstrap"]']["change"]["after"]["environment"][0]
+    assert variables_after["variables"]["CONSUMER_CONFIGURE_PERMISSION"] == "true"
+    assert actions(deployment.plans["configure"])["aws_lambda_event_source_mapping.this"] == ["no-op"]
+    renamed = {c["address"]: c for c in deployment.plans["consumer_username"]["resource_changes"]}
+    assert renamed["aws_lambda_event_source_mapping.this"]["change"]["actions"] == ["delete", "create"]
+    assert renamed["aws_lambda_event_source_mapping.this"]["action_reason"] == "replace_by_triggers"
+
+    # A batch size is changed in place; a code change redeploys the function (source hash).
+    changes = {c["address"]: c["change"] for c in deployment.plans["change"]["resource_changes"]}
+    assert changes["aws_lambda_event_source_mapping.this"]["actions"] == ["update"]
+    assert changes["aws_lambda_event_source_mapping.this"]["after"]["batch_size"] == 500
+    assert changes["aws_lambda_function.this"]["actions"] == ["update"]
+    assert changes["aws_lambda_function.this"]["after"]["source_code_hash"] == deployment.plans["new_hash"]
+
+
 def test_apply_and_destroy_public_default(harness: Harness, deployments: dict[str, Future[Deployment]]) -> None:
     """The documented flow (defaults, plus an alarm email): apply, inspect, re-plan, destroy."""
     deployment = applied(deployments, "public")
@@ -1356,36 +1578,7 @@ def test_apply_and_destroy_public_default(harness: Harness, deployments: dict[st
     assert_alarms(harness, deployment, out["alarm_topic_arn"], poller_alarm=True)
     assert_dashboard(harness, deployment)
 
-    # Applied again, nothing changes (no drift between what is sent and what is read back, with
-    # a double that, like AWS, never returns the broker's users).
-    unchanged = deployment.plans["unchanged"]
-    assert unchanged.returncode == 0, unchanged.output[-4000:]
-
-    # Users are set at creation only: a new admin username or password changes nothing at all
-    # (neither the broker nor the secret, which would then disagree with the broker).
-    for change in ("username", "password"):
-        result = deployment.plans[change]
-        assert result.returncode == 0, f"{change}: {result.output[-4000:]}"
-
-    # A new credentials secret replaces the mapping (the provider would re-send VIRTUAL_HOST).
-    secret = {c["address"]: c for c in deployment.plans["new_secret"]["resource_changes"]}
-    assert secret["aws_lambda_event_source_mapping.this"]["change"]["actions"] == ["delete", "create"]
-    assert secret["aws_lambda_event_source_mapping.this"]["action_reason"] == "replace_by_triggers"
-
-    # A new virtual host replaces the mapping and runs the bootstrap again; nothing else is replaced.
-    vhost = actions(deployment.plans["vhost"])
-    assert vhost["aws_lambda_event_source_mapping.this"] == ["delete", "create"]
-    reasons = {c["address"]: c.get("action_reason") for c in deployment.plans["vhost"]["resource_changes"]}
-    assert reasons["aws_lambda_event_source_mapping.this"] == "replace_by_triggers"
-    replaced = sorted(address for address, a in vhost.items() if "delete" in a)
-    assert replaced == ["aws_lambda_event_source_mapping.this", "aws_lambda_invocation.bootstrap"]  # runs again
-
-    # A batch size is changed in place; a code change redeploys the function (source hash).
-    changes = {c["address"]: c["change"] for c in deployment.plans["change"]["resource_changes"]}
-    assert changes["aws_lambda_event_source_mapping.this"]["actions"] == ["update"]
-    assert changes["aws_lambda_event_source_mapping.this"]["after"]["batch_size"] == 500
-    assert changes["aws_lambda_function.this"]["actions"] == ["update"]
-    assert changes["aws_lambda_function.this"]["after"]["source_code_hash"] == deployment.plans["new_hash"]
+    assert_replans_after_public_apply(deployment)
 
     destroy(deployment)
     assert_nothing_left(harness, "rmq-public")
@@ -1447,7 +1640,7 @@ def test_apply_and_destroy_private_cluster(harness: Harness, deployments: dict[s
         if e["State"].lower() != "deleted"
     ]
     assert sorted(e["ServiceName"] for e in endpoints) == [
-        f"com.amazonaws.{REGION}.{s}" for s in ("lambda", "secretsmanager")
+        f"com.amazonaws.{REGION}.{s}" for s in ("lambda", "secretsmanager", "sts")
     ]
     for endpoint in endpoints:
         assert endpoint["VpcEndpointType"] == "Interface"
