@@ -10,9 +10,9 @@ and verify.py shows whether the mapping still consumes.
 RotateSecret without RotationLambdaARN and RotationRules "starts a rotation with the values
 already stored in the secret", asynchronously; while AWSPENDING is on a version AWSCURRENT is
 not on, the next RotateSecret fails ("assumes that a previous rotation request is still in
-progress") (Secrets Manager API Reference, RotateSecret,
-https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html). So a
-rotation is finished when its version is AWSCURRENT and no other version holds AWSPENDING.
+progress") (Secrets Manager API Reference, RotateSecret, as the AWS CLI reference quotes it:
+https://docs.aws.amazon.com/goto/cli2/secretsmanager-2017-10-17/RotateSecret). So a rotation is
+finished when its version is AWSCURRENT and no other version holds AWSPENDING.
 """
 
 from __future__ import annotations
