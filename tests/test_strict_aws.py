@@ -1038,6 +1038,19 @@ def observe_invocation_recorded(w: World) -> None:
     assert (answer["StatusCode"], answer.get("FunctionError"), answer["Payload"].read()) == (200, None, b"{}")
     assert strict_aws.INVOCATIONS[before:] == [strict_aws.Invocation(w.function_name, {"queue": "orders"})]
 
+    # A registered effect runs with the payload and the invoked function's own environment.
+    seen: list[tuple[Any, dict[str, str]]] = []
+    handler = "effect.lambda_handler"
+    function = w.lambda_.create_function(
+        **w.function_request(Handler=handler, Environment={"Variables": {"QUEUE_NAME": "orders"}})
+    )
+    strict_aws.INVOCATION_EFFECTS[handler] = lambda payload, environment: seen.append((payload, dict(environment)))
+    try:
+        w.lambda_.invoke(FunctionName=function["FunctionName"], Payload=b'{"trigger": "t"}')
+    finally:
+        del strict_aws.INVOCATION_EFFECTS[handler]
+    assert seen == [({"trigger": "t"}, {"QUEUE_NAME": "orders"})]
+
 
 def observe_function_vpc(w: World) -> None:
     vpc_id = w.ec2.describe_subnets(SubnetIds=[w.subnets[0]])["Subnets"][0]["VpcId"]
