@@ -35,7 +35,7 @@ ORDERINGS = {
 }
 
 
-@pytest.fixture(autouse=True, params=ORDERINGS.values(), ids=ORDERINGS.keys())
+@pytest.fixture(autouse=True, params=list(ORDERINGS.values()), ids=list(ORDERINGS))
 def ordering(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Ordering:
     """Every test of this module once per ordering: `process_batch` here is the policy run that way."""
     monkeypatch.setitem(globals(), "process_batch", functools.partial(batch.process_batch, ordering=request.param))
