@@ -30,7 +30,7 @@ lint: $(VENV)/.installed validate  ## ruff, mypy, and the Terraform checks of va
 
 validate: $(VENV)/.installed  ## terraform fmt -check, and the shipped root *.tf loaded by init and validate
 	terraform fmt -check -recursive
-	$(BIN)/pytest -q -p no:cacheprovider tests/test_terraform.py -k "formatted or is_valid or unmodified"
+	$(BIN)/pytest -q -p no:cacheprovider tests/terraform/test_terraform.py -k "formatted or is_valid or unmodified"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

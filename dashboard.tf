@@ -5,7 +5,7 @@
 # Body syntax: CloudWatch API Reference, "Dashboard Body Structure and Syntax"
 # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html).
 # A 24-column grid, three rows of three widgets; docs/dashboard.svg is drawn from this body
-# (tests/test_terraform.py checks that it still is).
+# (tests/terraform/test_terraform.py checks that it still is).
 locals {
   queue_dimensions = ["VirtualHost", var.virtual_host, "Queue", var.queue_name]
   dlq_dimensions   = ["VirtualHost", var.virtual_host, "Queue", "${var.queue_name}.dlq"]

@@ -22,7 +22,7 @@ resource "aws_iam_role" "this" {
 }
 
 data "aws_iam_policy_document" "execution" {
-  #checkov:skip=CKV_AWS_111:Only two statements have Resource "*": PollerNetworkInterfaces (the EC2 network-interface actions the Lambda guide lists for Amazon MQ mappings; Describe* has no resource-level permissions and the interfaces do not exist in advance) and WriteTraces (X-Ray writes, no resource-level permissions). All others are scoped to one resource; tests/test_terraform.py enforces it.
+  #checkov:skip=CKV_AWS_111:Only two statements have Resource "*": PollerNetworkInterfaces (the EC2 network-interface actions the Lambda guide lists for Amazon MQ mappings; Describe* has no resource-level permissions and the interfaces do not exist in advance) and WriteTraces (X-Ray writes, no resource-level permissions). All others are scoped to one resource; tests/terraform/test_terraform.py enforces it.
   #checkov:skip=CKV_AWS_356:Same two statements as for CKV_AWS_111: the poller's EC2 network-interface actions and the X-Ray write actions. Every other statement names its resource.
 
   # The event source mapping's poller looks up the broker's endpoints, subnets and security

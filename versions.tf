@@ -3,7 +3,7 @@ terraform {
   required_version = ">= 1.11"
 
   # The one required_providers block of this module (Terraform refuses a second one in another
-  # file). hashicorp/aws: 5.100.0 is the version the tests run (tests/test_terraform.py); 6.x
+  # file). hashicorp/aws: 5.100.0 is the version the tests run (tests/terraform/test_terraform.py); 6.x
   # was checked, not run, against the provider's version 6 upgrade guide and its 6.0.0 changelog
   # for every resource, data source and argument used here (docs/terraform.md lists them).
   # random and archive generate the broker password and the Lambda package on the deployer's

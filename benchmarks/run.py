@@ -26,7 +26,7 @@ from rabbitmq_tools.broker import BrokerUnavailable, local_broker
 from throughput import p6_lanes
 
 ROOT = Path(__file__).resolve().parent.parent
-# docs/performance.md reports medians of this many runs (tests/test_packaging.py checks).
+# docs/performance.md reports medians of this many runs (tests/project/test_packaging.py checks).
 DEFAULT_REPEAT = 7
 # What docs/performance.md shows, rewritten only with --update; a plain run writes to build/.
 TRACKED_RESULTS = ROOT / "benchmarks" / "results.json"

@@ -26,9 +26,12 @@ from support import MOTO_REGION, RotationFunction
 
 @pytest.fixture(autouse=True)
 def _restore_environment() -> Iterator[None]:
-    """The command-line runner sets variables for the handler; keep them out of other tests."""
+    """The command-line runner sets variables for the handler; keep them out of other tests. And
+    boto3's default session, which the product's clients use, caches the credentials it first
+    found: each test starts without one, as each command and each Lambda environment does."""
     with mock.patch.dict(os.environ):
         yield
+    boto3.DEFAULT_SESSION = None
 
 
 @pytest.fixture(scope="session")

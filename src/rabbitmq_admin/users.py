@@ -31,7 +31,7 @@ user without it: a user of the same name is someone else's account. One exceptio
 made before the marker existed: an unmarked user that holds a password one of our secrets holds
 was made by us (nobody else has that password), and is adopted (`made_by_us`). A tag RabbitMQ
 does not know grants nothing: the consumer and the publisher still cannot use the management
-API (tests/test_permissions.py).
+API (tests/admin/test_permissions.py).
 """
 
 from __future__ import annotations

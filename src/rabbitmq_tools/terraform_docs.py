@@ -5,7 +5,7 @@ in terraform-docs' markdown-table format, between its BEGIN_TF_DOCS/END_TF_DOCS 
 
 The terraform_docs pre-commit hook produces the same tables with terraform-docs itself (see
 .terraform-docs.yml); this script does it where terraform-docs is not installed, and
-tests/test_readme.py checks that docs/terraform.md agrees with the configuration either way.
+tests/project/test_readme.py checks that docs/terraform.md agrees with the configuration either way.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The stand-in providers (tests/stand_in_providers): Terraform sees the real providers' schemas,
+"""The stand-in providers (tests/support/stand_in_providers): Terraform sees the real providers' schemas,
 and a real init/apply/plan/destroy behaves as the real providers do.
 
 The expected tables below are written from the real providers' source, not from the stand-ins:
@@ -21,10 +21,11 @@ from typing import Any
 
 import bcrypt
 import pytest
-from stand_in_providers.archive_provider import glob_regex
-from stand_in_providers.mirror import build_mirror, cli_config_text
-from stand_in_providers.random_provider import keepers_require_replace, override_special_requires_replace
-from terraform_harness import HarnessError, TerraformWorkdir, find_aws_provider_mirror
+
+from support.stand_in_providers.archive_provider import glob_regex
+from support.stand_in_providers.mirror import build_mirror, cli_config_text
+from support.stand_in_providers.random_provider import keepers_require_replace, override_special_requires_replace
+from support.terraform_harness import HarnessError, TerraformWorkdir, find_aws_provider_mirror
 
 pytestmark = pytest.mark.terraform
 

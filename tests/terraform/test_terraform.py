@@ -2,9 +2,9 @@
 
 What runs here: `terraform fmt`, `init` from local provider mirrors (hashicorp/aws, and stand-ins
 for hashicorp/random and hashicorp/archive with the real providers' schema: see
-tests/stand_in_providers), `validate`, `plan` for the defaults, the example tfvars, a 4.x
+tests/support/stand_in_providers), `validate`, `plan` for the defaults, the example tfvars, a 4.x
 cluster and private mode, one failing plan per rule the configuration enforces, `apply` /
-`destroy` of three deployments against a moto server made as strict as AWS (tests/strict_aws.py),
+`destroy` of three deployments against a moto server made as strict as AWS (tests/support/strict_aws.py),
 re-plans after apply, checkov, and checks over the configuration as Terraform parses it.
 
 No product file is swapped, skipped or rewritten: a working copy holds every root *.tf file
@@ -12,11 +12,11 @@ byte for byte, plus test-only `*_override.tf` files (the AWS endpoints; where a 
 a value such as a bad password), and a test fails if any product file is not loaded.
 
 What is NOT covered offline:
-- real AWS behaviour beyond the rules in tests/strict_aws.py: moto starts no broker and runs no
+- real AWS behaviour beyond the rules in tests/support/strict_aws.py: moto starts no broker and runs no
   event source mapping poller, so permissions, networking, private DNS and teardown timing are
   untested; the public Powertools layers are accepted by pattern, not by existence;
 - the real hashicorp/random and hashicorp/archive binaries (their schema is compared in
-  tests/test_stand_in_providers.py), the aws provider versions other than the mirror's
+  tests/terraform/test_stand_in_providers.py), the aws provider versions other than the mirror's
   (5.100.0), and Terraform versions other than the one installed.
 """
 
@@ -38,9 +38,11 @@ from typing import Any, TypeVar, cast
 
 import boto3
 import pytest
-import strict_aws
-from stand_in_providers.mirror import build_mirror
-from terraform_harness import (
+
+from rabbitmq_tools.dashboard_picture import render_svg
+from support import strict_aws
+from support.stand_in_providers.mirror import build_mirror
+from support.terraform_harness import (
     REPO_ROOT,
     HarnessError,
     TerraformResult,
@@ -53,8 +55,6 @@ from terraform_harness import (
     product_files,
     write_cli_config,
 )
-
-from rabbitmq_tools.dashboard_picture import render_svg
 
 pytestmark = pytest.mark.terraform
 
@@ -500,7 +500,7 @@ def test_plan_private_mode_with_some_endpoints(harness: Harness, workdir: Terraf
 
 
 # EC2's character set for security group and rule descriptions (CreateSecurityGroup, IpRange and
-# UserIdGroupPair in the EC2 API Reference; tests/strict_aws.py refuses the rest).
+# UserIdGroupPair in the EC2 API Reference; tests/support/strict_aws.py refuses the rest).
 EC2_DESCRIPTION = re.compile(r"^[a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{0,255}$")
 
 LONGEST_NAMES = {

@@ -39,7 +39,7 @@ from rabbitmq_tools.bootstrap import BrokerSetup
 from rabbitmq_tools.local_event_source_mapping import FAILURE_MODES, LocalEventSourceMapping, MappingSettings
 from rabbitmq_tools.publisher import ConfirmedPublisher
 from support import drain, message_count, order, runner_process, url_via
-from tcp_proxy import TcpProxy
+from support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.fault_injection, pytest.mark.integration]
 

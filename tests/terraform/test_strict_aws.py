@@ -1,4 +1,4 @@
-"""The moto double refuses every request that breaks one of the AWS rules in tests/strict_aws.py.
+"""The moto double refuses every request that breaks one of the AWS rules in tests/support/strict_aws.py.
 
 Each rule in `strict_aws.RULES` has refusal cases here (a test fails when a rule has none, or a
 case names no rule), each sending a request through boto3 that breaks the rule and asserting
@@ -20,11 +20,12 @@ from typing import Any, cast
 
 import boto3
 import pytest
-import strict_aws
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from strict_aws import BEHAVIOURS, RULES
-from terraform_harness import moto_server
+
+from support import strict_aws
+from support.strict_aws import BEHAVIOURS, RULES
+from support.terraform_harness import moto_server
 
 pytestmark = pytest.mark.terraform
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
-from unittest import mock
 from urllib.parse import unquote, urlsplit
 
 import boto3
@@ -20,9 +18,8 @@ import pika.exceptions
 import pytest
 from botocore.stub import Stubber
 
-from local_http import LocalServer, json_answer
 from rabbitmq_admin import bootstrap_handler
-from rabbitmq_admin.bootstrap_handler import TRIGGER, Settings, lambda_handler
+from rabbitmq_admin.bootstrap_handler import TRIGGER, Settings
 from rabbitmq_admin.errors import AdminError
 from rabbitmq_admin.management import ManagementClient
 from rabbitmq_admin.secrets_manager import SecretsManager, SecretsManagerError, SecretValueNotFound
@@ -30,9 +27,10 @@ from rabbitmq_admin.topology import Topology
 from rabbitmq_admin.users import MARKER_TAG, generate_password, holds_password
 from rabbitmq_tools.broker import LocalBroker
 from support import MOTO_REGION, wait_for
+from support.admin_functions import ROLES, environment_for, invoke
+from support.local_http import LocalServer, json_answer
 
 REGION = MOTO_REGION
-ROLES = ("consumer", "publisher", "monitoring")
 
 
 # --- Secrets Manager through boto3 ------------------------------------------------------------
@@ -112,40 +110,6 @@ def test_secrets_manager_faults_name_the_fix(aws: Any, monkeypatch: pytest.Monke
 
 
 # --- lambda_handler: moto's Secrets Manager and the real broker ----------------------------
-
-
-def environment_for(broker: LocalBroker, aws: Any, queue: str, admin_password: str | None = None) -> dict[str, str]:
-    """The bootstrap function's environment, as Terraform sets it, for a queue on the broker:
-    the admin's secret holds the admin's credentials, the users' secrets nothing yet."""
-    parts = urlsplit(broker.url)
-    admin = {"username": unquote(parts.username or ""), "password": admin_password or unquote(parts.password or "")}
-    secrets = {
-        role: aws.create_secret(
-            Name=f"{queue}-{role}", **({"SecretString": json.dumps(admin)} if role == "admin" else {})
-        )["ARN"]
-        for role in ("admin", *ROLES)
-    }
-    return {
-        "MANAGEMENT_URL": broker.management_url,
-        "ADMIN_SECRET_ARN": secrets["admin"],
-        **{f"{role.upper()}_SECRET_ARN": secrets[role] for role in ROLES},
-        **{f"{role.upper()}_USERNAME": f"{queue}-{role}" for role in ROLES},
-        "QUEUE_NAME": queue,
-        "VIRTUAL_HOST": "/",
-        "DELIVERY_LIMIT": "3",
-        "CONSUMER_CONFIGURE_PERMISSION": "false",
-    }
-
-
-def invoke(environment: dict[str, str], event: Any = None) -> dict[str, Any]:
-    """Run the function with that environment, as Terraform invokes it (the event holds a trigger
-    value only, unless given)."""
-    with mock.patch.dict(os.environ, environment):
-        result: dict[str, Any] = lambda_handler(
-            {TRIGGER: "code-and-environment-hash"} if event is None else event, None
-        )
-    json.dumps(result)  # what Lambda returns must be JSON
-    return result
 
 
 def secret_value(aws: Any, arn: str) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from rabbitmq_tools.local_event_source_mapping import (
     main,
 )
 from support import Worker, drain, json_properties, message_count, order, publish, runner_process, url_via, wait_for
-from tcp_proxy import TcpProxy
+from support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
 

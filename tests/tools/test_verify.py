@@ -30,7 +30,6 @@ import pika
 import pika.exceptions
 import pytest
 from moto import mock_aws
-from strict_aws import extend_moto
 
 from rabbitmq_admin import metrics, rotation
 from rabbitmq_admin.errors import AdminError
@@ -50,6 +49,7 @@ from rabbitmq_tools.local_event_source_mapping import (
 )
 from rabbitmq_tools.project import EXAMPLE_MESSAGE
 from support import drain, wait_for
+from support.strict_aws import extend_moto
 
 REGION = "eu-west-1"
 NAME = "verify-test"

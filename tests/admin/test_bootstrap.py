@@ -39,8 +39,8 @@ from rabbitmq_tools import bootstrap as bootstrap_command
 from rabbitmq_tools.bootstrap import BrokerSetup
 from rabbitmq_tools.broker import LocalBroker
 from support import message_count, publish, wait_for
-from tcp_proxy import TcpProxy
-from tls import self_signed_certificate, server_context
+from support.tcp_proxy import TcpProxy
+from support.tls import self_signed_certificate, server_context
 
 # --- units: the policy's place, passwords, URLs ---------------------------------------------
 

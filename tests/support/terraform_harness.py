@@ -4,10 +4,10 @@ The root *.tf files are copied unmodified; the tests only add what a user's mach
 
 - **Providers**: hashicorp/aws from a local filesystem mirror (found here), and hashicorp/random
   and hashicorp/archive, which cannot be downloaded here, from stand-in providers with the real
-  providers' schema and behaviour (tests/stand_in_providers). The harness writes its own
+  providers' schema and behaviour (tests/support/stand_in_providers). The harness writes its own
   Terraform CLI configuration naming both mirrors.
 - **AWS**: a test-only `moto_override.tf` points the aws provider at a moto server in this
-  process, made as strict as AWS on the rules the configuration relies on (tests/strict_aws.py).
+  process, made as strict as AWS on the rules the configuration relies on (tests/support/strict_aws.py).
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stand_in_providers.mirror import cli_config_text
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from support.stand_in_providers.mirror import cli_config_text
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = REPO_ROOT / "src" / "rabbitmq_consumer"
 # The Lambda packages the configuration zips (local.lambda_packages in main.tf).
 LAMBDA_PACKAGES = ("rabbitmq_consumer", "rabbitmq_admin")
@@ -298,7 +299,7 @@ def make_variables_workdir(destination: Path, terraform: str, cli_config: Path) 
 
 
 # --------------------------------------------------------------------------------------------
-# Moto: a server in this process, as strict as AWS (tests/strict_aws.py)
+# Moto: a server in this process, as strict as AWS (tests/support/strict_aws.py)
 # --------------------------------------------------------------------------------------------
 
 
@@ -346,7 +347,8 @@ def store_user_credentials(endpoint: str) -> Callable[[Any, Mapping[str, str]], 
 def moto_server() -> Iterator[str]:
     """A moto server on a free loopback port, extended by `extend_moto`; yields its URL."""
     from moto.server import ThreadedMotoServer
-    from strict_aws import INVOCATION_EFFECTS, extend_moto
+
+    from support.strict_aws import INVOCATION_EFFECTS, extend_moto
 
     with pytest.MonkeyPatch.context() as monkeypatch:
         extend_moto(monkeypatch)

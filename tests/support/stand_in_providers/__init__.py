@@ -12,7 +12,7 @@ shipped instead of on a copy with generators.tf swapped out.
 
 Sources: each schema is the real provider's, attribute for attribute, and the behaviour follows
 its code; the modules cite the file and tag each comes from (terraform-provider-random v3.7.2,
-terraform-provider-archive v2.7.1). tests/test_stand_in_providers.py compares the schemas
+terraform-provider-archive v2.7.1). tests/terraform/test_stand_in_providers.py compares the schemas
 Terraform sees with tables written from those sources.
 
 Limits: no import of `random_password`, no tar.gz archives, and the zip bytes (hence hashes)

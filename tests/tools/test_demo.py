@@ -16,7 +16,7 @@ from rabbitmq_admin.management import ManagementClient
 from rabbitmq_tools import demo
 from rabbitmq_tools.broker import LocalBroker
 from support import ROOT
-from tcp_proxy import TcpProxy
+from support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
 

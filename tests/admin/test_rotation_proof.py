@@ -24,7 +24,6 @@ import boto3
 import pika
 import pika.exceptions
 import pytest
-from test_bootstrap_handler import environment_for, invoke
 
 from rabbitmq_admin import bootstrap_handler, rotation
 from rabbitmq_admin.management import ManagementClient
@@ -35,6 +34,7 @@ from rabbitmq_tools.credentials import from_secret, refused_by_broker
 from rabbitmq_tools.local_event_source_mapping import LocalEventSourceMapping, MappingSettings, Stats
 from rabbitmq_tools.publisher import ConfirmedPublisher, PublishResult
 from support import MOTO_REGION, RotationFunction, Worker, message_count
+from support.admin_functions import environment_for, invoke
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault_injection]
 

@@ -5,7 +5,7 @@ returns RabbitMQ users from DescribeBroker, knows no Amazon MQ event sources and
 layers. A Terraform apply that passes against such a double proves nothing about the first real
 apply. `RULES` lists every AWS refusal the configuration depends on, each with its source;
 `BEHAVIOURS` lists what AWS returns or does by itself where moto differs. `extend_moto` installs
-the moto patches that enforce both, and tests/test_strict_aws.py breaks every rule on purpose.
+the moto patches that enforce both, and tests/terraform/test_strict_aws.py breaks every rule on purpose.
 
 Sources marked "field report" are real error texts seen in public applies; "text unconfirmed"
 means AWS documents the rule but no public record of its exact error text was found, so the

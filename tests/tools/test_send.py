@@ -32,8 +32,8 @@ from rabbitmq_tools import publisher, send
 from rabbitmq_tools.bootstrap import BrokerSetup, write_credentials
 from rabbitmq_tools.publisher import ConfirmedPublisher, PublishResult, UnpublishableMessage
 from support import ROOT, Worker, drain, message_count, url_via, wait_for
-from tcp_proxy import TcpProxy
-from tls import self_signed_certificate, server_context
+from support.tcp_proxy import TcpProxy
+from support.tls import self_signed_certificate, server_context
 
 pytestmark = pytest.mark.integration
 

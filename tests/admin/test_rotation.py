@@ -14,7 +14,6 @@ import pika
 import pika.exceptions
 import pytest
 from botocore.exceptions import ClientError
-from test_bootstrap_handler import ROLES, environment_for, invoke
 
 from rabbitmq_admin import rotation
 from rabbitmq_admin.errors import AdminError
@@ -22,6 +21,7 @@ from rabbitmq_admin.management import ManagementClient
 from rabbitmq_admin.users import MARKER_TAG, alternate, generate_password
 from rabbitmq_tools.broker import LocalBroker
 from support import RotationFunction
+from support.admin_functions import ROLES, environment_for, invoke
 
 CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
 SCHEDULE = {"AutomaticallyAfterDays": 30}

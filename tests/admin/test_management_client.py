@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from local_http import Answer, LocalServer, json_answer, redirect
 from rabbitmq_admin import management
 from rabbitmq_admin.errors import AdminError
 from rabbitmq_admin.management import ManagementClient, redacted
-from tls import self_signed_certificate, server_context
+from support.local_http import Answer, LocalServer, json_answer, redirect
+from support.tls import self_signed_certificate, server_context
 
 pytestmark = pytest.mark.unit
 

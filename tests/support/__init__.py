@@ -23,9 +23,10 @@ import pytest
 from rabbitmq_admin.users import User
 from rabbitmq_tools.lambda_event import LOCAL_BROKER_ARN, build_event, build_record
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parent.parent
 ROOT = TESTS.parent
 EVENTS = TESTS / "events"
+HANDLERS = TESTS / "support" / "handlers"  # handler modules the local mapping's command loads by file
 EXAMPLE_ORDER: dict[str, Any] = json.loads((ROOT / "example-message.json").read_text())
 
 # The region of the moto server the rabbitmq_admin tests use (conftest.moto_session).
@@ -106,8 +107,8 @@ def runner_process(
     broker_url: str, queue: str, handler: str, env: dict[str, str], args: list[str]
 ) -> subprocess.Popen[str]:
     """The local event source mapping's command line in its own process (the installed
-    project's), running `handler`, the module.function of a module in tests/: the mapping
-    loads that module from its file."""
+    project's), running `handler`, the module.function of a module in tests/support/handlers/:
+    the mapping loads that module from its file."""
     module, _, function = handler.rpartition(".")
     return subprocess.Popen(
         [
@@ -118,7 +119,7 @@ def runner_process(
             "--url",
             broker_url,
             "--handler",
-            f"{TESTS / module}.{function}",
+            f"{HANDLERS / module}.{function}",
             *args,
         ],
         env={**os.environ, **env},
