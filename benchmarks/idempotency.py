@@ -1,10 +1,10 @@
 """P5: idempotent processing, our batch-level store against Powertools' per-record idempotency,
 against the same DynamoDB server over HTTP, in the same run.
 
-| id  | what                                                     | baseline                                     | target |
-|-----|----------------------------------------------------------|----------------------------------------------|--------|
-| P5  | batches of 100 new messages, the handler's batch policy  | Powertools `idempotent_function` per message | >= 5   |
-| P5r | the same, half of each batch completed before (a retry)  | the same                                     | info   |
+| id  | what                                                  | baseline                                     | target |
+|-----|-------------------------------------------------------|----------------------------------------------|--------|
+| P5  | batches of 100 new messages, the handler's policy     | Powertools `idempotent_function` per message | >= 5   |
+| P5r | the same, half of each batch completed before (retry) | the same                                     | info   |
 
 (Powertools with its `DynamoDBPersistenceLayer`, as its documentation shows it.)
 
