@@ -199,14 +199,14 @@ def rotation_function(
     monkeypatch: pytest.MonkeyPatch,
     request: pytest.FixtureRequest,
 ) -> RotationFunction:
-    """A function in moto's Lambda whose invocations run `rotation.lambda_handler` here. A failing
+    """A function in moto's Lambda whose invocations run `rotation_handler.lambda_handler` here. A failing
     step stops the rotation, as it stops Secrets Manager's (moto would go on to the next step), and
     RotateSecret answers RotationFailed with the step's message: a code of this double's own, since
     AWS's RotateSecret only starts the rotation, asynchronously (API Reference, RotateSecret)."""
     from moto.awslambda import models as lambda_models
     from moto.core.exceptions import JsonRESTError
 
-    from rabbitmq_admin import rotation
+    from rabbitmq_admin import rotation_handler
     from rabbitmq_admin.errors import AdminError
 
     iam = moto_session.client("iam", endpoint_url=moto_endpoint)
@@ -216,7 +216,7 @@ def rotation_function(
         FunctionName=name,
         Runtime="python3.13",
         Role=role,
-        Handler="rabbitmq_admin.rotation.lambda_handler",
+        Handler="rabbitmq_admin.rotation_handler.lambda_handler",
         Code={"ZipFile": b"PK\x05\x06" + bytes(18)},  # an empty zip: the code runs here
     )["FunctionArn"]
     function = RotationFunction(arn)
@@ -228,7 +228,7 @@ def rotation_function(
         function.invocations.append(event)
         if function.run:
             try:
-                rotation.lambda_handler(event, None)
+                rotation_handler.lambda_handler(event, None)
             except AdminError as exc:
                 raise JsonRESTError("RotationFailed", f"{event['Step']}: {exc}") from None
         return b"null"

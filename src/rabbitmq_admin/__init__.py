@@ -5,10 +5,13 @@ three Lambda functions built from this one package.
   mapping), and on a laptop through `scripts/bootstrap.py`, it applies the one definition of
   the queue topology (`topology`), the policy that holds the delivery limit and dead-lettering
   (`policy`), and the least-privilege users (`users`); `bootstrap.apply` does it idempotently.
-- `rotation`: the Secrets Manager rotation function of the consumer, publisher and monitoring
-  secrets (alternating users).
-- `metrics`: every minute, the work and dead-letter queues' depth, consumers and rates as
-  CloudWatch metrics, on every engine version.
+- `rotation_handler`: the Secrets Manager rotation function of the users' secrets (alternating
+  users, `rotation`); with Terraform's credential rotation only.
+- `metrics_handler`: every minute, the work and dead-letter queues' depth, consumers and rates as
+  CloudWatch metrics, on every engine version (`metrics`); with Terraform's monitoring only.
+
+Each function's entry point and settings are in its `<name>_handler` module, what it does in
+`<name>`.
 
 Python's standard library and the boto3 that every Lambda Python runtime includes (imported
 when Secrets Manager is first called), nothing from the other packages of the project: the

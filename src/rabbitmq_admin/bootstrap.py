@@ -5,24 +5,47 @@ changes nothing and reports nothing. What cannot be changed in place (a queue's 
 exchange's type) is never changed: a clash stops the run with the fix. Nor is a user that is
 not ours (`users.made_by_us`): that is someone else's account, never ours to take over.
 
-`prove` and `retire` serve a user's renaming (`bootstrap_handler`): the new user is proved on
+`prove` and `retire` serve a user's renaming (`bootstrap` below): the new user is proved on
 the broker before its secret names it, and the old one is deleted only once the secret no
 longer does, and only if it is ours.
+
+`bootstrap` is the whole run of the bootstrap function (`bootstrap_handler`, which reads its
+settings): a user's secret without a value gets a generated password, stored as {"username", "password"}
+before any user has it; a stored password is kept, so a second run changes nothing. A secret
+that names `<username>_clone` (or, for a `..._clone` username, the name without it) has been
+rotated (`rotation`): it is kept as it is, and that user is the one made or corrected. Writing
+the configured name back would change `<username>`'s password under whoever still holds the
+previous version, the very moment alternating users avoid.
+
+A secret that names another user (the user name changed in Terraform) is renamed in an order
+that never lets it name a user the broker lacks: the new user is made with the secret's password,
+its tags and permissions, and proved on the broker; then the secret names it; then the former
+user and its `_clone`, if ours, are deleted. A run that fails half-way leaves the secret naming
+a user that exists with that password, and the next run picks up where it stopped: it finds
+the former user in the secret's AWSPREVIOUS version once the secret names the new one.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import AdminError
 from .management import ManagementClient
 from .policy import work_queue_policy
+from .secrets_manager import SecretsManager, SecretValueNotFound, parse_credentials, read_credentials
 from .topology import DEAD_LETTER_EXCHANGE_TYPE, QUEUE_ARGUMENTS, Topology
-from .users import MARKER_TAG, User, alternate, holds_password, made_by_us, marked, tags_of
+from .users import MARKER_TAG, User, alternate, generate_password, holds_password, made_by_us, marked, tags_of
+
+if TYPE_CHECKING:
+    from .bootstrap_handler import Settings
 
 logger = logging.getLogger(__name__)
+
+# The users the bootstrap makes, each with its secret; "monitoring" only with the metrics function.
+ROLES = ("consumer", "publisher", "monitoring")
 
 
 def apply(client: ManagementClient, topology: Topology, users: Sequence[User]) -> list[str]:
@@ -178,3 +201,104 @@ def retire(
             continue
         client.delete("users", name)
         changed(f"deleted user {name!r}, a former {role} user name")
+
+
+def bootstrap(settings: Settings, secrets: SecretsManager, retry_for: float) -> dict[str, Any]:
+    """Store the users' credentials where missing, apply the topology and the users, finish a
+    renaming; return what changed. `retry_for`: how long to retry a broker not answering yet."""
+    topology = settings.topology
+    client = admin_client(secrets, settings.management_url, settings.admin_secret_arn, retry_for=retry_for)
+    changes: list[str] = []
+
+    def changed(line: str) -> None:
+        logger.info(line)
+        changes.append(line)
+
+    arns, configured = settings.secret_arns, settings.usernames
+    roles = list(arns)
+    current = {role: stored_credentials(secrets, arns[role], configured[role], changed) for role in roles}
+    previous = {role: previous_credentials(secrets, arns[role]) for role in roles}
+    # The user each secret names, or will name: a rotated secret's user is kept.
+    pairs = {role: (configured[role], alternate(configured[role])) for role in roles}
+    users = {
+        role: settings.user(
+            role, value["username"] if value["username"] in pairs[role] else configured[role], value["password"]
+        )
+        for role, value in current.items()
+    }
+    changes += apply(client, topology, list(users.values()))
+    keep = {name for user in users.values() for name in (user.name, alternate(user.name))}
+    for role, user in users.items():
+        value, before = current[role], previous[role]
+        if value["username"] != user.name:
+            # Renamed: the new user is on the broker with the secret's password (apply), proved
+            # there before the secret names it; only then does the former user go.
+            prove(client, user)
+            secrets.put_secret_string(arns[role], json.dumps({**value, "username": user.name}))
+            changed(f"stored user name {user.name!r} (was {value['username']!r}) in secret {arns[role]}")
+        passwords = [value["password"], *([before["password"]] if before else [])]
+        if before and before["username"] == alternate(user.name):
+            adopt(client, settings.user(role, before["username"], before["password"]), changed)
+        former = {
+            name
+            for found in (value, before)
+            if found and found["username"] not in (user.name, alternate(user.name))
+            for name in (found["username"], alternate(found["username"]))
+        }
+        retire(client, user, sorted(former - keep), passwords, changed)
+    logger.info("queue %r on vhost %r: %d change(s)", topology.queue, topology.vhost, len(changes))
+    return {
+        "changed": bool(changes),
+        "changes": changes,
+        "vhost": topology.vhost,
+        "queue": topology.queue,
+        "dead_letter_queue": topology.dead_letter_queue,
+        "policy": topology.policy_name,
+        "users": [user.name for user in users.values()],
+    }
+
+
+def admin_client(
+    secrets: SecretsManager, management_url: str, admin_secret_arn: str, retry_for: float
+) -> ManagementClient:
+    """The management API as the broker's admin, whose credentials the admin secret holds."""
+    admin_user, admin_password = read_credentials(secrets, admin_secret_arn, "admin")
+    return ManagementClient(
+        management_url,
+        admin_user,
+        admin_password,
+        retry_for=retry_for,
+        credentials_hint=f"the admin secret {admin_secret_arn} must hold the broker admin's user name and current "
+        "password",
+    )
+
+
+def stored_credentials(
+    secrets: SecretsManager, secret_arn: str, username: str, changed: Callable[[str], None]
+) -> dict[str, Any]:
+    """The value of the user's secret ({"username", "password"} and any other key), or, when it
+    has none, a generated password for `username`, stored there first."""
+    try:
+        return parse_credentials(secrets.get_secret_string(secret_arn), secret_arn)
+    except SecretValueNotFound:
+        pass
+    # Stored before any user has it: a run that fails later leaves a password that the next run
+    # finds and gives the user, never a user whose password is nowhere. Nothing reads the secret
+    # before the bootstrap has made its user: Terraform creates the mapping after the bootstrap.
+    value = {"username": username, "password": generate_password()}
+    secrets.put_secret_string(secret_arn, json.dumps(value))
+    changed(f"stored a generated password for user {username!r} in secret {secret_arn}")
+    return value
+
+
+def previous_credentials(secrets: SecretsManager, secret_arn: str) -> dict[str, Any] | None:
+    """The secret's AWSPREVIOUS value, if it has one that holds credentials: after a rotation the
+    `_clone` alternate's, after a renaming the former user's."""
+    try:
+        text = secrets.get_secret_string(secret_arn, version_stage="AWSPREVIOUS")
+    except SecretValueNotFound:
+        return None
+    try:
+        return parse_credentials(text, secret_arn)
+    except AdminError:  # not credentials: no user to find from it
+        return None

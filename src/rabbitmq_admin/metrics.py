@@ -1,4 +1,4 @@
-"""The queue-metrics Lambda function: `rabbitmq_admin.metrics.lambda_handler`.
+"""The queue metrics: what the queue-metrics function (`metrics_handler`) does every minute.
 
 Amazon MQ vends no per-queue CloudWatch metrics for RabbitMQ 4.x brokers, so an EventBridge
 schedule runs this function every minute. It reads each queue of QUEUES (the work queue and the
@@ -11,15 +11,6 @@ EMF: "Specification: Embedded metric format", Amazon CloudWatch User Guide,
 https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
 (on Lambda, "writing JSON to standard out in the embedded metric format is sufficient"; each
 document is one JSON object with no other data on its line; `_aws.Timestamp` is in milliseconds).
-
-Environment:
-    MANAGEMENT_URL          the broker's console URL (https://b-....mq.<region>.amazonaws.com),
-                            or http://127.0.0.1:15672 for a local broker
-    MONITORING_SECRET_ARN   {"username", "password"} of a user tagged `monitoring` whose only
-                            permissions are configure, write and read '^$' on VIRTUAL_HOST
-    VIRTUAL_HOST            the queues' vhost, such as "/"
-    QUEUES                  comma-separated queue names, such as "orders,orders.dlq"
-    METRICS_NAMESPACE       the CloudWatch namespace of the metrics
 
 Metrics per queue, with the dimensions VirtualHost and Queue: MessagesReady,
 MessagesUnacknowledged, Consumers (Count), PublishRate, DeliverRate (Count/Second; 0 when the
@@ -41,20 +32,19 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import urllib.error
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
-from .config import required
 from .errors import AdminError
 from .management import ManagementClient, reason_of
 from .secrets_manager import SecretsManager, read_credentials
 
-logger = logging.getLogger("rabbitmq_admin")
-logger.setLevel(logging.INFO)  # Lambda's root logger passes WARNING and above only
+if TYPE_CHECKING:
+    from .metrics_handler import Settings
+
+logger = logging.getLogger(__name__)
 
 DIMENSIONS = ("VirtualHost", "Queue")
 # Metric name -> (CloudWatch unit, the queue's field in the management API)
@@ -68,7 +58,6 @@ RATES = {
     "PublishRate": ("Count/Second", "publish_details"),
     "DeliverRate": ("Count/Second", "deliver_get_details"),
 }
-ENVIRONMENT = ("MANAGEMENT_URL", "MONITORING_SECRET_ARN", "VIRTUAL_HOST", "QUEUES", "METRICS_NAMESPACE")
 # Per request, and for retrying a broker that is not answering (`ManagementClient`), all
 # requests together: a run every minute ends within the function's timeout (50 s).
 TIMEOUT, RETRY_FOR = 10.0, 7.0
@@ -77,38 +66,6 @@ TIMEOUT, RETRY_FOR = 10.0, 7.0
 # every minute (each GetSecretValue is billed and is one more round trip). A refused login reads
 # the secret once more, since rotation may have changed the password.
 _credentials: dict[str, tuple[str, str]] = {}
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The function's environment, checked."""
-
-    management_url: str
-    secret_arn: str
-    vhost: str
-    queues: tuple[str, ...]
-    namespace: str
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        required(environ, ENVIRONMENT)
-        queues = tuple(dict.fromkeys(name.strip() for name in environ["QUEUES"].split(",") if name.strip()))
-        if not queues:
-            raise AdminError("QUEUES names no queue: give comma-separated queue names, such as orders,orders.dlq")
-        namespace = environ["METRICS_NAMESPACE"].strip()
-        # The spec's schema bounds a namespace to 1-255 characters; "AWS/" is AWS's own prefix.
-        if len(namespace) > 255 or namespace.startswith("AWS/"):
-            raise AdminError(
-                f"METRICS_NAMESPACE {namespace!r} is not a custom CloudWatch namespace: use at most 255 characters, "
-                "not starting with AWS/"
-            )
-        return cls(
-            management_url=environ["MANAGEMENT_URL"].strip(),
-            secret_arn=environ["MONITORING_SECRET_ARN"].strip(),
-            vhost=environ["VIRTUAL_HOST"],  # not stripped: a vhost's name is exact
-            queues=queues,
-            namespace=namespace,
-        )
 
 
 class LoginRefused(AdminError):
@@ -148,15 +105,6 @@ class MonitoringClient(ManagementClient):
             f"{self.vhost!r}, permissions configure '^$', write '^$', read '^$' (without any permission there the "
             "broker hides the vhost's queues from it)"
         )
-
-
-def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    """The EventBridge schedule's event carries nothing the function needs: it is ignored."""
-    try:
-        return publish(Settings.from_environment(), SecretsManager.from_environment())
-    except AdminError as exc:
-        logger.error("queue metrics failed: %s", exc)
-        raise
 
 
 def publish(settings: Settings, secrets: SecretsManager, clock: Callable[[], float] = time.time) -> dict[str, Any]:

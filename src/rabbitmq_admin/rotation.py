@@ -1,5 +1,5 @@
-"""The Secrets Manager rotation function of the consumer, publisher and monitoring secrets:
-`rabbitmq_admin.rotation.lambda_handler`.
+"""The rotation of the users' secrets, one step per invocation of the Secrets Manager rotation
+function (`rotation_handler`).
 
 Amazon MQ has no API to change a RabbitMQ user's password, and changing one in place leaves a
 moment when the broker and the secret disagree: a mapping whose poller reconnects then fails
@@ -34,29 +34,26 @@ lambdas: SecretsManagerRotationTemplate and the *RotationMultiUser functions):
 
 Each step may run more than once and does nothing the second time. setSecret and testSecret
 refuse the admin secret: an administrator's password is changed by hand (docs/security.md).
-Environment (`config`): MANAGEMENT_URL (the broker's console URL), ADMIN_SECRET_ARN (the admin's
-{"username", "password"}, read only) and what `SecretsManager.from_environment` reads.
-Passwords are never logged; a fault raises `AdminError`, one line naming the cause and the fix,
-and for a failed step how to clear the AWSPENDING label it may leave behind.
+The function's configuration: `rotation_handler`. Passwords are never logged; a fault raises
+`AdminError`, one line naming the cause and the fix, and for a failed step how to clear the
+AWSPENDING label it may leave behind.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Mapping
 from typing import Any
 
-from .bootstrap_handler import admin_client
+from .bootstrap import admin_client
 from .config import required
 from .errors import AdminError
 from .management import ManagementClient
 from .secrets_manager import SecretsManager, SecretValueNotFound, parse_credentials
 from .users import ADMINISTRATOR_TAG, MARKER_TAG, alternate, generate_password, holds_password, tags_of
 
-logger = logging.getLogger("rabbitmq_admin.rotation")
-logging.getLogger("rabbitmq_admin").setLevel(logging.INFO)  # Lambda's root logger passes WARNING and above only
+logger = logging.getLogger(__name__)
 
 CURRENT, PENDING = "AWSCURRENT", "AWSPENDING"
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
@@ -65,14 +62,6 @@ _TOPIC_PERMISSION_KEYS = ("exchange", "write", "read")
 # How long a step retries a broker that is not answering (`ManagementClient`): with one more
 # request's timeout (30 s) a step ends within the function's timeout (60 s).
 RETRY_FOR = 20.0
-
-
-def lambda_handler(event: dict[str, Any], context: Any) -> None:
-    try:
-        rotate(event, SecretsManager.from_environment(), os.environ)
-    except AdminError as exc:
-        logger.error("rotation failed: %s", exc)
-        raise
 
 
 def rotate(event: Mapping[str, Any], secrets: SecretsManager, environ: Mapping[str, str]) -> None:

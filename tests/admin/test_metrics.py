@@ -19,7 +19,8 @@ import pytest
 from rabbitmq_admin import metrics
 from rabbitmq_admin.errors import AdminError
 from rabbitmq_admin.management import ManagementClient
-from rabbitmq_admin.metrics import Settings, emf_document, lambda_handler, metric_values
+from rabbitmq_admin.metrics import emf_document, metric_values
+from rabbitmq_admin.metrics_handler import Settings, lambda_handler
 from rabbitmq_admin.secrets_manager import SecretsManager
 from rabbitmq_admin.topology import Topology
 from rabbitmq_admin.users import User, generate_password, monitoring

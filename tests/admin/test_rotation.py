@@ -15,7 +15,7 @@ import pika.exceptions
 import pytest
 from botocore.exceptions import ClientError
 
-from rabbitmq_admin import rotation
+from rabbitmq_admin import rotation, rotation_handler
 from rabbitmq_admin.errors import AdminError
 from rabbitmq_admin.management import ManagementClient
 from rabbitmq_admin.users import MARKER_TAG, alternate, generate_password
@@ -84,7 +84,9 @@ class Deployment:
         return token
 
     def step(self, role: str, token: str, step: str) -> None:
-        rotation.lambda_handler({"SecretId": self.secret(role), "ClientRequestToken": token, "Step": step}, None)
+        rotation_handler.lambda_handler(
+            {"SecretId": self.secret(role), "ClientRequestToken": token, "Step": step}, None
+        )
 
     def labels(self, role: str) -> dict[str, list[str]]:
         versions: dict[str, list[str]] = self.aws.describe_secret(SecretId=self.secret(role))["VersionIdsToStages"]
@@ -416,7 +418,9 @@ def test_the_checks_of_aws_templates(
 
     def step(token: str, name: str = "createSecret", **event: Any) -> str:
         with pytest.raises(AdminError) as refused:
-            rotation.lambda_handler({"SecretId": secret, "ClientRequestToken": token, "Step": name, **event}, None)
+            rotation_handler.lambda_handler(
+                {"SecretId": secret, "ClientRequestToken": token, "Step": name, **event}, None
+            )
         assert "\n" not in str(refused.value)
         return str(refused.value)
 
@@ -441,9 +445,9 @@ def test_the_checks_of_aws_templates(
     )
     # a version that is already AWSCURRENT: nothing to do, whatever the step
     for name in rotation.STEPS:
-        rotation.lambda_handler({"SecretId": secret, "ClientRequestToken": current, "Step": name}, None)
+        rotation_handler.lambda_handler({"SecretId": secret, "ClientRequestToken": current, "Step": name}, None)
     # createSecret needs no broker: it stores the alternate user with a new password
-    rotation.lambda_handler({"SecretId": secret, "ClientRequestToken": token, "Step": "createSecret"}, None)
+    rotation_handler.lambda_handler({"SecretId": secret, "ClientRequestToken": token, "Step": "createSecret"}, None)
     pending = json.loads(aws.get_secret_value(SecretId=secret, VersionId=token, VersionStage=PENDING)["SecretString"])
     assert pending["username"] == "orders-consumer_clone"
     assert len(pending["password"]) == 32

@@ -25,7 +25,7 @@ import pika
 import pika.exceptions
 import pytest
 
-from rabbitmq_admin import bootstrap_handler, rotation
+from rabbitmq_admin import bootstrap, rotation
 from rabbitmq_admin.management import ManagementClient
 from rabbitmq_admin.topology import dead_letter_queue_name
 from rabbitmq_admin.users import alternate
@@ -117,7 +117,7 @@ def deployment(
         yield done
     finally:
         # The queue_name fixture deletes the queue and the bootstrap's users; the clones are ours.
-        for role in bootstrap_handler.ROLES:
+        for role in bootstrap.ROLES:
             for user in (f"{queue_name}-{role}", alternate(f"{queue_name}-{role}")):
                 management.delete("users", user)
 

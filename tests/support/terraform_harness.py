@@ -322,11 +322,13 @@ def store_user_credentials(endpoint: str) -> Callable[[Any, Mapping[str, str]], 
     hold them."""
     import boto3
 
-    from rabbitmq_admin.bootstrap_handler import ROLES, stored_credentials
+    from rabbitmq_admin.bootstrap import stored_credentials
+    from rabbitmq_admin.bootstrap_handler import Settings
     from rabbitmq_admin.secrets_manager import SecretsManager
 
     def store(payload: Any, environment: Mapping[str, str]) -> None:
-        arns = {role: environment[f"{role.upper()}_SECRET_ARN"] for role in ROLES}
+        settings = Settings.from_environment(environment)  # the users this deployment has
+        arns = settings.secret_arns
         region = arns["consumer"].split(":")[3]
         secrets = SecretsManager(
             lambda: boto3.client(
@@ -338,7 +340,7 @@ def store_user_credentials(endpoint: str) -> Callable[[Any, Mapping[str, str]], 
             )
         )
         for role, arn in arns.items():
-            stored_credentials(secrets, arn, environment[f"{role.upper()}_USERNAME"], lambda line: None)
+            stored_credentials(secrets, arn, settings.usernames[role], lambda line: None)
 
     return store
 

@@ -31,7 +31,7 @@ import pika.exceptions
 import pytest
 from moto import mock_aws
 
-from rabbitmq_admin import metrics, rotation
+from rabbitmq_admin import metrics_handler, rotation_handler
 from rabbitmq_admin.errors import AdminError
 from rabbitmq_admin.management import ManagementClient
 from rabbitmq_admin.topology import Topology
@@ -64,8 +64,8 @@ ALARMS = {
 FAST = ["--poll-interval", "0.05"]
 DRILL_TIMEOUT = ["--timeout", "30"]
 NOWHERE = "amqp://guest:guest@127.0.0.1:1/"  # nothing listens there
-METRICS_HANDLER = "rabbitmq_admin.metrics.lambda_handler"
-ROTATION_HANDLER = "rabbitmq_admin.rotation.lambda_handler"
+METRICS_HANDLER = "rabbitmq_admin.metrics_handler.lambda_handler"
+ROTATION_HANDLER = "rabbitmq_admin.rotation_handler.lambda_handler"
 EMPTY_ZIP = b"PK\x05\x06" + bytes(18)  # the functions' code runs here
 
 
@@ -118,7 +118,7 @@ def run_functions_here(monkeypatch: pytest.MonkeyPatch, deployments: list[Deploy
     from moto.core.exceptions import JsonRESTError
 
     recorded = lambda_models.LambdaBackend.invoke
-    handlers = {METRICS_HANDLER: metrics.lambda_handler, ROTATION_HANDLER: rotation.lambda_handler}
+    handlers = {METRICS_HANDLER: metrics_handler.lambda_handler, ROTATION_HANDLER: rotation_handler.lambda_handler}
 
     def invoke(
         self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
