@@ -16,12 +16,12 @@ from moto.server import ThreadedMotoServer
 
 from rabbitmq_admin.management import ManagementClient
 from rabbitmq_admin.topology import Topology
-from rabbitmq_consumer import handler
+from rabbitmq_consumer import business_logic, handler
 from rabbitmq_consumer.dead_letters import JsonLinesSink
 from rabbitmq_tools.bootstrap import BrokerSetup
 from rabbitmq_tools.broker import BrokerUnavailable, LocalBroker, local_broker
 from rabbitmq_tools.local_event_source_mapping import LocalLambdaContext
-from support import MOTO_REGION, RotationFunction
+from support import MOTO_REGION, TESTS, RotationFunction, logic
 
 
 @pytest.fixture(autouse=True)
@@ -32,6 +32,15 @@ def _restore_environment() -> Iterator[None]:
     with mock.patch.dict(os.environ):
         yield
     boto3.DEFAULT_SESSION = None
+
+
+@pytest.fixture(autouse=True)
+def _template_business_logic(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside tests/example, the handler runs the tests' own business logic (support/logic.py), not
+    the example's: the template's tests hold whatever `business_logic.process` does (.ci/run
+    proves it with another `process`). A handler in another process installs it itself."""
+    if not request.node.path.is_relative_to(TESTS / "example"):
+        monkeypatch.setattr(business_logic, "process", logic.process)
 
 
 @pytest.fixture(scope="session")

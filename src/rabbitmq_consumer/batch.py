@@ -30,7 +30,7 @@ than being killed halfway.
 Whatever JSON stands in the event, each message is counted once, as processed, skipped or
 dead-lettered, or the invocation fails: with `InvalidEvent` for an event that is not a
 RabbitMQ event, or with the very exception business logic raised. Nothing here reads a
-field in a way that could raise in its place (tests/consumer/test_malformed_records.py).
+field in a way that could raise in its place (tests/consumer/test_bad_inputs.py).
 """
 
 from __future__ import annotations

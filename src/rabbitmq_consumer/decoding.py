@@ -6,7 +6,7 @@ asks for them (see `MessageProperties`).
 
 Whatever JSON value stands in a field, a record either decodes or raises `InvalidMessage`
 with a reason that names the field; an event that is not an Amazon MQ for RabbitMQ event at
-all raises `InvalidEvent`. Nothing else escapes (tests/consumer/test_malformed_records.py checks it
+all raises `InvalidEvent`. Nothing else escapes (tests/consumer/test_bad_inputs.py checks it
 with generated events).
 """
 

@@ -2,9 +2,10 @@
 
 Finds a broker ($RABBITMQ_URL, else RabbitMQ in Docker via Testcontainers, the `docker` extra),
 bootstraps a fresh queue through the broker's management API as `terraform apply` does in AWS
-(the topology, its policy, a consumer and a publisher user), publishes example-message.json
-and one invalid order as the publisher, runs the local event source mapping with the real
-Lambda handler as the consumer, shows what happened to each message, and deletes it all again.
+(the topology, its policy, a consumer and a publisher user), publishes the example's messages
+(`demo_messages`: example-message.json and an invalid order) as the publisher, runs the local
+event source mapping with the real Lambda handler as the consumer, shows what it expected of
+each message against what happened, and deletes it all again.
 
     python scripts/demo.py
 """
@@ -29,23 +30,23 @@ from rabbitmq_admin.topology import Topology
 from rabbitmq_consumer.config import DEFAULT_DELIVERY_LIMIT
 from rabbitmq_tools.bootstrap import BrokerSetup, reporting_changes
 from rabbitmq_tools.broker import BrokerUnavailable, LocalBroker, connection_parameters, local_broker, redact
+from rabbitmq_tools.demo_messages import DemoMessage, demo_messages
 from rabbitmq_tools.local_event_source_mapping import (
     LocalEventSourceMapping,
     MappingSettings,
     describe_connection_error,
     load_handler,
 )
-from rabbitmq_tools.project import EXAMPLE_MESSAGE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argparse.ArgumentParser(
         description="Run the whole pattern locally, no AWS account needed: bootstrap a fresh queue and its users "
-        "through the management API, publish example-message.json and an invalid order as the publisher, run the "
-        "local event source mapping with the Lambda handler as the consumer, show what happened to each message, "
-        "delete it all. The broker is $RABBITMQ_URL (its management API $RABBITMQ_MANAGEMENT_URL, else port 15672 "
-        "of its host), else a RabbitMQ in Docker via Testcontainers. Exit code 0 when both messages went where "
-        "they should.",
+        "through the management API, publish the example's messages (example-message.json and an invalid order, "
+        "from rabbitmq_tools/demo_messages.py) as the publisher, run the local event source mapping with the "
+        "Lambda handler as the consumer, show what was expected of each message against what happened, delete it "
+        "all. The broker is $RABBITMQ_URL (its management API $RABBITMQ_MANAGEMENT_URL, else port 15672 of its "
+        "host), else a RabbitMQ in Docker via Testcontainers. Exit code 0 when every message went where expected.",
     ).parse_args(argv)
     queue = f"orders-demo-{uuid.uuid4().hex[:8]}"
     os.environ.pop("DEAD_LETTER_QUEUE_URL", None)
@@ -77,22 +78,27 @@ def run_demo(broker: LocalBroker, queue: str, dead_letter_file: Path) -> int:
         )
         as_publisher = connection_parameters(broker.url, publisher.name, publisher.password)
         as_consumer = connection_parameters(broker.url, consumer.name, consumer.password)
-        good = json.loads(EXAMPLE_MESSAGE.read_text())
-        bad = {**good, "orderId": "ord-bad-total", "total": "1.00"}
+        messages = {f"demo-{number}": message for number, message in enumerate(demo_messages(), start=1)}
         with pika.BlockingConnection(as_publisher) as connection:
             channel = connection.channel()
             channel.confirm_delivery()
-            for order in (good, bad):
+            for message_id, message in messages.items():
                 properties = pika.BasicProperties(
-                    content_type="application/json", delivery_mode=2, message_id=order["orderId"]
+                    content_type="application/json", delivery_mode=2, message_id=message_id
                 )
-                channel.basic_publish("", queue, json.dumps(order).encode(), properties, mandatory=True)
-        print(f"2. published example-message.json and an order whose total is wrong as {publisher.name} (confirmed)")
+                channel.basic_publish("", queue, message.body, properties, mandatory=True)
+        print(
+            f"2. published as {publisher.name} (confirmed): "
+            + "; ".join(f"{message_id} {message.label}" for message_id, message in messages.items())
+        )
         print(f"3. running the local event source mapping with the Lambda handler as {consumer.name}; its logs:")
         mapping = LocalEventSourceMapping(
             as_consumer, MappingSettings(queue), load_handler("rabbitmq_consumer.handler.lambda_handler")
         )
-        stats = mapping.run(max_messages=2, idle_timeout=10)
+        stats = mapping.run(max_messages=len(messages), idle_timeout=10)
+        sys.stdout.flush()
+        print(f"4. {stats.line()}")
+        left = left_on_broker(connection_parameters(broker.url), topology)
     except AdminError as exc:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 1
@@ -101,15 +107,63 @@ def run_demo(broker: LocalBroker, queue: str, dead_letter_file: Path) -> int:
         return 1
     finally:
         remove(setup, client, made)
-    sys.stdout.flush()
-    print(f"4. {stats.line()}")
+    dead_letters = {}
     for line in dead_letter_file.read_text().splitlines() if dead_letter_file.exists() else []:
         letter = json.loads(line)
-        print(f"   dead letter: {letter['record']['basicProperties']['messageId']}: {letter['reason']}")
-    print("   (in AWS they go to the SQS dead-letter queue; here to a temporary file, removed now)")
-    ok = stats.messages == 2 and stats.dead_lettered == 1
-    print("demo " + ("succeeded: 1 order processed, 1 dead-lettered" if ok else "did not go as expected"))
-    return 0 if ok else 1
+        dead_letters[letter["record"]["basicProperties"]["messageId"]] = letter["reason"]
+    print("5. each message, what was expected and what happened:")
+    unexpected = []
+    for message_id, message in messages.items():
+        happened = outcome(message_id, dead_letters, left, topology)
+        expected = expectation(message)
+        as_expected = happened == "processed" if message.dead_letter_reason is None else happened.startswith(expected)
+        if not as_expected:
+            unexpected.append(message_id)
+        print(f"   {message_id} {message.label}")
+        print(f"      expected {expected}")
+        print(f"      happened {happened}" + ("" if as_expected else "   <- not as expected"))
+    print("   (in AWS dead letters go to the SQS dead-letter queue; here to a temporary file, removed now)")
+    if unexpected:
+        print(
+            f"demo failed: {', '.join(unexpected)} did not go where expected. If you changed business_logic.process, "
+            "change what the demo publishes and expects with it: src/rabbitmq_tools/demo_messages.py"
+        )
+        return 1
+    print(f"demo succeeded: each of the {len(messages)} messages went where expected")
+    return 0
+
+
+def expectation(message: DemoMessage) -> str:
+    if message.dead_letter_reason is None:
+        return "processed"
+    return f"dead-lettered: {message.dead_letter_reason}"
+
+
+def outcome(message_id: str, dead_letters: dict[str, str], left: dict[str, str], topology: Topology) -> str:
+    """What became of a message: dead-lettered by the handler (with its reason), left on the broker
+    (the invocations failed), or else acked by a successful invocation: processed."""
+    if message_id in dead_letters:
+        return f"dead-lettered: {dead_letters[message_id]}"
+    if message_id in left:
+        if left[message_id] == topology.dead_letter_queue:
+            return f"in {topology.dead_letter_queue}, past the delivery limit: every invocation failed (see the logs)"
+        return f"still on {topology.queue}: its invocations failed (see the logs)"
+    return "processed"
+
+
+def left_on_broker(parameters: pika.ConnectionParameters, topology: Topology) -> dict[str, str]:
+    """{message id: queue} of what is still on the work queue or its dead-letter queue (as the
+    admin: the consumer may not read the latter). The demo deletes both right after."""
+    left = {}
+    with pika.BlockingConnection(parameters) as connection:
+        channel = connection.channel()
+        for queue in (topology.queue, topology.dead_letter_queue):
+            while True:
+                method, properties, _ = channel.basic_get(queue, auto_ack=True)
+                if method is None:
+                    break
+                left[properties.message_id] = queue
+    return left
 
 
 def remove(setup: BrokerSetup, client: ManagementClient, made: list[str]) -> None:

@@ -25,7 +25,7 @@ from rabbitmq_admin.secrets_manager import SecretsManager
 from rabbitmq_admin.topology import Topology
 from rabbitmq_admin.users import User, generate_password, monitoring
 from rabbitmq_tools.broker import LocalBroker
-from support import MOTO_REGION, order, publish, refused, url_as, wait_for
+from support import MOTO_REGION, publish, refused, sample, url_as, wait_for
 
 REGION = MOTO_REGION
 NAMESPACE = "RabbitMQLambda/Test"
@@ -309,7 +309,7 @@ def test_the_metrics_are_what_the_broker_holds(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # GIVEN N messages on the work queue, K of them delivered to a consumer that has not acked them
-    publish(channel, topology.queue, (json.dumps(order()).encode() for _ in range(N)))
+    publish(channel, topology.queue, (json.dumps(sample()).encode() for _ in range(N)))
     consuming = connection.channel()
     consuming.basic_qos(prefetch_count=K)
     delivered: list[int] = []
@@ -465,7 +465,7 @@ def test_the_monitoring_user_reads_statistics_and_touches_no_message(
     channel: Any,
     management: ManagementClient,
 ) -> None:
-    publish(channel, topology.queue, [json.dumps(order()).encode()])
+    publish(channel, topology.queue, [json.dumps(sample()).encode()])
     # GIVEN the monitoring user's only permissions on '/': '^$', which matches no resource
     assert {
         key: value

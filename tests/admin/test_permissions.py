@@ -22,7 +22,7 @@ from rabbitmq_tools import send
 from rabbitmq_tools.bootstrap import BrokerSetup
 from rabbitmq_tools.broker import LocalBroker
 from rabbitmq_tools.local_event_source_mapping import LocalEventSourceMapping, MappingSettings
-from support import drain, json_properties, message_count, order, publish, refused, url_as, wait_for
+from support import drain, json_properties, message_count, publish, refused, sample, url_as, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -32,12 +32,12 @@ def test_the_mapping_runs_as_the_consumer(
 ) -> None:
     # GIVEN orders on the queue
     topology = broker_setup.topology
-    orders = [order() for _ in range(5)]
+    bodies = [sample() for _ in range(5)]
     publish(
         channel,
         topology.queue,
-        (json.dumps(o).encode() for o in orders),
-        lambda i: json_properties(orders[i]["orderId"]),
+        (json.dumps(b).encode() for b in bodies),
+        lambda i: json_properties(bodies[i]["id"]),
     )
     # WHEN the local event source mapping consumes as the consumer user
     as_consumer = pika.URLParameters(url_as(broker_url, broker_setup.consumer))

@@ -17,12 +17,12 @@ import pytest
 
 from rabbitmq_consumer import batch
 from rabbitmq_consumer.batch import SEQUENTIAL, Ordering, process_batch
-from rabbitmq_consumer.business_logic import process as process_order
 from rabbitmq_consumer.dead_letters import DeadLetter
 from rabbitmq_consumer.errors import DeadLetterError, InvalidMessage, RetryableError
 from rabbitmq_consumer.keys import parse_key
 from rabbitmq_consumer.messages import Message
-from support import event_of, order, record
+from support import event_of, record, sample
+from support.logic import process as process_sample
 
 pytestmark = pytest.mark.unit
 
@@ -31,7 +31,7 @@ logger = logging.getLogger("test_batch")
 ORDERINGS = {
     "sequential": SEQUENTIAL,
     "lanes by message id": Ordering(parse_key("message-id", "key"), 4),
-    "lanes by order id": Ordering(parse_key("json:orderId", "key"), 16),
+    "lanes by a JSON field": Ordering(parse_key("json:id", "key"), 16),
 }
 
 
@@ -56,17 +56,17 @@ class RecordingSink:
         self.sent.extend(dead_letters)
 
 
-def order_record(**changes: Any) -> dict[str, Any]:
-    value = order(**changes)
+def sample_record(sample_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    value = sample(sample_id, **fields)
     return record(
-        json.dumps(value).encode(), pika.BasicProperties(content_type="application/json", message_id=value["orderId"])
+        json.dumps(value).encode(), pika.BasicProperties(content_type="application/json", message_id=value["id"])
     )
 
 
 def test_all_valid_messages_are_processed() -> None:
     seen: list[Message] = []
     sink = RecordingSink()
-    result = process_batch(event_of([order_record() for _ in range(5)]), seen.append, sink, logger)
+    result = process_batch(event_of([sample_record() for _ in range(5)]), seen.append, sink, logger)
     assert len(seen) == 5
     assert sink.calls == 0
     assert result.summary() == {
@@ -79,18 +79,18 @@ def test_all_valid_messages_are_processed() -> None:
 
 
 def test_poison_messages_are_dead_lettered_and_the_batch_continues() -> None:
-    # GIVEN a batch with undecodable, invalid-JSON and invalid-order messages among good ones
-    good = [order_record(orderId=f"good-{i}") for i in range(3)]
-    bad_base64 = {**order_record(), "data": "%%%"}
+    # GIVEN a batch with undecodable, invalid-JSON and refused messages among good ones
+    good = [sample_record(f"good-{i}") for i in range(3)]
+    bad_base64 = {**sample_record(), "data": "%%%"}
     bad_json = record(b"{oops", pika.BasicProperties(content_type="application/json", message_id="bad-json"))
-    bad_order = order_record(orderId="bad-total", total="0.01")
-    records = [good[0], bad_base64, good[1], bad_json, bad_order, good[2]]
+    refused = sample_record("refused", reject="no such customer")
+    records = [good[0], bad_base64, good[1], bad_json, refused, good[2]]
     sink = RecordingSink()
     processed: list[str] = []
 
     def process(message: Message) -> None:
-        process_order(message)
-        processed.append(message.payload["orderId"])
+        process_sample(message)
+        processed.append(message.payload["id"])
 
     # WHEN the batch is processed
     result = process_batch(event_of(records, "orders", "prod"), process, sink, logger)
@@ -98,11 +98,11 @@ def test_poison_messages_are_dead_lettered_and_the_batch_continues() -> None:
     # THEN the good ones are processed, in order, and the three others are dead-lettered once, together
     assert processed == ["good-0", "good-1", "good-2"]
     assert sink.calls == 1
-    assert [d.record for d in sink.sent] == [bad_base64, bad_json, bad_order]
+    assert [d.record for d in sink.sent] == [bad_base64, bad_json, refused]
     reasons = [d.reason for d in sink.sent]
     assert "not valid base64" in reasons[0]
     assert "not valid JSON" in reasons[1]
-    assert "total: 0.01 does not equal" in reasons[2]
+    assert reasons[2] == "no such customer"
     assert all((d.queue, d.vhost) == ("orders", "prod") for d in sink.sent)
     assert result.summary()["queues"] == {"orders::prod": {"processed": 3, "deadLettered": 3, "skipped": 0}}
 
@@ -110,7 +110,7 @@ def test_poison_messages_are_dead_lettered_and_the_batch_continues() -> None:
 def test_dead_letter_keeps_the_original_record() -> None:
     bad = record(b"\x00binary", pika.BasicProperties(content_type="application/json", headers={"h": "v"}))
     sink = RecordingSink()
-    process_batch(event_of([bad]), process_order, sink, logger)
+    process_batch(event_of([bad]), process_sample, sink, logger)
     (letter,) = sink.sent
     as_json = json.loads(letter.to_json())
     assert as_json["record"] == bad
@@ -123,7 +123,7 @@ def test_dead_letter_keeps_the_original_record() -> None:
 @pytest.mark.parametrize("error", [RetryableError("database down"), RuntimeError("bug"), KeyError("x")])
 def test_other_failures_fail_the_invocation_and_dead_letter_nothing(error: Exception, ordering: Ordering) -> None:
     # GIVEN a poison message before a message whose processing fails transiently
-    records = [record(b"{oops"), order_record(), order_record()]
+    records = [record(b"{oops"), sample_record(), sample_record()]
     calls = 0
 
     def process(message: Message) -> None:
@@ -143,7 +143,7 @@ def test_other_failures_fail_the_invocation_and_dead_letter_nothing(error: Excep
 
 def test_a_failing_sink_fails_the_invocation() -> None:
     with pytest.raises(DeadLetterError, match="sink down"):
-        process_batch(event_of([record(b"{oops")]), process_order, RecordingSink(fail=True), logger)
+        process_batch(event_of([record(b"{oops")]), process_sample, RecordingSink(fail=True), logger)
 
 
 def test_invalid_message_from_business_logic_is_dead_lettered() -> None:
@@ -151,14 +151,14 @@ def test_invalid_message_from_business_logic_is_dead_lettered() -> None:
         raise InvalidMessage("refused by business logic")
 
     sink = RecordingSink()
-    result = process_batch(event_of([order_record()]), process, sink, logger)
+    result = process_batch(event_of([sample_record()]), process, sink, logger)
     assert [d.reason for d in sink.sent] == ["refused by business logic"]
     assert result.summary()["deadLettered"] == 1
 
 
 def test_empty_event() -> None:
     sink = RecordingSink()
-    result = process_batch(event_of([]), process_order, sink, logger)
+    result = process_batch(event_of([]), process_sample, sink, logger)
     assert result.summary() == {
         "messages": 0,
         "processed": 0,
@@ -175,7 +175,7 @@ def test_rejections_are_logged_with_ids(caplog: pytest.LogCaptureFixture) -> Non
     )
     with caplog.at_level(logging.DEBUG, logger="test_batch"):
         process_batch(
-            event_of([bad, {**bad, "data": "%"}, order_record(orderId="o-1")]), process_order, RecordingSink(), logger
+            event_of([bad, {**bad, "data": "%"}, sample_record("o-1")]), process_sample, RecordingSink(), logger
         )
     rejected = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert [(r.messageId, r.correlationId) for r in rejected] == [("m-1", "c-1"), ("m-1", "c-1")]  # type: ignore[attr-defined]
@@ -185,26 +185,26 @@ def test_rejections_are_logged_with_ids(caplog: pytest.LogCaptureFixture) -> Non
 
 def test_no_per_message_lines_above_debug(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="test_batch"):
-        process_batch(event_of([order_record() for _ in range(50)]), process_order, RecordingSink(), logger)
+        process_batch(event_of([sample_record() for _ in range(50)]), process_sample, RecordingSink(), logger)
     assert caplog.records == []
 
 
 def delivered_before(count: int, header: str = "x-delivery-count") -> dict[str, Any]:
-    value = order()
-    props = pika.BasicProperties(content_type="application/json", message_id=value["orderId"], headers={header: count})
+    value = sample()
+    props = pika.BasicProperties(content_type="application/json", message_id=value["id"], headers={header: count})
     return record(json.dumps(value).encode(), props, redelivered=count > 0)
 
 
 def test_failure_on_the_last_delivery_is_dead_lettered_and_the_batch_continues() -> None:
     # GIVEN a queue with delivery limit 3, and a batch whose first message is on its last delivery
     records = [delivered_before(3), delivered_before(3), delivered_before(1)]
-    crasher = json.loads(base64.b64decode(records[0]["data"]))["orderId"]
+    crasher = json.loads(base64.b64decode(records[0]["data"]))["id"]
     processed: list[str] = []
 
     def process(message: Message) -> None:
-        if message.payload["orderId"] == crasher:
-            raise RuntimeError("bug triggered by this order")
-        processed.append(message.payload["orderId"])
+        if message.payload["id"] == crasher:
+            raise RuntimeError("bug triggered by this message")
+        processed.append(message.payload["id"])
 
     sink = RecordingSink()
     # WHEN the batch is processed
@@ -212,7 +212,7 @@ def test_failure_on_the_last_delivery_is_dead_lettered_and_the_batch_continues()
     # THEN the failing message is dead-lettered with the error, and its batch-mates processed
     (letter,) = sink.sent
     assert letter.record == records[0]
-    assert letter.reason == "failed on its last delivery (4 of 4): RuntimeError: bug triggered by this order"
+    assert letter.reason == "failed on its last delivery (4 of 4): RuntimeError: bug triggered by this message"
     assert len(processed) == 2
     assert result.summary()["processed"] == 2
 
@@ -264,7 +264,7 @@ KINDS = {
 def kinds_batch(kinds: Sequence[str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
     records, ids = [], {}
     for kind in kinds:
-        value = order(orderId=kind)
+        value = sample(kind)
         props = pika.BasicProperties(
             content_type="application/json", message_id=kind, headers={"x-delivery-count": KINDS[kind][0]}
         )
@@ -295,10 +295,10 @@ def test_every_message_on_its_last_delivery_is_dead_lettered_before_the_invocati
     processed: list[str] = []
 
     def process(message: Message) -> None:
-        error = KINDS[message.payload["orderId"]][1]
+        error = KINDS[message.payload["id"]][1]
         if error is not None:
             raise error
-        processed.append(message.payload["orderId"])
+        processed.append(message.payload["id"])
 
     sink = RecordingSink()
     # WHEN the batch is processed
@@ -328,7 +328,7 @@ def test_a_failing_sink_still_fails_the_invocation_with_the_business_error(caplo
     records, _ = kinds_batch(["ok, last", "fails", "fails, last"])
 
     def process(message: Message) -> None:
-        error = KINDS[message.payload["orderId"]][1]
+        error = KINDS[message.payload["id"]][1]
         if error is not None:
             raise error
 
@@ -341,7 +341,7 @@ def test_processed_messages_going_back_on_their_last_delivery_are_named(caplog: 
     records, _ = kinds_batch(["ok, last", "fails"])
 
     def process(message: Message) -> None:
-        error = KINDS[message.payload["orderId"]][1]
+        error = KINDS[message.payload["id"]][1]
         if error is not None:
             raise error
 
@@ -356,12 +356,12 @@ def test_reasons_and_log_fields_quoting_payload_are_bounded(caplog: pytest.LogCa
     # GIVEN business logic that quotes a 1 MB field in its reasons and errors, and a record whose
     # message id is a 1 MB string
     huge = "x" * 1_000_000
-    refused = order_record(orderId="refused")
-    failing = order_record(orderId="failing")
+    refused = sample_record("refused")
+    failing = sample_record("failing")
     refused["basicProperties"]["correlationId"] = huge
 
     def process(message: Message) -> None:
-        if message.payload["orderId"] == "refused":
+        if message.payload["id"] == "refused":
             raise InvalidMessage(f"quantity: expected a positive integer, got {huge!r}")
         raise RetryableError(f"downstream refused {huge}")
 

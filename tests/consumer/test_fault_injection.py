@@ -38,7 +38,7 @@ from rabbitmq_tools import send
 from rabbitmq_tools.bootstrap import BrokerSetup
 from rabbitmq_tools.local_event_source_mapping import FAILURE_MODES, LocalEventSourceMapping, MappingSettings
 from rabbitmq_tools.publisher import ConfirmedPublisher
-from support import drain, message_count, order, runner_process, url_via
+from support import drain, message_count, runner_process, sample, url_via
 from support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.fault_injection, pytest.mark.integration]
@@ -50,20 +50,26 @@ def work_queue(bootstrap: Callable[..., BrokerSetup]) -> Topology:
     return bootstrap(delivery_limit=DEFAULT_DELIVERY_LIMIT).topology
 
 
-def publish_orders(broker_url: str, queue: str, count: int, poison_every: int = 0) -> tuple[list[str], dict[str, str]]:
-    """Publish `count` orders with unique ids; every `poison_every`-th one is poison (invalid
-    JSON or a wrong total, alternately). Returns all ids and {poison id: expected reason}."""
+def publish_messages(
+    broker_url: str, queue: str, count: int, poison_every: int = 0
+) -> tuple[list[str], dict[str, str]]:
+    """Publish `count` messages with unique ids; every `poison_every`-th one is poison (invalid
+    JSON, or one the business logic refuses, alternately). Returns all ids and {poison id:
+    expected reason}."""
     run = uuid.uuid4().hex[:8]
     ids = [f"{run}-{index:05d}" for index in range(count)]
     poison: dict[str, str] = {}
     bodies: list[bytes] = []
-    for index, order_id in enumerate(ids):
-        body = json.dumps(order(order_id)).encode()
+    for index, message_id in enumerate(ids):
+        body = json.dumps(sample(message_id)).encode()
         if poison_every and index % poison_every == poison_every - 1:
             if len(poison) % 2:
-                body, poison[order_id] = body[:-3], "body is not valid JSON"
+                body, poison[message_id] = body[:-3], "body is not valid JSON"
             else:
-                body, poison[order_id] = json.dumps(order(order_id, total="0.01")).encode(), "total: 0.01"
+                body, poison[message_id] = (
+                    json.dumps(sample(message_id, reject="injected poison")).encode(),
+                    ("injected poison"),
+                )
         bodies.append(body)
 
     def message(index: int) -> tuple[bytes, pika.BasicProperties]:
@@ -113,9 +119,9 @@ def test_transient_failures_and_poison_lose_nothing(
     report_figures: Callable[..., None],
     failure_mode: str,
 ) -> None:
-    # GIVEN 10,000 orders, 1% of them poison, and business logic that fails transiently in
+    # GIVEN 10,000 messages, 1% of them poison, and business logic that fails transiently in
     # about 10% of invocations, at a random message of the batch
-    ids, poison = publish_orders(broker_url, work_queue.queue, 10_000, poison_every=100)
+    ids, poison = publish_messages(broker_url, work_queue.queue, 10_000, poison_every=100)
     rng = random.Random(20261129)
     processed: list[str] = []
     original = business_logic.process
@@ -127,7 +133,7 @@ def test_transient_failures_and_poison_lose_nothing(
             raise RetryableError("injected: downstream unavailable")
         position[0] += 1
         original(message)
-        processed.append(message.payload["orderId"])
+        processed.append(message.payload["id"])
 
     def invocation(event: dict[str, Any], context: Any) -> Any:
         (records,) = event["rmqMessagesByQueue"].values()
@@ -159,7 +165,7 @@ def test_transient_failures_and_poison_lose_nothing(
     )
     assert lost == set()
     assert set(rejected) == set(poison)
-    assert all(expected in rejected[order_id] for order_id, expected in poison.items())
+    assert all(expected in rejected[message_id] for message_id, expected in poison.items())
     assert set(processed) == set(ids) - set(poison)
     assert 0.03 * stats.batches < stats.failures < 0.25 * stats.batches  # the injected ~10%
     assert message_count(pika.BlockingConnection(pika.URLParameters(broker_url)).channel(), work_queue.queue) == 0
@@ -179,8 +185,8 @@ def processed_ids(path: Path) -> list[str]:
 def test_killed_runner_loses_nothing(
     broker_url: str, work_queue: Topology, runner_files: dict[str, Path], report_figures: Callable[..., None]
 ) -> None:
-    # GIVEN 3,000 orders and a runner whose invocations take 0.1 s
-    ids, _ = publish_orders(broker_url, work_queue.queue, 3_000)
+    # GIVEN 3,000 messages and a runner whose invocations take 0.1 s
+    ids, _ = publish_messages(broker_url, work_queue.queue, 3_000)
     env = {
         "PROCESSED_FILE": str(runner_files["processed"]),
         "DEAD_LETTER_FILE": str(runner_files["dead_letters"]),
@@ -201,7 +207,7 @@ def test_killed_runner_loses_nothing(
     )
     _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err
-    # THEN every order was processed at least once
+    # THEN every message was processed at least once
     processed = processed_ids(runner_files["processed"])
     lost = set(ids) - set(processed) - set(dead_letters(runner_files["dead_letters"]))
     report_figures(
@@ -280,17 +286,17 @@ def test_exception_on_one_message_every_time(
     report_figures: Callable[..., None],
     failure_mode: str,
 ) -> None:
-    # GIVEN 300 orders on a queue with delivery limit 3, and business logic that raises on one of them
-    ids, _ = publish_orders(broker_url, topology.queue, 300)
+    # GIVEN 300 messages on a queue with delivery limit 3, and business logic that raises on one of them
+    ids, _ = publish_messages(broker_url, topology.queue, 300)
     crasher = ids[150]
     original = business_logic.process
     processed: list[str] = []
 
     def crash_on_one(message: Message) -> None:
-        if message.payload["orderId"] == crasher:
-            raise RuntimeError("injected: a bug this order triggers")
+        if message.payload["id"] == crasher:
+            raise RuntimeError("injected: a bug this message triggers")
         original(message)
-        processed.append(message.payload["orderId"])
+        processed.append(message.payload["id"])
 
     monkeypatch.setattr(business_logic, "process", crash_on_one)
     monkeypatch.setattr(handler, "config", dataclasses.replace(handler.config, delivery_limit=topology.delivery_limit))
@@ -301,7 +307,7 @@ def test_exception_on_one_message_every_time(
     )
     # WHEN the mapping runs until the queue is idle
     stats = mapping.run(idle_timeout=1.5)
-    # THEN after the delivery limit the crasher is dead-lettered with the error, every other order
+    # THEN after the delivery limit the crasher is dead-lettered with the error, every other message
     # processed: the guard reads x-delivery-count (and, on 4.3 with nack returns, x-acquired-count)
     rejected = dead_letters(dead_letter_file)
     report_figures(
@@ -314,7 +320,7 @@ def test_exception_on_one_message_every_time(
     )
     assert list(rejected) == [crasher]
     assert (
-        "failed on its last delivery (4 of 4): RuntimeError: injected: a bug this order triggers" in rejected[crasher]
+        "failed on its last delivery (4 of 4): RuntimeError: injected: a bug this message triggers" in rejected[crasher]
     )
     assert set(processed) == set(ids) - {crasher}
     assert stats.failures == topology.delivery_limit
@@ -356,13 +362,13 @@ def test_several_failing_messages_per_batch_leave_no_message_without_a_reason(
     report_figures: Callable[..., None],
     failure_mode: str,
 ) -> None:
-    # GIVEN 300 orders on a queue with delivery limit 3, whose first batch of 20 holds ten
+    # GIVEN 300 messages on a queue with delivery limit 3, whose first batch of 20 holds ten
     # messages below their limit and then ten on their last delivery
     limit = topology.delivery_limit
-    ids, _ = publish_orders(broker_url, topology.queue, 300)
+    ids, _ = publish_messages(broker_url, topology.queue, 300)
     fresh, last = give_history(broker_url, topology.queue, limit)
     # AND business logic that fails once on the fourth of that batch, below its limit, and on ten
-    # other orders, anywhere, on every delivery
+    # other messages, anywhere, on every delivery
     rng = random.Random(f"several-{failure_mode}")
     always = set(rng.sample(ids[20:], 10))
     transient = {fresh[3]}
@@ -370,12 +376,12 @@ def test_several_failing_messages_per_batch_leave_no_message_without_a_reason(
     original = business_logic.process
 
     def fail_some(message: Message) -> None:
-        order_id = message.payload["orderId"]
-        if order_id in always or order_id in transient:
-            transient.discard(order_id)
-            raise RetryableError(f"injected: {order_id} failed")
+        message_id = message.payload["id"]
+        if message_id in always or message_id in transient:
+            transient.discard(message_id)
+            raise RetryableError(f"injected: {message_id} failed")
         original(message)
-        processed.append(order_id)
+        processed.append(message_id)
 
     monkeypatch.setattr(business_logic, "process", fail_some)
     monkeypatch.setattr(handler, "config", dataclasses.replace(handler.config, delivery_limit=limit))
@@ -393,7 +399,7 @@ def test_several_failing_messages_per_batch_leave_no_message_without_a_reason(
     in_broker_dlq = {props.message_id for props, _ in drain(channel, topology.dead_letter_queue)}
     still_queued = [props.message_id for props, _ in drain(channel, topology.queue)]
     without_reason = in_broker_dlq - set(processed) - set(rejected)
-    not_reached = {order_id for order_id, reason in rejected.items() if reason.startswith("not processed")}
+    not_reached = {message_id for message_id, reason in rejected.items() if reason.startswith("not processed")}
     report_figures(
         messages=len(ids),
         failed_invocations=stats.failures,
@@ -408,7 +414,7 @@ def test_several_failing_messages_per_batch_leave_no_message_without_a_reason(
     assert set(processed) | set(rejected) == set(ids)
     assert always <= set(rejected)
     assert set(last) <= not_reached
-    assert all(f"message {fresh[3]!r} failed (RetryableError: injected" in rejected[order_id] for order_id in last)
+    assert all(f"message {fresh[3]!r} failed (RetryableError: injected" in rejected[message_id] for message_id in last)
     assert all(
         reason.startswith(("failed on its last delivery (4 of 4)", "not processed on its last delivery (4 of 4)"))
         for reason in rejected.values()
@@ -433,10 +439,10 @@ def test_function_crash_on_one_message_every_time(
     report_figures: Callable[..., None],
     failure_mode: str,
 ) -> None:
-    # GIVEN 200 orders on a queue with delivery limit 3, and a function that dies (out of
+    # GIVEN 200 messages on a queue with delivery limit 3, and a function that dies (out of
     # memory, a timeout) on every batch that holds one of them: the handler never runs, so
     # its last-delivery guard cannot help; only the broker's delivery limit can
-    ids, _ = publish_orders(broker_url, topology.queue, 200)
+    ids, _ = publish_messages(broker_url, topology.queue, 200)
     crasher = ids[105]
     cap = 3 * (topology.delivery_limit + 1)  # crashes after which a loop is taken as endless
     crashes = 0
@@ -445,7 +451,7 @@ def test_function_crash_on_one_message_every_time(
 
     def record_processed(message: Message) -> None:
         original(message)
-        processed.append(message.payload["orderId"])
+        processed.append(message.payload["id"])
 
     def invocation(event: dict[str, Any], context: Any) -> Any:
         nonlocal crashes
@@ -501,14 +507,14 @@ def test_process_crash_on_one_message_every_time(
     runner_files: dict[str, Path],
     report_figures: Callable[..., None],
 ) -> None:
-    # GIVEN 200 orders on a queue with delivery limit 3, and a function whose process dies
+    # GIVEN 200 messages on a queue with delivery limit 3, and a function whose process dies
     # (like an out-of-memory kill) on one of them; Lambda would start a new one each time
-    ids, _ = publish_orders(broker_url, topology.queue, 200)
+    ids, _ = publish_messages(broker_url, topology.queue, 200)
     crasher = ids[105]
     env = {
         "PROCESSED_FILE": str(runner_files["processed"]),
         "DEAD_LETTER_FILE": str(runner_files["dead_letters"]),
-        "CRASH_ON_ORDER": crasher,
+        "CRASH_ON_ID": crasher,
         "DELIVERY_LIMIT": "3",
     }
     args = ["--batch-size", "10", "--batching-window", "0.05", "--idle-timeout", "2", "--delivery-limit", "3"]
@@ -524,7 +530,7 @@ def test_process_crash_on_one_message_every_time(
         assert crashes <= topology.delivery_limit + 1
     # THEN after the delivery limit the broker moved the crasher to its dead-letter queue. Its
     # batch-mates shared every failed delivery with it (a dead process acks nothing, not even
-    # the orders it had finished), so they are there too, replayable; every other order was
+    # the messages it had finished), so they are there too, replayable; every other message was
     # processed, and none is lost.
     processed = set(processed_ids(runner_files["processed"]))
     in_broker_dlq = [props.message_id for props, _ in drain(channel, topology.dead_letter_queue)]

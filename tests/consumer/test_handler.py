@@ -13,11 +13,12 @@ from typing import Any
 import pika
 import pytest
 
-from rabbitmq_consumer import handler
+from rabbitmq_consumer import business_logic, handler
 from rabbitmq_consumer.config import load_config
 from rabbitmq_consumer.decoding import InvalidEvent
+from rabbitmq_consumer.messages import Message
 from rabbitmq_tools.local_event_source_mapping import LocalLambdaContext
-from support import ROOT, event_of, load_event, order, order_event, record
+from support import ROOT, event_of, load_event, record, sample, sample_event
 
 pytestmark = pytest.mark.unit
 
@@ -46,10 +47,10 @@ def test_batch_summary_log_and_metrics(
     logs: io.StringIO,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # GIVEN 3 valid orders and one that fails validation
-    bad = order(orderId="bad", total="0.00")
+    # GIVEN 3 messages and one that business logic refuses
+    bad = sample("bad", reject="no such customer")
     records = [
-        *order_event(3)["rmqMessagesByQueue"]["orders::/"],
+        *sample_event(3)["rmqMessagesByQueue"]["orders::/"],
         record(json.dumps(bad).encode(), pika.BasicProperties(content_type="application/json", message_id="bad")),
     ]
     # WHEN the handler runs
@@ -65,7 +66,7 @@ def test_batch_summary_log_and_metrics(
     # AND the rejected message is in the dead-letter file with its reason
     (letter,) = [json.loads(line) for line in dead_letter_file.read_text().splitlines()]
     assert letter["record"] == records[3]
-    assert "total: 0.00 does not equal" in letter["reason"]
+    assert letter["reason"] == "no such customer"
     # AND it logs one warning for the rejected message and one INFO summary, with the Lambda context
     logged = lines(logs)
     assert [(line["level"], line["message"]) for line in logged] == [
@@ -89,8 +90,8 @@ def test_batch_summary_log_and_metrics(
 def test_metrics_per_queue(
     dead_letter_file: Path, lambda_context: LocalLambdaContext, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    event = order_event(2, "orders", "/")
-    event["rmqMessagesByQueue"].update(order_event(5, "orders", "eu")["rmqMessagesByQueue"])
+    event = sample_event(2, "orders", "/")
+    event["rmqMessagesByQueue"].update(sample_event(5, "orders", "eu")["rmqMessagesByQueue"])
     handler.lambda_handler(event, lambda_context)
     documents = emf_documents(capsys.readouterr().out)
     assert [(d["VirtualHost"], d["Processed"]) for d in documents] == [("/", [2.0]), ("eu", [5.0])]
@@ -101,7 +102,7 @@ def test_per_message_lines_at_debug(
 ) -> None:
     handler.logger.setLevel("DEBUG")
     try:
-        handler.lambda_handler(order_event(2), lambda_context)
+        handler.lambda_handler(sample_event(2), lambda_context)
     finally:
         handler.logger.setLevel("INFO")
     messages = [line["message"] for line in lines(logs)]
@@ -109,13 +110,18 @@ def test_per_message_lines_at_debug(
     assert messages[-1] == "batch processed"
 
 
-def test_aws_sample_is_dead_lettered_as_not_an_order(
-    dead_letter_file: Path, lambda_context: LocalLambdaContext
+def test_aws_sample_reaches_business_logic_as_text(
+    dead_letter_file: Path, lambda_context: LocalLambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # AWS's sample carries a text/plain body: the example business logic wants JSON orders.
+    # GIVEN business logic that keeps what it is given
+    seen: list[Message] = []
+    monkeypatch.setattr(business_logic, "process", seen.append)
+    # WHEN the handler runs AWS's sample event, whose body is text/plain
     summary = handler.lambda_handler(load_event("aws_sample"), lambda_context)
-    assert summary["deadLettered"] == 1
-    assert "publish it with content type application/json" in dead_letter_file.read_text()
+    # THEN business logic gets its message, the body as a str, and the message is processed
+    assert (summary["processed"], summary["deadLettered"]) == (1, 0)
+    (message,) = seen
+    assert (message.queue, message.payload) == ("pizzaQueue", '{"timeout":0,"data":"CZrmf0Gw8Ov4bqLQxD4E"}')
 
 
 def test_wrong_event_source_fails_the_invocation(dead_letter_file: Path, lambda_context: LocalLambdaContext) -> None:
@@ -132,7 +138,7 @@ def test_no_dead_letter_destination_fails_with_the_fix(
     handler.sink.cache_clear()
     try:
         with pytest.raises(ValueError, match="set DEAD_LETTER_QUEUE_URL"):
-            handler.lambda_handler(order_event(1), lambda_context)
+            handler.lambda_handler(sample_event(1), lambda_context)
     finally:
         handler.sink.cache_clear()
 
@@ -140,8 +146,12 @@ def test_no_dead_letter_destination_fails_with_the_fix(
 def test_importing_the_handler_loads_no_aws_sdk() -> None:
     # A cold start pays for every import: boto3 must wait until the SQS sink needs it. (Powertools
     # itself imports botocore's top-level package, which is cheap; its client machinery is not.)
+    # What business logic imports is the user's: an empty module stands in for it.
     modules = ("boto3", "botocore.session", "botocore.client", "aws_xray_sdk")
-    code = f"import sys, rabbitmq_consumer.handler; print([m for m in {modules!r} if m in sys.modules])"
+    code = (
+        "import sys, types; sys.modules['rabbitmq_consumer.business_logic'] = types.ModuleType('business_logic'); "
+        f"import rabbitmq_consumer.handler; print([m for m in {modules!r} if m in sys.modules])"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

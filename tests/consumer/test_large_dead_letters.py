@@ -35,7 +35,7 @@ from rabbitmq_consumer.errors import DeadLetterError
 from rabbitmq_tools import replay, send
 from rabbitmq_tools.local_event_source_mapping import LocalEventSourceMapping, MappingSettings
 from rabbitmq_tools.send import OUTPUT_NAMES
-from support import drain, json_properties, message_count, order, publish, record
+from support import drain, json_properties, message_count, publish, record, sample
 
 REGION: Final = "eu-west-1"
 BUCKET = "dead-letters-bucket"
@@ -93,9 +93,9 @@ def from_sqs(aws: Aws) -> list[str]:
     return ["--sqs-url", aws.queue_url, "--dead-letter-bucket", BUCKET]
 
 
-def letter(size: int, reason: str = "total: 0.01 does not equal the sum of the items") -> DeadLetter:
+def letter(size: int, reason: str = "no such customer") -> DeadLetter:
     """A dead letter whose record carries a body of `size` bytes (base64 makes it 4/3 larger)."""
-    body = json.dumps(order("ord-big", total="0.01", note="x" * size)).encode()
+    body = json.dumps(sample("m-big", note="x" * size)).encode()
     return reject(reason, "orders", "/", "arn:aws:mq:eu-west-1:1:broker:b:b-1", record(body))
 
 
@@ -225,9 +225,9 @@ def test_the_legacy_pointer_is_a_pointer() -> None:
 
 @pytest.fixture
 def poisoned_queue(broker_url: str, channel: Any, topology: Topology) -> dict[str, bytes]:
-    """The work queue with three good orders and a 3 MB one whose total is wrong: {id: body}."""
-    bodies = {f"good-{i}": json.dumps(order(f"good-{i}")).encode() for i in range(3)}
-    bodies["poison"] = json.dumps(order("poison", total="0.01", note="x" * 3_000_000)).encode()
+    """The work queue with three good messages and a 3 MB one business logic refuses: {id: body}."""
+    bodies = {f"good-{i}": json.dumps(sample(f"good-{i}")).encode() for i in range(3)}
+    bodies["poison"] = json.dumps(sample("poison", reject="no such customer", note="x" * 3_000_000)).encode()
     ids = list(bodies)
     publish(channel, topology.queue, bodies.values(), lambda index: json_properties(ids[index]))
     return bodies
@@ -264,7 +264,7 @@ def test_a_3_mb_poison_message_is_dead_lettered_through_s3_and_replayed(
     ((props, body),) = drain(channel, topology.queue)
     assert body == poisoned_queue["poison"]
     assert props.message_id == "poison"
-    assert props.headers["x-replayed-reason"].startswith("total: 0.01 does not equal")
+    assert props.headers["x-replayed-reason"].startswith("no such customer")
     assert aws.objects() == []
     assert aws.messages() == []
 
@@ -465,6 +465,6 @@ def test_the_bucket_is_the_terraform_outputs(
     # THEN it read the one in the deployment's bucket only
     out, err = capsys.readouterr()
     assert out.count("\n") == 1
-    assert ": total: 0.01 does not equal" in out
+    assert ": no such customer" in out
     assert "warning: skipped a dead letter whose pointer 's3://other-bucket/" in err
     assert s3_calls.got == [f"s3://{BUCKET}/{stored}"]

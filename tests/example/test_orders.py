@@ -1,18 +1,32 @@
-"""The example business logic: example-message.json is valid; each kind of bad order is not."""
+"""The example business logic: example-message.json is valid; each kind of bad order is not, and
+the handler, running the example's `process`, dead-letters it with the reason."""
 
 from __future__ import annotations
 
+import copy
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import pika
 import pytest
 
+from rabbitmq_consumer import handler
 from rabbitmq_consumer.errors import InvalidMessage
 from rabbitmq_consumer.orders import parse_order
-from support import EXAMPLE_ORDER, order
+from rabbitmq_tools.local_event_source_mapping import LocalLambdaContext
+from support import ROOT, event_of, load_event, record
 
 pytestmark = pytest.mark.unit
+
+EXAMPLE_ORDER: dict[str, Any] = json.loads((ROOT / "example-message.json").read_text())
+
+
+def order(order_id: str = "ord-1", **changes: Any) -> dict[str, Any]:
+    """A valid order like example-message.json."""
+    return {**copy.deepcopy(EXAMPLE_ORDER), "orderId": order_id, **changes}
 
 
 def test_example_message_is_a_valid_order() -> None:
@@ -66,3 +80,33 @@ def with_item(**changes: Any) -> dict[str, Any]:
 def test_invalid_orders(payload: Any, reason: str) -> None:
     with pytest.raises(InvalidMessage, match=reason):
         parse_order(payload)
+
+
+def test_the_handler_processes_orders_and_dead_letters_a_bad_one(
+    dead_letter_file: Path, lambda_context: LocalLambdaContext
+) -> None:
+    # GIVEN two valid orders and one whose total is wrong, as JSON
+    orders = [order("ord-1"), order("ord-bad", total="0.00"), order("ord-2")]
+    records = [
+        record(
+            json.dumps(value).encode(),
+            pika.BasicProperties(content_type="application/json", message_id=value["orderId"]),
+        )
+        for value in orders
+    ]
+    # WHEN the handler runs the example's business logic on them
+    summary = handler.lambda_handler(event_of(records), lambda_context)
+    # THEN the bad one is dead-lettered with the reason, the others processed
+    assert (summary["processed"], summary["deadLettered"]) == (2, 1)
+    (letter,) = [json.loads(line) for line in dead_letter_file.read_text().splitlines()]
+    assert letter["record"]["basicProperties"]["messageId"] == "ord-bad"
+    assert letter["reason"] == "total: 0.00 does not equal the sum of the items, 34.90"
+
+
+def test_aws_sample_is_dead_lettered_as_not_an_order(
+    dead_letter_file: Path, lambda_context: LocalLambdaContext
+) -> None:
+    # AWS's sample carries a text/plain body: the example business logic wants JSON orders.
+    summary = handler.lambda_handler(load_event("aws_sample"), lambda_context)
+    assert summary["deadLettered"] == 1
+    assert "publish it with content type application/json" in dead_letter_file.read_text()

@@ -1,8 +1,12 @@
-"""Helpers shared by the tests: sample messages, events and publishing."""
+"""Helpers shared by the tests: sample messages, events and publishing.
+
+The template's tests know nothing of the example's orders: their message bodies are `sample()`
+JSON objects, and their business logic is `support.logic.process` (tests/conftest.py installs
+it), so they hold whatever `rabbitmq_consumer.business_logic.process` does.
+"""
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import subprocess
@@ -27,7 +31,6 @@ TESTS = Path(__file__).resolve().parent.parent
 ROOT = TESTS.parent
 EVENTS = TESTS / "events"
 HANDLERS = TESTS / "support" / "handlers"  # handler modules the local mapping's command loads by file
-EXAMPLE_ORDER: dict[str, Any] = json.loads((ROOT / "example-message.json").read_text())
 
 # The region of the moto server the rabbitmq_admin tests use (conftest.moto_session).
 MOTO_REGION = "eu-west-1"
@@ -38,12 +41,9 @@ def load_event(name: str) -> dict[str, Any]:
     return event
 
 
-def order(order_id: str | None = None, **changes: Any) -> dict[str, Any]:
-    """A valid order like example-message.json, with a unique id unless one is given."""
-    value = copy.deepcopy(EXAMPLE_ORDER)
-    value["orderId"] = order_id or f"ord-{uuid.uuid4()}"
-    value.update(changes)
-    return value
+def sample(sample_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    """A message body: a JSON object with a unique "id" unless one is given, and `fields`."""
+    return {"id": sample_id or f"msg-{uuid.uuid4()}", **fields}
 
 
 def json_properties(message_id: str | None = None, **kwargs: Any) -> pika.BasicProperties:
@@ -60,8 +60,8 @@ def event_of(records: list[dict[str, Any]], queue: str = "orders", vhost: str = 
     return build_event(LOCAL_BROKER_ARN, queue, vhost, records)
 
 
-def order_event(count: int, queue: str = "orders", vhost: str = "/") -> dict[str, Any]:
-    return event_of([record(json.dumps(order()).encode()) for _ in range(count)], queue, vhost)
+def sample_event(count: int, queue: str = "orders", vhost: str = "/") -> dict[str, Any]:
+    return event_of([record(json.dumps(sample()).encode()) for _ in range(count)], queue, vhost)
 
 
 def publish(

@@ -1,9 +1,12 @@
-"""The README's local demo command, end to end against the broker."""
+"""The README's local demo command against the broker, with messages and business logic of the
+tests' own (tests/example/test_demo.py runs it on the example's)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -13,42 +16,81 @@ import pika.exceptions
 import pytest
 
 from rabbitmq_admin.management import ManagementClient
+from rabbitmq_consumer import business_logic
+from rabbitmq_consumer.messages import Message
 from rabbitmq_tools import demo
 from rabbitmq_tools.broker import LocalBroker
-from support import ROOT
+from rabbitmq_tools.demo_messages import DemoMessage
+from support import ROOT, sample
 from support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
 
 
-def test_demo_processes_the_example_and_dead_letters_the_bad_order(broker: LocalBroker, tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "demo.py")],
-        env={
-            "PATH": "/usr/bin:/bin",
-            "RABBITMQ_URL": broker.url,
-            "RABBITMQ_MANAGEMENT_URL": broker.management_url,
-            "TMPDIR": str(tmp_path),
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+def test_demo_says_what_it_expected_against_what_happened(
+    broker: LocalBroker,
+    management: ManagementClient,
+    dead_letter_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN demo messages of the tests' own business logic (support/logic.py): one it processes,
+    # one it refuses, and one expected refused that it processes
+    monkeypatch.setattr(
+        demo,
+        "demo_messages",
+        lambda: [
+            DemoMessage("a JSON object", json.dumps(sample()).encode()),
+            DemoMessage("a refused one", json.dumps(sample(reject="no such customer")).encode(), "no such customer"),
+            DemoMessage("one expected refused", json.dumps(sample()).encode(), "no such customer"),
+        ],
     )
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
-    assert out.startswith("1. bootstrapped through the management API: orders-demo-")
-    assert "messages 2 | batches 1 | failures 0 | dead-lettered 1" in out
-    assert "dead letter: ord-bad-total: total: 1.00 does not equal the sum of the items, 34.90" in out
-    assert '"orderId":"ord-2026-11-000123"' in out  # the per-message DEBUG line of the accepted order
-    assert out.rstrip().endswith("demo succeeded: 1 order processed, 1 dead-lettered")
-    # and it deleted what it bootstrapped
-    queue = out.split(": ", 1)[1].split(" ", 1)[0]
-    management = broker.management_client()
+    queue = f"orders-demo-{uuid.uuid4().hex[:8]}"
+    # WHEN the demo runs
+    code = demo.run_demo(broker, queue, dead_letter_file)
+    # THEN it shows, for each message, what it expected and what happened, and fails on the third
+    out = capsys.readouterr().out
+    assert code == 1
+    assert out.split("5. each message, what was expected and what happened:\n")[1].splitlines()[:9] == [
+        "   demo-1 a JSON object",
+        "      expected processed",
+        "      happened processed",
+        "   demo-2 a refused one",
+        "      expected dead-lettered: no such customer",
+        "      happened dead-lettered: no such customer",
+        "   demo-3 one expected refused",
+        "      expected dead-lettered: no such customer",
+        "      happened processed   <- not as expected",
+    ]
+    assert out.rstrip().endswith(
+        "demo failed: demo-3 did not go where expected. If you changed business_logic.process, change what the "
+        "demo publishes and expects with it: src/rabbitmq_tools/demo_messages.py"
+    )
+    # AND it deleted what it bootstrapped
     assert management.get("queues", "/", queue) is None
     assert management.get("policies", "/", f"{queue}.dead-lettering") is None
     assert management.get("users", f"{queue}-consumer") is None
-    assert list(tmp_path.iterdir()) == []  # nor does it leave its temporary folder
+
+
+def test_messages_left_on_the_broker_are_named_where_they_are(
+    broker: LocalBroker, dead_letter_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN business logic that fails every invocation, and a delivery limit below the handler's
+    # guard: the broker moves the message to its dead-letter queue before the guard acts
+    monkeypatch.setattr(demo, "DEFAULT_DELIVERY_LIMIT", 2)
+    monkeypatch.setattr(demo, "demo_messages", lambda: [DemoMessage("a JSON object", json.dumps(sample()).encode())])
+
+    def down(message: Message) -> None:
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr(business_logic, "process", down)
+    queue = f"orders-demo-{uuid.uuid4().hex[:8]}"
+    # WHEN the demo runs THEN it says where the message is
+    assert demo.run_demo(broker, queue, dead_letter_file) == 1
+    assert (
+        f"      happened in {queue}.dlq, past the delivery limit: every invocation failed (see the logs)   "
+        "<- not as expected"
+    ) in capsys.readouterr().out
 
 
 def test_demo_without_a_broker_says_how_to_get_one() -> None:

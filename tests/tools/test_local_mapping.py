@@ -40,7 +40,7 @@ from rabbitmq_tools.local_event_source_mapping import (
     load_handler,
     main,
 )
-from support import Worker, drain, json_properties, message_count, order, publish, runner_process, url_via, wait_for
+from support import Worker, drain, json_properties, message_count, publish, runner_process, sample, url_via, wait_for
 from support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
@@ -69,13 +69,13 @@ class Recorder:
 
 @pytest.fixture
 def processed_ids(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """orderIds as the real business logic accepts them, in order."""
+    """The ids of the messages business logic accepted, in order."""
     seen: list[str] = []
     original = business_logic.process
 
     def recording(message: Message) -> None:
         original(message)
-        seen.append(message.payload["orderId"])
+        seen.append(message.payload["id"])
 
     monkeypatch.setattr(business_logic, "process", recording)
     return seen
@@ -90,21 +90,21 @@ def run(broker_url: str, queue: str, handler_: Callable[..., Any], **kwargs: Any
     return mapping.run(**kwargs)
 
 
-def publish_orders(channel: Any, queue: str, count: int) -> list[str]:
-    orders = [order() for _ in range(count)]
-    publish(channel, queue, (json.dumps(o).encode() for o in orders), lambda i: json_properties(orders[i]["orderId"]))
-    return [o["orderId"] for o in orders]
+def publish_samples(channel: Any, queue: str, count: int) -> list[str]:
+    bodies = [sample() for _ in range(count)]
+    publish(channel, queue, (json.dumps(b).encode() for b in bodies), lambda i: json_properties(bodies[i]["id"]))
+    return [b["id"] for b in bodies]
 
 
 def test_every_message_is_processed_once(
     broker_url: str, channel: Any, topology: Topology, dead_letter_file: Path, processed_ids: list[str]
 ) -> None:
-    # GIVEN 250 orders on the queue
-    ids = publish_orders(channel, topology.queue, 250)
+    # GIVEN 250 messages on the queue
+    ids = publish_samples(channel, topology.queue, 250)
     recorder = Recorder()
     # WHEN the mapping runs with batches of 100
     stats = run(broker_url, topology.queue, recorder, max_messages=250)
-    # THEN each order was processed exactly once, in 3 invocations, and the queue is empty
+    # THEN each message was processed exactly once, in 3 invocations, and the queue is empty
     assert processed_ids == ids
     assert recorder.sizes() == [100, 100, 50]
     assert (stats.messages, stats.batches, stats.failures, stats.dead_lettered) == (250, 3, 0, 0)
@@ -115,7 +115,7 @@ def test_every_message_is_processed_once(
 def test_events_are_built_like_lambdas(
     broker_url: str, channel: Any, topology: Topology, dead_letter_file: Path
 ) -> None:
-    body = json.dumps(order()).encode()
+    body = json.dumps(sample()).encode()
     props = pika.BasicProperties(
         content_type="application/json",
         headers={"tenant": "acme", "n": 3},
@@ -143,7 +143,7 @@ def test_events_are_built_like_lambdas(
 
 
 def test_batch_size_splits_batches(broker_url: str, channel: Any, topology: Topology, dead_letter_file: Path) -> None:
-    publish_orders(channel, topology.queue, 25)
+    publish_samples(channel, topology.queue, 25)
     recorder = Recorder()
     run(broker_url, topology.queue, recorder, batch_size=10, max_messages=25)
     assert recorder.sizes() == [10, 10, 5]
@@ -153,14 +153,14 @@ def test_batching_window_waits_for_more_messages(
     broker_url: str, channel: Any, topology: Topology, dead_letter_file: Path
 ) -> None:
     # GIVEN one message now, and two more published 0.5 s later from another connection
-    publish_orders(channel, topology.queue, 1)
+    publish_samples(channel, topology.queue, 1)
 
     def publish_late() -> None:
         time.sleep(0.5)
         with pika.BlockingConnection(pika.URLParameters(broker_url)) as late:
             late_channel = late.channel()
             late_channel.confirm_delivery()
-            publish_orders(late_channel, topology.queue, 2)
+            publish_samples(late_channel, topology.queue, 2)
 
     publisher = threading.Thread(target=publish_late)
     recorder = Recorder()
@@ -177,7 +177,7 @@ def test_batching_window_waits_for_more_messages(
 def test_failed_invocation_redelivers_the_whole_batch(
     broker_url: str, channel: Any, topology: Topology, dead_letter_file: Path
 ) -> None:
-    ids = publish_orders(channel, topology.queue, 5)
+    ids = publish_samples(channel, topology.queue, 5)
     failures = 0
 
     def fail_once(event: dict[str, Any], context: Any) -> Any:
@@ -201,14 +201,16 @@ def test_failed_invocation_redelivers_the_whole_batch(
 def test_poison_messages_go_to_the_sink_and_the_batch_is_processed(
     broker_url: str, channel: Any, topology: Topology, dead_letter_file: Path, processed_ids: list[str]
 ) -> None:
-    ids = publish_orders(channel, topology.queue, 3)
+    ids = publish_samples(channel, topology.queue, 3)
     channel.basic_publish("", topology.queue, b"{not json", json_properties("bad-json"))
-    channel.basic_publish("", topology.queue, json.dumps(order(total="0.00")).encode(), json_properties("bad-total"))
-    ids += publish_orders(channel, topology.queue, 2)
+    channel.basic_publish(
+        "", topology.queue, json.dumps(sample(reject="no such customer")).encode(), json_properties("refused")
+    )
+    ids += publish_samples(channel, topology.queue, 2)
     stats = run(broker_url, topology.queue, Recorder(), max_messages=7)
     assert processed_ids == ids
     letters = [json.loads(line) for line in dead_letter_file.read_text().splitlines()]
-    assert [letter["record"]["basicProperties"]["messageId"] for letter in letters] == ["bad-json", "bad-total"]
+    assert [letter["record"]["basicProperties"]["messageId"] for letter in letters] == ["bad-json", "refused"]
     assert base64.b64decode(letters[0]["record"]["data"]) == b"{not json"
     assert (stats.messages, stats.failures, stats.dead_lettered) == (7, 0, 2)
     assert message_count(channel, topology.queue) == 0
@@ -218,7 +220,7 @@ def test_message_that_always_crashes_ends_in_the_brokers_dead_letter_queue(
     broker_url: str, channel: Any, topology: Topology
 ) -> None:
     # GIVEN a handler that crashes on every invocation (no handler-side guard at all)
-    (message_id,) = publish(channel, topology.queue, [json.dumps(order()).encode()])
+    (message_id,) = publish(channel, topology.queue, [json.dumps(sample()).encode()])
 
     def crash(event: dict[str, Any], context: Any) -> Any:
         raise MemoryError("the function ran out of memory")
@@ -242,15 +244,15 @@ def test_last_delivery_guard_isolates_a_crashing_message(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN the real handler, told the queue's delivery limit, and business logic that
-    # crashes on one order of a batch every time
+    # crashes on one message of a batch every time
     monkeypatch.setattr(handler, "config", dataclasses.replace(handler.config, delivery_limit=topology.delivery_limit))
-    ids = publish_orders(channel, topology.queue, 6)
+    ids = publish_samples(channel, topology.queue, 6)
     crasher = ids[2]
     recording = business_logic.process
 
     def crash_on_one(message: Message) -> None:
-        if message.payload["orderId"] == crasher:
-            raise RuntimeError("a bug this order triggers")
+        if message.payload["id"] == crasher:
+            raise RuntimeError("a bug this message triggers")
         recording(message)
 
     monkeypatch.setattr(business_logic, "process", crash_on_one)
@@ -260,7 +262,9 @@ def test_last_delivery_guard_isolates_a_crashing_message(
     assert stats.failures == topology.delivery_limit
     (letter,) = [json.loads(line) for line in dead_letter_file.read_text().splitlines()]
     assert letter["record"]["basicProperties"]["messageId"] == crasher
-    assert letter["reason"].startswith("failed on its last delivery (4 of 4): RuntimeError: a bug this order triggers")
+    assert letter["reason"].startswith(
+        "failed on its last delivery (4 of 4): RuntimeError: a bug this message triggers"
+    )
     # AND every other message was processed (the two before the crasher once per attempt)
     assert set(processed_ids) == set(ids) - {crasher}
     assert message_count(channel, topology.queue) == 0
@@ -292,7 +296,7 @@ def test_message_too_large_for_any_event_goes_to_the_dead_letter_queue(
 def test_max_messages_leaves_the_rest_on_the_queue(
     broker_url: str, channel: Any, topology: Topology, dead_letter_file: Path
 ) -> None:
-    publish_orders(channel, topology.queue, 30)
+    publish_samples(channel, topology.queue, 30)
     stats = run(broker_url, topology.queue, Recorder(), max_messages=12, batch_size=5)
     assert stats.messages == 12
     wait_for(lambda: message_count(channel, topology.queue) == 18)
@@ -318,7 +322,7 @@ def test_stopping_the_runner_mid_batch_loses_nothing(
     broker_url: str, channel: Any, topology: Topology, tmp_path: Path, stop: signal.Signals
 ) -> None:
     # GIVEN 50 messages and a runner whose handler is in the middle of a batch of 20
-    ids = publish_orders(channel, topology.queue, 50)
+    ids = publish_samples(channel, topology.queue, 50)
     runner = start_runner(broker_url, topology.queue, tmp_path)
     try:
         wait_for((tmp_path / "started").exists, timeout=20)
@@ -350,7 +354,7 @@ def test_command_line_runs_until_max_messages_as_the_consumer(
     write_credentials(str(credentials), "http://localhost:15672", broker_setup)
     parts = urlsplit(broker_url)
     url = urlunsplit((parts.scheme, f"{parts.hostname}:{parts.port}", parts.path, "", ""))
-    publish_orders(channel, topology.queue, 3)
+    publish_samples(channel, topology.queue, 3)
     args = ["--queue", topology.queue, "--url", url, "--credentials", str(credentials), "--max-messages", "3"]
     code = main([*args, "--delivery-limit", "3", "--idle-timeout", "5"])
     assert code == 0
@@ -419,8 +423,8 @@ def test_a_handler_is_loaded_from_its_file_when_given_as_a_path(
 
 
 def test_the_rate_excludes_idle_time(broker_url: str, channel: Any, topology: Topology, dead_letter_file: Path) -> None:
-    # GIVEN 50 orders, and a mapping that stops after 1.5 s without a message
-    publish_orders(channel, topology.queue, 50)
+    # GIVEN 50 messages, and a mapping that stops after 1.5 s without a message
+    publish_samples(channel, topology.queue, 50)
     stats = run(broker_url, topology.queue, Recorder(), idle_timeout=1.5)
     # THEN the wait at the end counts as idle, and msg/s is over the busy time alone
     assert stats.messages == 50
@@ -465,7 +469,7 @@ def test_a_lost_connection_is_made_again_with_the_credentials_read_anew(
     topology, first = broker_setup.topology, broker_setup.consumer
     credentials = tmp_path / "credentials.json"
     write_credentials(str(credentials), "http://localhost:15672", broker_setup)
-    ids = publish_orders(channel, topology.queue, 40)
+    ids = publish_samples(channel, topology.queue, 40)
     args = ["--queue", topology.queue, "--url", url_without_user(broker_url), "--credentials", str(credentials)]
     runner = Worker(lambda: main([*args, "--delivery-limit", "3", "--idle-timeout", "3", "--batch-size", "10"]))
     runner.start()
@@ -476,9 +480,9 @@ def test_a_lost_connection_is_made_again_with_the_credentials_read_anew(
     write_credentials(str(credentials), "http://localhost:15672", rotated)
     management.put("users", first.name, body={"password": generate_password(), "tags": ""})
     management.delete("connections", "username", first.name)
-    ids += publish_orders(channel, topology.queue, 40)
+    ids += publish_samples(channel, topology.queue, 40)
     runner.join(60)
-    # THEN it reconnected as the file's new user and processed every order
+    # THEN it reconnected as the file's new user and processed every message
     assert runner.result == 0, capsys.readouterr().err
     err = capsys.readouterr().err
     assert "connection lost (RabbitMQ at " in err
@@ -496,8 +500,8 @@ def test_a_network_cut_is_survived_and_nothing_is_lost(
     dead_letter_file: Path,
     processed_ids: list[str],
 ) -> None:
-    # GIVEN 300 orders and a mapping consuming through a proxy, with slow invocations
-    ids = publish_orders(channel, topology.queue, 300)
+    # GIVEN 300 messages and a mapping consuming through a proxy, with slow invocations
+    ids = publish_samples(channel, topology.queue, 300)
 
     def slow(event: dict[str, Any], context: Any) -> Any:
         time.sleep(0.05)
@@ -513,7 +517,7 @@ def test_a_network_cut_is_survived_and_nothing_is_lost(
             wait_for(lambda: len(processed_ids) >= processed)  # noqa: B023 (called at once)
             proxy.cut()
         runner.join(60)
-    # THEN it reconnected each time, the unacked batches came back, and every order was processed
+    # THEN it reconnected each time, the unacked batches came back, and every message was processed
     assert runner.error is None
     assert (mapping.stats.reconnects, mapping.stats.authentication_failures) == (2, 0)
     assert set(processed_ids) == set(ids)
@@ -530,7 +534,7 @@ def test_a_refused_password_on_reconnect_stops_the_mapping(
 ) -> None:
     # GIVEN a mapping consuming as the consumer, its credentials from a provider
     topology, consumer = broker_setup.topology, broker_setup.consumer
-    ids = publish_orders(channel, topology.queue, 30)
+    ids = publish_samples(channel, topology.queue, 30)
     password = [consumer.password]
     settings = MappingSettings(topology.queue, batch_size=10, batching_window=0.05)
     parameters = pika.URLParameters(url_without_user(broker_url))
@@ -563,7 +567,7 @@ def test_a_broker_gone_for_good_stops_the_mapping_after_the_reconnect_attempts(
     broker_url: str, broker_address: tuple[str, int], channel: Any, topology: Topology, dead_letter_file: Path
 ) -> None:
     # GIVEN a mapping consuming through a proxy, allowed 2 reconnect attempts
-    publish_orders(channel, topology.queue, 5)
+    publish_samples(channel, topology.queue, 5)
     with TcpProxy(broker_address) as proxy:
         settings = MappingSettings(topology.queue, batch_size=5, batching_window=0.05)
         mapping = LocalEventSourceMapping(

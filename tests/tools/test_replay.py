@@ -21,11 +21,11 @@ from rabbitmq_consumer import handler
 from rabbitmq_consumer.dead_letters import SqsSink
 from rabbitmq_tools import replay, send
 from rabbitmq_tools.local_event_source_mapping import LocalLambdaContext
-from support import drain, event_of, message_count, order, record
+from support import drain, event_of, message_count, record, sample
 
 pytestmark = pytest.mark.integration
 
-BAD_TOTAL = json.dumps(order("ord-bad", total="0.01")).encode()
+REFUSED = json.dumps(sample("m-1", reject="no such customer")).encode()
 
 
 def rejected_event() -> dict[str, Any]:
@@ -33,7 +33,7 @@ def rejected_event() -> dict[str, Any]:
     return event_of(
         [
             record(
-                BAD_TOTAL,
+                REFUSED,
                 pika.BasicProperties(
                     content_type="application/json",
                     message_id="m-1",
@@ -53,10 +53,10 @@ def check_replayed(channel: Any, queue: str) -> None:
     messages = {props.message_id: (props, body) for props, body in drain(channel, queue)}
     assert set(messages) == {"m-1", "m-2"}  # m-3's body was never known: it stays a dead letter
     props, body = messages["m-1"]
-    assert body == BAD_TOTAL
+    assert body == REFUSED
     assert (props.content_type, props.correlation_id, props.timestamp) == ("application/json", "c-1", 1_795_960_861)
     assert (props.headers["tenant"], props.headers["n"]) == ("acme", 3)
-    assert props.headers["x-replayed-reason"].startswith("total: 0.01 does not equal")
+    assert props.headers["x-replayed-reason"].startswith("no such customer")
     assert messages["m-2"][1] == b"{oops"
 
 
@@ -70,7 +70,7 @@ def test_replay_from_a_file(
     # WHEN they are listed, then replayed
     assert replay.main(["--file", str(dead_letter_file), "--dry-run"]) == 0
     listed = capsys.readouterr()
-    assert listed.out.splitlines()[0].startswith("m-1: total: 0.01 does not equal")
+    assert listed.out.splitlines()[0].startswith("m-1: no such customer")
     assert "skipped a dead letter that cannot be restored" in listed.err
     code = replay.main(["--file", str(dead_letter_file), "--url", broker_url, "--queue", topology.queue])
     # THEN the two restorable ones are back on the queue, as they were published, and out of
@@ -160,7 +160,7 @@ def test_a_file_is_left_as_it_is_when_the_broker_does_not_confirm(
 def test_a_dead_letter_whose_properties_cannot_be_published_is_skipped(
     properties: dict[str, Any], cause: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rec = record(BAD_TOTAL, pika.BasicProperties(content_type="application/json", message_id="m-odd"))
+    rec = record(REFUSED, pika.BasicProperties(content_type="application/json", message_id="m-odd"))
     rec["basicProperties"].update(properties)
     path = tmp_path / "dead-letters.jsonl"
     path.write_text(json.dumps({"reason": "r", "record": rec}) + "\n")
@@ -228,7 +228,7 @@ def test_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 def test_a_file_that_is_not_utf8_is_refused_and_left_as_it_is(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rec = record(BAD_TOTAL, pika.BasicProperties(content_type="application/json", message_id="m-1"))
+    rec = record(REFUSED, pika.BasicProperties(content_type="application/json", message_id="m-1"))
     path = tmp_path / "dead-letters.jsonl"
     content = (json.dumps({"reason": "r", "record": rec}) + "\n").encode() + b"\xff\xfe latin-1 caf\xe9\n"
     path.write_bytes(content)
