@@ -3,8 +3,8 @@
 # credentials.
 
 output "region" {
-  description = "AWS region of every resource."
-  value       = var.region
+  description = "AWS region of every resource: var.region, or the one the AWS environment chose (AWS_REGION, the profile)."
+  value       = local.region
 }
 
 output "broker_id" {
@@ -48,8 +48,8 @@ output "publisher_secret_arn" {
 }
 
 output "monitoring_secret_arn" {
-  description = "ARN of the Secrets Manager secret holding the monitoring user's credentials (the metrics function's), written by the bootstrap."
-  value       = aws_secretsmanager_secret.monitoring.arn
+  description = "ARN of the Secrets Manager secret holding the monitoring user's credentials (the metrics function's), written by the bootstrap; null when enable_monitoring is false."
+  value       = one(aws_secretsmanager_secret.monitoring[*].arn)
 }
 
 output "bootstrap_function_name" {
@@ -98,8 +98,8 @@ output "dead_letter_queue_url" {
 }
 
 output "dead_letter_bucket" {
-  description = "S3 bucket holding the bodies of dead letters too large for SQS (under dead-letters/); the SQS message then holds a pointer in the Amazon SQS Extended Client's format. replay.py reads both."
-  value       = aws_s3_bucket.dead_letters.id
+  description = "S3 bucket holding the bodies of dead letters over 256 KiB (under dead-letters/); the SQS message then holds a pointer in the Amazon SQS Extended Client's format. replay.py reads both. null when enable_large_dead_letters is false."
+  value       = one(aws_s3_bucket.dead_letters[*].id)
 }
 
 output "event_source_mapping_uuid" {
@@ -108,23 +108,23 @@ output "event_source_mapping_uuid" {
 }
 
 output "alarm_topic_arn" {
-  description = "ARN of the SNS topic the alarms notify, or null when alarm_email is not set."
+  description = "ARN of the SNS topic the alarms notify, or null when alarm_email is not set (or enable_monitoring is false)."
   value       = one(aws_sns_topic.alarms[*].arn)
 }
 
 output "alarm_names" {
-  description = "Names of the CloudWatch alarms of this deployment (scripts/verify.py reads their states)."
+  description = "Names of the CloudWatch alarms of this deployment (scripts/verify.py reads their states); empty when enable_monitoring is false."
   value       = local.alarms[*].alarm_name
 }
 
 output "dashboard_url" {
-  description = "The CloudWatch dashboard of this deployment: queue depth and rates, consumers, invocations, errors, duration, batch sizes, dead letters and alarm states (docs/operations.md)."
-  value       = "https://${var.region}.console.aws.amazon.com/cloudwatch/home?region=${var.region}#dashboards/dashboard/${aws_cloudwatch_dashboard.this.dashboard_name}"
+  description = "The CloudWatch dashboard of this deployment: queue depth and rates, consumers, invocations, errors, duration, batch sizes, dead letters and alarm states (docs/operations.md); null when enable_monitoring is false."
+  value       = one([for dashboard in aws_cloudwatch_dashboard.this : "https://${local.region}.console.aws.amazon.com/cloudwatch/home?region=${local.region}#dashboards/dashboard/${dashboard.dashboard_name}"])
 }
 
 output "metrics_function_name" {
-  description = "Name of the Lambda function that publishes the queue metrics every minute (its log group: /aws/lambda/<name>)."
-  value       = aws_lambda_function.admin["metrics"].function_name
+  description = "Name of the Lambda function that publishes the queue metrics every minute (its log group: /aws/lambda/<name>), or null when enable_monitoring is false."
+  value       = local.monitoring ? aws_lambda_function.admin["metrics"].function_name : null
 }
 
 output "rotation_function_name" {

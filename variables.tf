@@ -3,13 +3,13 @@
 ################################################################################
 
 variable "region" {
-  description = "AWS region to deploy to (a commercial region: the Powertools layer is published there by account 017000801446)."
+  description = "AWS region to deploy to, a commercial one (the Powertools layer is published there by account 017000801446). null (the default): the region of your AWS environment (AWS_REGION, else the profile's), as the AWS CLI chooses it."
   type        = string
-  default     = "eu-west-1"
+  default     = null
 
   validation {
-    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region)) && !can(regex("^(cn|us-gov|us-iso[a-z]*|eu-isoe)-", var.region))
-    error_message = "region must be a commercial AWS region such as eu-west-1 or us-east-1: the Powertools layers for China, GovCloud and isolated regions come from other accounts, which this configuration does not handle."
+    condition     = var.region == null || (can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region)) && !can(regex("^(cn|us-gov|us-iso[a-z]*|eu-isoe)-", var.region)))
+    error_message = "region must be a commercial AWS region such as eu-west-1 or us-east-1 (or null for your AWS environment's): the Powertools layers for China, GovCloud and isolated regions come from other accounts, which this configuration does not handle."
   }
 }
 
@@ -37,7 +37,7 @@ variable "tags" {
 ################################################################################
 
 variable "engine_version" {
-  description = "RabbitMQ version, major.minor only: \"3.13\", \"4.2\" or \"4.3\" (4.x runs only on mq.m7g.* instance types). 3.13 is the default because Amazon MQ publishes per-queue CloudWatch metrics, which the backlog and dead-letter alarms read, for 3.x brokers only."
+  description = "RabbitMQ version, major.minor only: \"3.13\", \"4.2\" or \"4.3\" (4.x runs only on mq.m7g.* instance types). Queue metrics, alarms and the dashboard work the same on every version (the metrics function reads the management API). 3.13 is the default: the smallest instance type, mq.m5 types and 128 MiB messages are 3.13 only; 4.x brings newer quorum queues."
   type        = string
   default     = "3.13"
 
@@ -169,7 +169,7 @@ variable "publisher_username" {
 }
 
 variable "monitoring_username" {
-  description = "RabbitMQ user of the queue-metrics function, created by the bootstrap with the monitoring tag and no queue permissions. 2-100 characters: letters, digits, '-', '.', '_'."
+  description = "RabbitMQ user of the queue-metrics function, created by the bootstrap with the monitoring tag and no queue permissions (with enable_monitoring only). 2-100 characters: letters, digits, '-', '.', '_'."
   type        = string
   default     = "queue-metrics"
 
@@ -189,7 +189,7 @@ variable "monitoring_username" {
 }
 
 variable "credential_rotation_days" {
-  description = "Rotate the consumer, publisher and monitoring credentials every this many days (1-1000), alternating users so that nothing ever holds a password the broker no longer accepts; the first rotation comes after this many days. null: no rotation function, no schedule."
+  description = "Extra (credential_rotation.tf): rotate the users' credentials every this many days (1-1000), alternating users so that nothing ever holds a password the broker no longer accepts; the first rotation comes after this many days. 30 by default: a leaked password then works for at most two rotations. null: no rotation function, no schedule, no alarm."
   type        = number
   default     = 30
 
@@ -215,7 +215,7 @@ variable "secret_recovery_window_in_days" {
 ################################################################################
 
 variable "publicly_accessible" {
-  description = "true: the broker gets a public endpoint (TLS only, password protected) so scripts/send.py can publish from a laptop. false: private mode, the broker lives in subnet_ids of vpc_id."
+  description = "true: the broker gets a public endpoint (TLS only, password protected) so scripts/send.py can publish from a laptop. false: the private-network extra (private_network.tf), the broker lives in subnet_ids of vpc_id, reached by the poller and the admin functions inside the VPC."
   type        = bool
   default     = true
 }
@@ -304,6 +304,13 @@ variable "queue_name" {
   validation {
     condition     = length(var.queue_name) >= 1 && length(var.queue_name) <= 200 && !startswith(var.queue_name, "amq.")
     error_message = "queue_name must be 1-200 characters and must not start with \"amq.\" (reserved by RabbitMQ), e.g. \"orders\"."
+  }
+
+  # The metrics function gets the work queue and its dead-letter queue as one comma-separated
+  # list (QUEUES, monitoring.tf).
+  validation {
+    condition     = !strcontains(var.queue_name, ",")
+    error_message = "queue_name must not contain a comma: the queue-metrics function receives its queues as a comma-separated list. Choose a name without one, e.g. \"orders\" or \"orders-eu\"."
   }
 }
 
@@ -455,11 +462,24 @@ variable "metrics_namespace" {
 }
 
 ################################################################################
-# Alarms
+# Extras: monitoring and large dead letters (private networking: publicly_accessible; credential
+# rotation: credential_rotation_days)
 ################################################################################
 
+variable "enable_monitoring" {
+  description = "Extra (monitoring.tf): the queue-metrics function and its monitoring user, the alarms (consumer errors, dead letters, backlog, no consumer, a silent monitor, failed rotations) and the dashboard. On by default: without it nobody learns that messages pile up in a dead-letter queue or that the poller stopped (about $10 a month with the secrets, docs/operations.md)."
+  type        = bool
+  default     = true
+}
+
+variable "enable_large_dead_letters" {
+  description = "Extra (large_dead_letters.tf): an S3 bucket for dead letters over 256 KiB (SQS then holds a pointer). On by default: no dead letter is too large to keep. false: dead letters up to SQS's 1 MiB still go to SQS, a larger one fails the invocation until the broker moves it to <queue_name>.dlq."
+  type        = bool
+  default     = true
+}
+
 variable "backlog_alarm_threshold" {
-  description = "Alarm when the queue holds more than this many ready messages for 15 minutes."
+  description = "With enable_monitoring: alarm when the queue holds more than this many ready messages for 15 minutes."
   type        = number
   default     = 1000
 
@@ -470,18 +490,23 @@ variable "backlog_alarm_threshold" {
 }
 
 variable "create_poller_stopped_alarm" {
-  description = "Alarm when the queue has had no consumer for 10 minutes: the mapping's poller is gone (its state tells why, e.g. EVENT_SOURCE_AUTHN_ERROR after a password change). Created only while the mapping is enabled."
+  description = "With enable_monitoring: alarm when the queue has had no consumer for 10 minutes, i.e. the mapping's poller is gone (its state tells why, e.g. EVENT_SOURCE_AUTHN_ERROR after a password change). Created only while the mapping is enabled."
   type        = bool
   default     = true
 }
 
 variable "alarm_email" {
-  description = "Email address notified by the alarms through a new SNS topic (confirm the subscription email). null: alarms without notifications."
+  description = "With enable_monitoring: email address notified by the alarms through a new SNS topic (confirm the subscription email). null: alarms without notifications."
   type        = string
   default     = null
 
   validation {
     condition     = var.alarm_email == null ? true : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
     error_message = "alarm_email must be an email address such as ops@example.com, or null for no notifications."
+  }
+
+  validation {
+    condition     = var.alarm_email == null || var.enable_monitoring
+    error_message = "alarm_email needs the alarms of enable_monitoring = true: set enable_monitoring = true, or remove alarm_email."
   }
 }

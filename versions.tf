@@ -3,11 +3,11 @@ terraform {
   required_version = ">= 1.11"
 
   # The one required_providers block of this module (Terraform refuses a second one in another
-  # file). hashicorp/aws: 5.100.0 is the version the tests run (tests/terraform/test_terraform.py); 6.x
+  # file). hashicorp/aws: 5.100.0 is the version the tests run (tests/terraform); 6.x
   # was checked, not run, against the provider's version 6 upgrade guide and its 6.0.0 changelog
   # for every resource, data source and argument used here (docs/terraform.md lists them).
-  # random and archive generate the broker password and the Lambda package on the deployer's
-  # machine (generators.tf).
+  # random and archive generate the broker password and the Lambda packages on the deployer's
+  # machine (main.tf).
   required_providers {
     aws = {
       source  = "hashicorp/aws"

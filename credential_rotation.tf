@@ -1,19 +1,33 @@
 ################################################################################
-# Credential rotation: the consumer, publisher and monitoring secrets, alternating users
+# Extra: credential rotation of the users' secrets, alternating users.
+# Off with credential_rotation_days = null (no rotation function, schedule or alarm).
 ################################################################################
 
 # Amazon MQ has no API to change a RabbitMQ user's password, and a mapping whose poller fails to
 # authenticate can be disabled (EVENT_SOURCE_AUTHN_ERROR). So the rotation function
-# (admin_functions.tf, src/rabbitmq_admin/rotation.py) never changes the password the secret's
-# AWSCURRENT version holds: each rotation gives the other user of the pair (<name> and
-# <name>_clone) a new password and the same tags and permissions, then makes it current
-# (Secrets Manager's alternating-users strategy,
-# https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotating-secrets_strategies.html).
+# (src/rabbitmq_admin/rotation.py) never changes the password the secret's AWSCURRENT version
+# holds: each rotation gives the other user of the pair (<name> and <name>_clone) a new password
+# and the same tags and permissions, then makes it current (Secrets Manager's alternating-users
+# strategy, https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotating-secrets_strategies.html).
 # The replaced user keeps working until the next rotation. The admin secret is not rotated:
 # docs/security.md gives the manual procedure.
 
 locals {
   rotation_enabled = var.credential_rotation_days != null
+
+  # The rotation function, among the admin functions of bootstrap.tf.
+  rotation_function = local.rotation_enabled ? {
+    rotation = {
+      description    = "Rotates the user credentials of Amazon MQ broker ${local.name}-broker (alternating users)"
+      handler        = "rabbitmq_admin.rotation_handler.lambda_handler"
+      timeout        = 60
+      secrets_policy = data.aws_iam_policy_document.rotation[0].json
+      environment = {
+        MANAGEMENT_URL   = local.management_url
+        ADMIN_SECRET_ARN = aws_secretsmanager_secret.broker.arn
+      }
+    }
+  } : {}
 }
 
 # Secrets Manager checks, when rotation is configured, that the function lets it invoke it
@@ -27,10 +41,12 @@ resource "aws_lambda_permission" "rotation" {
   action         = "lambda:InvokeFunction"
   function_name  = aws_lambda_function.admin["rotation"].function_name
   principal      = "secretsmanager.amazonaws.com"
-  source_account = data.aws_caller_identity.current.account_id
+  source_account = data.aws_caller_identity.current[0].account_id
 }
 
-data "aws_caller_identity" "current" {}
+data "aws_caller_identity" "current" {
+  count = local.rotation_enabled ? 1 : 0
+}
 
 resource "aws_secretsmanager_secret_rotation" "users" {
   for_each = local.rotation_enabled ? local.user_secrets : {}
@@ -75,4 +91,28 @@ data "aws_iam_policy_document" "rotation" {
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [aws_secretsmanager_secret.broker.arn]
   }
+}
+
+# A failed rotation leaves the previous credentials in place (nothing breaks), but the next
+# attempt needs a person. With monitoring only (it notifies where the other alarms do).
+resource "aws_cloudwatch_metric_alarm" "rotation_errors" {
+  count = local.rotation_enabled && var.enable_monitoring ? 1 : 0
+
+  alarm_name        = "${local.name}-rotation-errors"
+  alarm_description = "Lambda function ${local.name}-rotation failed a rotation step; the secret's current credentials still work. See log group ${aws_cloudwatch_log_group.admin["rotation"].name} and docs/security.md."
+
+  namespace   = "AWS/Lambda"
+  metric_name = "Errors"
+  dimensions = {
+    FunctionName = aws_lambda_function.admin["rotation"].function_name
+  }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+
+  alarm_actions = local.alarm_actions
+  ok_actions    = local.alarm_actions
 }

@@ -1,25 +1,27 @@
 ################################################################################
-# Dead letters: the messages the handler rejects, with their reasons
+# Extra: large dead letters, kept in S3 (with the bucket, a body over 256 KiB goes there and
+# SQS gets a pointer).
+# Off with enable_large_dead_letters = false (no bucket; the function gets no DEAD_LETTER_BUCKET,
+# dead letters up to SQS's 1 MiB still go to SQS, and a larger one fails the invocation, so the
+# broker redelivers it and, past delivery_limit, moves it to <queue_name>.dlq).
 ################################################################################
 
-# Two dead-letter queues, for two kinds of failure:
-# - this SQS queue receives the messages the handler itself rejects (undecodable, invalid, or
-#   still failing on their last delivery), each with its reason; the handler sends them here
-#   (DEAD_LETTER_QUEUE_URL) and the batch carries on;
-# - <queue_name>.dlq on the broker, declared by the bootstrap (bootstrap.tf), receives what
-#   the broker moves past the queue's delivery limit (delivery_limit): messages that crashed
-#   or timed out the function on every delivery, which Lambda alone would retry forever.
-resource "aws_sqs_queue" "dead_letter" {
-  name                      = "${local.name}-dead-letters"
-  message_retention_seconds = 1209600 # 14 days, the most SQS keeps a message
-  sqs_managed_sse_enabled   = true
+# The handler stores the body here and sends SQS a pointer in the Amazon SQS Extended Client's
+# format, so standard tools and scripts/replay.py read both kinds. Private, encrypted, TLS only;
+# an object outlives its pointer (SQS keeps a message 14 days).
+
+locals {
+  large_dead_letters = var.enable_large_dead_letters
+
+  # What the consumer function (main.tf) gets from this extra: the bucket's name, and leave to
+  # write dead letters under dead-letters/ only.
+  large_dead_letters_environment = local.large_dead_letters ? { DEAD_LETTER_BUCKET = aws_s3_bucket.dead_letters[0].id } : {}
+  large_dead_letters_policies    = data.aws_iam_policy_document.large_dead_letters[*].json
 }
 
-# Dead letters too large for an SQS message (the provider caps the queue at 256 KiB): the handler
-# stores the body here and sends SQS a pointer in the Amazon SQS Extended Client's format, so
-# standard tools and scripts/replay.py read both kinds. Private, encrypted, TLS only; an object
-# outlives its pointer (SQS keeps a message 14 days).
 resource "aws_s3_bucket" "dead_letters" {
+  count = local.large_dead_letters ? 1 : 0
+
   bucket_prefix = "${lower(local.name)}-dl-"
   # destroy removes the dead letters with the bucket, as it removes the SQS queue's messages.
   force_destroy = true
@@ -32,7 +34,9 @@ resource "aws_s3_bucket" "dead_letters" {
 }
 
 resource "aws_s3_bucket_public_access_block" "dead_letters" {
-  bucket                  = aws_s3_bucket.dead_letters.id
+  count = local.large_dead_letters ? 1 : 0
+
+  bucket                  = aws_s3_bucket.dead_letters[0].id
   block_public_acls       = true
   block_public_policy     = true
   ignore_public_acls      = true
@@ -40,14 +44,18 @@ resource "aws_s3_bucket_public_access_block" "dead_letters" {
 }
 
 resource "aws_s3_bucket_ownership_controls" "dead_letters" {
-  bucket = aws_s3_bucket.dead_letters.id
+  count = local.large_dead_letters ? 1 : 0
+
+  bucket = aws_s3_bucket.dead_letters[0].id
   rule {
     object_ownership = "BucketOwnerEnforced"
   }
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "dead_letters" {
-  bucket = aws_s3_bucket.dead_letters.id
+  count = local.large_dead_letters ? 1 : 0
+
+  bucket = aws_s3_bucket.dead_letters[0].id
   rule {
     apply_server_side_encryption_by_default {
       sse_algorithm = "AES256"
@@ -56,7 +64,9 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "dead_letters" {
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "dead_letters" {
-  bucket = aws_s3_bucket.dead_letters.id
+  count = local.large_dead_letters ? 1 : 0
+
+  bucket = aws_s3_bucket.dead_letters[0].id
 
   rule {
     id     = "expire-dead-letters"
@@ -81,11 +91,13 @@ resource "aws_s3_bucket_lifecycle_configuration" "dead_letters" {
 }
 
 data "aws_iam_policy_document" "dead_letters_bucket" {
+  count = local.large_dead_letters ? 1 : 0
+
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
     actions   = ["s3:*"]
-    resources = [aws_s3_bucket.dead_letters.arn, "${aws_s3_bucket.dead_letters.arn}/*"]
+    resources = [aws_s3_bucket.dead_letters[0].arn, "${aws_s3_bucket.dead_letters[0].arn}/*"]
 
     principals {
       type        = "*"
@@ -101,8 +113,21 @@ data "aws_iam_policy_document" "dead_letters_bucket" {
 }
 
 resource "aws_s3_bucket_policy" "dead_letters" {
-  bucket = aws_s3_bucket.dead_letters.id
-  policy = data.aws_iam_policy_document.dead_letters_bucket.json
+  count = local.large_dead_letters ? 1 : 0
+
+  bucket = aws_s3_bucket.dead_letters[0].id
+  policy = data.aws_iam_policy_document.dead_letters_bucket[0].json
 
   depends_on = [aws_s3_bucket_public_access_block.dead_letters]
+}
+
+# The consumer's leave to store a body, under dead-letters/ only (merged into its policy, main.tf).
+data "aws_iam_policy_document" "large_dead_letters" {
+  count = local.large_dead_letters ? 1 : 0
+
+  statement {
+    sid       = "OffloadLargeDeadLetters"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.dead_letters[0].arn}/dead-letters/*"]
+  }
 }

@@ -1,5 +1,7 @@
 ################################################################################
-# Private mode (publicly_accessible = false): nothing here exists for a public broker
+# Extra: private networking, the broker in your VPC.
+# On with publicly_accessible = false (with vpc_id and subnet_ids); nothing here exists for a
+# public broker.
 ################################################################################
 
 # EC2 accepts only a-zA-Z0-9, spaces and ._-:/()#,@[]+=&;{}!$* in security group and rule
@@ -92,7 +94,7 @@ resource "aws_vpc_security_group_ingress_rule" "broker_clients" {
   cidr_ipv4         = each.value.cidr
 }
 
-# Interface endpoints, so that the poller (and the admin functions, admin_functions.tf) reach
+# Interface endpoints, so that the poller (and the admin functions, bootstrap.tf) reach
 # AWS without a NAT gateway; private DNS makes the services' usual names resolve to them.
 #
 # Which services the poller needs is not settled by AWS's own pages: the Lambda guide ("Process
@@ -152,7 +154,7 @@ resource "aws_vpc_endpoint" "this" {
   for_each = local.vpc_endpoint_services
 
   vpc_id              = var.vpc_id
-  service_name        = "com.amazonaws.${var.region}.${each.key}"
+  service_name        = "com.amazonaws.${local.region}.${each.key}"
   vpc_endpoint_type   = "Interface"
   subnet_ids          = var.subnet_ids
   security_group_ids  = [aws_security_group.endpoints[0].id]
@@ -161,4 +163,77 @@ resource "aws_vpc_endpoint" "this" {
   tags = {
     Name = "${local.name}-${each.key}"
   }
+}
+
+################################################################################
+# Private mode: HTTPS to the broker's management API and to Secrets Manager, nothing else
+################################################################################
+
+resource "aws_security_group" "admin" {
+  count = local.private ? 1 : 0
+
+  name_prefix = "${local.name}-admin-"
+  description = "Lambda functions ${local.name}-bootstrap, -metrics and -rotation: HTTPS to the management API of the broker and to Secrets Manager"
+  vpc_id      = var.vpc_id
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_egress_rule" "admin_to_broker" {
+  count = local.private ? 1 : 0
+
+  security_group_id            = aws_security_group.admin[0].id
+  description                  = "HTTPS to the management API of the broker"
+  ip_protocol                  = "tcp"
+  from_port                    = 443
+  to_port                      = 443
+  referenced_security_group_id = aws_security_group.broker[0].id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "broker_from_admin" {
+  count = local.private ? 1 : 0
+
+  security_group_id            = aws_security_group.broker[0].id
+  description                  = "Management API (HTTPS) from the bootstrap, rotation and metrics functions"
+  ip_protocol                  = "tcp"
+  from_port                    = 443
+  to_port                      = 443
+  referenced_security_group_id = aws_security_group.admin[0].id
+}
+
+# The admin functions call Secrets Manager only (the metrics function writes its metrics to its
+# log): through this deployment's endpoint, or else through what the VPC has.
+resource "aws_vpc_security_group_egress_rule" "admin_to_endpoints" {
+  count = contains(local.vpc_endpoint_services, "secretsmanager") ? 1 : 0
+
+  security_group_id            = aws_security_group.admin[0].id
+  description                  = "HTTPS to the Secrets Manager endpoint"
+  ip_protocol                  = "tcp"
+  from_port                    = 443
+  to_port                      = 443
+  referenced_security_group_id = aws_security_group.endpoints[0].id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "endpoints_from_admin" {
+  count = contains(local.vpc_endpoint_services, "secretsmanager") ? 1 : 0
+
+  security_group_id            = aws_security_group.endpoints[0].id
+  description                  = "HTTPS from the bootstrap, rotation and metrics functions"
+  ip_protocol                  = "tcp"
+  from_port                    = 443
+  to_port                      = 443
+  referenced_security_group_id = aws_security_group.admin[0].id
+}
+
+resource "aws_vpc_security_group_egress_rule" "admin_https_out" {
+  count = local.private && !contains(local.vpc_endpoint_services, "secretsmanager") ? 1 : 0
+
+  security_group_id = aws_security_group.admin[0].id
+  description       = "HTTPS to Secrets Manager through a NAT gateway or endpoints of the VPC"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
 }
