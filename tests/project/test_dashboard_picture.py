@@ -1,4 +1,4 @@
-"""rabbitmq_tools.dashboard_picture: the README's mock of the CloudWatch dashboard, drawn from a
+"""rabbitmq_docs.dashboard_picture: the README's mock of the CloudWatch dashboard, drawn from a
 dashboard body. The picture must be the same bytes for the same body (a test compares it with
 docs/dashboard.svg), well-formed XML whatever the names hold, and show every title and legend
 label CloudWatch would show, with the console's "." and "..." shorthand resolved."""
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from rabbitmq_tools.dashboard_picture import (
+from rabbitmq_docs.dashboard_picture import (
     COLUMN,
     GAP,
     HEADER,
@@ -176,7 +176,7 @@ def test_another_interpreter_draws_the_same_bytes(tmp_path: Path) -> None:
     environment = {**os.environ, "PYTHONHASHSEED": "12345"}
     # WHEN the command draws it there, to stdout
     done = subprocess.run(
-        [sys.executable, "-m", "rabbitmq_tools.dashboard_picture", str(source), "-"],
+        [sys.executable, "-m", "rabbitmq_docs.dashboard_picture", str(source), "-"],
         capture_output=True,
         text=True,
         check=True,

@@ -21,12 +21,13 @@ from typing import Any
 
 import pytest
 
-from rabbitmq_tools import broker, project, terraform_docs
+from rabbitmq_docs import terraform_docs
+from rabbitmq_tools import broker, project
 from support import ROOT
 
 pytestmark = pytest.mark.unit
 
-FIRST_PARTY = {"rabbitmq_consumer", "rabbitmq_admin", "rabbitmq_tools"}
+FIRST_PARTY = {"rabbitmq_consumer", "rabbitmq_admin", "rabbitmq_tools", "rabbitmq_docs"}
 PYPROJECT: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PROJECT: dict[str, Any] = PYPROJECT["project"]
 
@@ -167,8 +168,9 @@ def test_scripts_are_thin_entry_points(path: Path) -> None:
     body = parse(path).body
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
         body = body[1:]  # the docstring
+    package = "rabbitmq_docs" if path.stem == "terraform_docs" else "rabbitmq_tools"  # docs apart from the tools
     expected = ast.parse(
-        f'from rabbitmq_tools.{path.stem} import main\n\nif __name__ == "__main__":\n    raise SystemExit(main())\n'
+        f'from {package}.{path.stem} import main\n\nif __name__ == "__main__":\n    raise SystemExit(main())\n'
     ).body
     assert [ast.dump(node) for node in body] == [ast.dump(node) for node in expected]
 

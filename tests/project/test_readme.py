@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from rabbitmq_tools import terraform_docs
+from rabbitmq_docs import terraform_docs
 from support import ROOT
 
 pytestmark = pytest.mark.unit

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rabbitmq_tools.project import ROOT
+from rabbitmq_tools.project import ROOT  # the checkout, found as the tools find it
 
 TARGET = ROOT / "docs" / "terraform.md"  # the file that holds the tables
 BEGIN, END = "<!-- BEGIN_TF_DOCS -->", "<!-- END_TF_DOCS -->"

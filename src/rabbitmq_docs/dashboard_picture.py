@@ -8,8 +8,8 @@ with a grey badge where their state would be; a text widget shows its markdown a
 The sample lines come from a hash of each legend label, so the same body always gives the
 same bytes and docs/dashboard.svg can be compared with a fresh drawing in a test.
 
-    python -m rabbitmq_tools.dashboard_picture BODY.json docs/dashboard.svg
-    python -m rabbitmq_tools.dashboard_picture body.json out.svg --replace tf-test-1a2b=rabbitmq-lambda
+    python -m rabbitmq_docs.dashboard_picture BODY.json docs/dashboard.svg
+    python -m rabbitmq_docs.dashboard_picture body.json out.svg --replace tf-test-1a2b=rabbitmq-lambda
 
 BODY.json is a dashboard body ({"widgets": [...]}) or the answer of `aws cloudwatch
 get-dashboard` (whose DashboardBody holds the body as a string). The format is AWS's
@@ -628,7 +628,7 @@ def _replacement(text: str) -> tuple[str, str]:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m rabbitmq_tools.dashboard_picture",
+        prog="python -m rabbitmq_docs.dashboard_picture",
         description="Draw a CloudWatch dashboard body as an SVG mock: its widgets at their places, with "
         "titles, legends and alarm names, and sample curves in place of data.",
     )
