@@ -1,15 +1,26 @@
 """Your business logic: the one function to replace.
 
-`process` is called once per message, in order. It must be idempotent: delivery is at
-least once, and a failed invocation delivers the whole batch again (use `orderId`, or the
-AMQP message id, as the idempotency key). Its contract:
+The `process` below is the example's (it validates an order with `orders.py`); the example also
+holds example-message.json, rabbitmq_tools/demo_messages.py (what `make demo` publishes and
+expects) and tests/example. The template around it holds whatever `process` does: its tests run
+business logic of their own.
 
-- return normally: the message is done;
-- raise `InvalidMessage("reason")`: the message can never succeed; it is dead-lettered
-  with the reason and the rest of the batch carries on;
-- raise `RetryableError` (or anything else): the invocation fails and Lambda delivers the
-  whole batch again, until the broker's delivery limit moves a message that keeps failing
-  to the broker's dead-letter queue.
+The handler calls `process(message)` once per message, with a `Message` (messages.py): queue,
+vhost, body, `payload` decoded by content type (JSON, text or bytes) and properties. The contract:
+
+- return normally: the message is done, and acknowledged with its batch;
+- raise `InvalidMessage("reason")`: the message can never succeed; it is dead-lettered (SQS,
+  with the reason) and the rest of the batch carries on;
+- raise `RetryableError`, or let any other exception propagate: the invocation fails and Lambda
+  delivers the whole batch again, except that a message on its last delivery before the queue's
+  delivery limit is dead-lettered with the error instead (docs/error-handling.md).
+
+So it must be idempotent: delivery is at least once, and a failed invocation delivers the whole
+batch again, messages already done included (key your writes by `orderId`, or the AMQP message
+id; or let the handler skip completed messages: IDEMPOTENCY_TABLE, config.py). With PARALLELISM
+above 1 it runs on several threads at once, one message per key at a time: make it thread-safe
+(docs/throughput.md). Log per message at DEBUG only, as the handler does (it logs one line per
+batch): a batch holds up to 10,000 messages, and CloudWatch Logs bills every line it ingests.
 """
 
 from __future__ import annotations
