@@ -1,14 +1,20 @@
-# The README's commands. Each installs what it needs into .venv first.
+# The README's commands. Each installs what it needs into .venv first. `make help` lists them.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint validate bench bench-update docs verify
+.PHONY: help demo unit test lint validate bench bench-update docs verify
 
-demo: $(VENV)/.installed  ## run the whole pattern locally against a RabbitMQ, no AWS
+help:  ## list the targets
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  make %-13s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+demo: $(VENV)/.installed-demo  ## run the whole pattern locally against a RabbitMQ, no AWS (RABBITMQ_URL, else Docker)
 	$(BIN)/python scripts/demo.py
 
-test: $(VENV)/.installed  ## the full test suite
+unit: $(VENV)/.installed  ## the fast tests: no broker, no Terraform, on every core
+	$(BIN)/pytest -m unit -n auto -q $(PYTEST_ARGS)
+
+test: $(VENV)/.installed  ## every test: unit, integration, fault injection, Terraform (offline)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-bench  ## benchmarks P1-P4 and Lambda sizing (needs a broker, like test); writes build/bench/
@@ -32,6 +38,7 @@ validate: $(VENV)/.installed  ## terraform fmt -check, and the shipped root *.tf
 	terraform fmt -check -recursive
 	$(BIN)/pytest -q -p no:cacheprovider tests/terraform/test_terraform.py -k "formatted or is_valid or unmodified"
 
+# Everything: the runtime dependencies and every development tool.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -42,6 +49,12 @@ $(VENV)/.installed: pyproject.toml
 $(VENV)/.installed-runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# The demo: the runtime dependencies, and Testcontainers for a broker in Docker (the docker extra).
+$(VENV)/.installed-demo: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[docker]'
 	touch $@
 
 $(VENV)/.installed-bench: $(VENV)/.installed

@@ -162,6 +162,16 @@ def report_figures(request: pytest.FixtureRequest) -> Callable[..., None]:
     return report
 
 
+TIERS = ("unit", "integration", "terraform")  # `make unit` runs the first: no broker, no Terraform
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test is in exactly one tier, so `-m unit` never reaches for a broker or Terraform."""
+    wrong = [item.nodeid for item in items if sum(item.get_closest_marker(tier) is not None for tier in TIERS) != 1]
+    if wrong:
+        raise pytest.UsageError(f"tests must carry exactly one of the markers {', '.join(TIERS)}: {wrong[:5]}")
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if _FIGURES:
         terminalreporter.section("measured figures")

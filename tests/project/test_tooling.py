@@ -4,6 +4,7 @@ must parse and hold the jobs, services and steps the README relies on."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +110,32 @@ def test_pre_commit_hooks() -> None:
     } <= hooks
     for repo in config["repos"]:
         assert repo["repo"] == "local" or re.fullmatch(r"v\d+\.\d+\.\d+", repo["rev"]), repo["repo"]
+
+
+def make(*args: str) -> str:
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(ROOT), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_make_help_lists_every_target() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    phony = set(re.search(r"^\.PHONY: (.+)$", makefile, re.M).group(1).split())  # type: ignore[union-attr]
+    listed = {line.split()[1] for line in make("help").splitlines()}
+    assert listed == phony
+    assert make().startswith("  make help ")  # the default target
+
+
+def test_the_readme_s_make_commands_exist() -> None:
+    quick_start = (ROOT / "README.md").read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = set(re.findall(r"^make (\w+)", quick_start, re.M))
+    assert {"demo", "unit", "test"} <= commands <= {line.split()[1] for line in make("help").splitlines()}
+
+
+def test_make_unit_runs_the_unit_tier_and_make_demo_installs_no_development_tool() -> None:
+    # -n prints the commands without running them, -B as if nothing were installed yet
+    unit = make("-n", "-B", "unit").splitlines()
+    assert unit[-1].startswith(".venv/bin/pytest -m unit ")
+    demo = make("-n", "-B", "demo")
+    assert "pip install --quiet -e '.[docker]'" in demo
+    assert "[dev]" not in demo

@@ -16,8 +16,6 @@ from rabbitmq_tools import bootstrap, broker, demo, local_event_source_mapping, 
 from rabbitmq_tools.broker import RABBITMQ_IMAGE, BrokerUnavailable, local_broker, rabbitmq_image
 from support import record
 
-pytestmark = pytest.mark.unit
-
 
 def container_failing_with(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
     """Docker answers, but starting the container fails with `error` (no Docker engine needed:
@@ -41,6 +39,7 @@ def container_failing_with(monkeypatch: pytest.MonkeyPatch, error: Exception) ->
     monkeypatch.setattr(testcontainers.community.rabbitmq, "RabbitMqContainer", Failing)
 
 
+@pytest.mark.unit
 def test_a_rabbitmq_url_without_a_scheme_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RABBITMQ_URL", "guest:s3cret@localhost:5672")
     with pytest.raises(BrokerUnavailable) as caught:
@@ -51,6 +50,7 @@ def test_a_rabbitmq_url_without_a_scheme_is_one_clear_line(monkeypatch: pytest.M
     )
 
 
+@pytest.mark.unit
 def test_the_image_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RABBITMQ_IMAGE", raising=False)
     assert rabbitmq_image() == RABBITMQ_IMAGE == "rabbitmq:3.13-management"
@@ -58,6 +58,7 @@ def test_the_image_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert rabbitmq_image() == "rabbitmq:4.0-management"
 
 
+@pytest.mark.unit
 def test_an_image_docker_cannot_pull_is_one_line_naming_the_image_and_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     # Docker answers, but the registry is out of reach (offline laptop, corporate proxy)
     monkeypatch.setenv("RABBITMQ_IMAGE", "rabbitmq:3.13-management")
@@ -77,6 +78,7 @@ def test_an_image_docker_cannot_pull_is_one_line_naming_the_image_and_the_fix(mo
     assert "RABBITMQ_URL" in message
 
 
+@pytest.mark.unit
 def test_a_ryuk_image_docker_cannot_pull_names_ryuk_and_its_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     container_failing_with(
         monkeypatch,
@@ -96,6 +98,7 @@ def test_a_ryuk_image_docker_cannot_pull_names_ryuk_and_its_switch(monkeypatch: 
 # --- no command prints a password -------------------------------------------------------------
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("text", "redacted"),
     [
