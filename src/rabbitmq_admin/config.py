@@ -1,5 +1,5 @@
 """The one reader of the three functions' configuration: their environment variables, which
-Terraform sets (admin_functions.tf). Never the invocation's event, which whoever may invoke a
+Terraform sets (bootstrap.tf). Never the invocation's event, which whoever may invoke a
 function chooses. Each fault is one line naming the variable and where to set it."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from .errors import AdminError
 
-_WHERE = "in the function's environment, which Terraform sets (admin_functions.tf)"
+_WHERE = "in the function's environment, which Terraform sets (bootstrap.tf)"
 
 
 def required(environ: Mapping[str, str], names: Sequence[str]) -> dict[str, str]:

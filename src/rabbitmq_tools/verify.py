@@ -105,7 +105,7 @@ BATCH_PROCESSED = "batch processed"
 
 # Lambda's reasons for stopping an Amazon MQ mapping, from the Lambda guide "Troubleshoot Amazon
 # MQ event source mapping errors" (docs.aws.amazon.com/lambda/latest/dg/services-mq-errors.html);
-# the permissions are those "Using Lambda with Amazon MQ" (with-mq.html) lists, as in iam.tf.
+# the permissions are those "Using Lambda with Amazon MQ" (with-mq.html) lists, as in main.tf.
 # EVENT_SOURCE_AUTHZ_ERROR is documented as "Lambda does not have the required permissions to
 # access the event source" and nothing more: which AMQP operations the poller performs (a passive
 # or a non-passive queue.declare, which needs configure on the queue) is not documented, so the fix
@@ -120,7 +120,7 @@ MAPPING_ERRORS = {
     "the secret's password on the broker",
     "EVENT_SOURCE_AUTHZ_ERROR": "Lambda lacks a permission to access the broker: the function's role needs "
     "mq:DescribeBroker, secretsmanager:GetSecretValue on {secret} and the EC2 network-interface actions "
-    "(iam.tf; terraform apply restores them); if it has them, Lambda's poller may need more than read on the "
+    "(main.tf; terraform apply restores them); if it has them, Lambda's poller may need more than read on the "
     "queue, which AWS does not document: set consumer_configure_permission = true and run terraform apply (the "
     "bootstrap then grants the consumer user configure on its queue)",
     "FUNCTION_CONFIG_NOT_VALID": "the function's configuration is not valid: check its state, role and layer "
@@ -130,7 +130,7 @@ TRANSITIONAL_STATES = ("Creating", "Enabling", "Updating")
 # LastProcessingResult texts are not documented for Amazon MQ (only the codes above are): a
 # refusal is recognised by RabbitMQ's own reply (403 ACCESS_REFUSED) or the usual English words.
 ACCESS_REFUSAL = re.compile(r"access[ _-]?(refused|denied)|not[ _-]?authori[sz]ed|permission|forbidden|\b403\b", re.I)
-# alarms.tf names the alarm on a queue without consumer "<name_prefix>-poller-stopped".
+# monitoring.tf names the alarm on a queue without consumer "<name_prefix>-poller-stopped".
 POLLER_STOPPED_ALARM = "-poller-stopped"
 
 
@@ -416,7 +416,7 @@ def processing_check(mapping: Mapping[str, Any], outputs: Mapping[str, Any]) -> 
     if ACCESS_REFUSAL.search(result):
         queue = ", ".join(mapping.get("Queues") or []) or outputs["queue_name"]
         fix = (
-            f"Lambda reports an access refusal ({result}): if the function's role has its permissions (iam.tf; "
+            f"Lambda reports an access refusal ({result}): if the function's role has its permissions (main.tf; "
             f"terraform apply restores them), Lambda's poller may need more than read on queue {queue!r}, which AWS "
             "does not document: set consumer_configure_permission = true and run terraform apply (the bootstrap "
             "then grants the consumer user configure on its queue)"

@@ -255,12 +255,12 @@ def test_the_event_cannot_redirect_the_bootstrap(
         (
             {"QUEUE_NAME": None, "ADMIN_SECRET_ARN": " "},
             "missing ADMIN_SECRET_ARN, QUEUE_NAME: set them in the function's environment, which Terraform sets "
-            "(admin_functions.tf)",
+            "(bootstrap.tf)",
         ),
         (
             {"DELIVERY_LIMIT": "many"},
             "DELIVERY_LIMIT is 'many', not a whole number: set it to one in the function's environment, which "
-            "Terraform sets (admin_functions.tf)",
+            "Terraform sets (bootstrap.tf)",
         ),
         ({"DELIVERY_LIMIT": "²"}, "DELIVERY_LIMIT is '²', not a whole number"),
         ({"DELIVERY_LIMIT": "0"}, "delivery limit must be a whole number of at least 1, got 0: fix the Terraform"),

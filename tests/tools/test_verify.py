@@ -767,7 +767,7 @@ def test_an_access_refusal_in_the_last_processing_result_names_the_permission_va
     assert report["processing"] == ("FAILED", f"LastProcessingResult {result}")
     assert err.splitlines() == [
         f"error: Lambda reports an access refusal ({result}): if the function's role has its permissions "
-        f"(iam.tf; terraform apply restores them), Lambda's poller may need more than read on queue {queue!r}, "
+        f"(main.tf; terraform apply restores them), Lambda's poller may need more than read on queue {queue!r}, "
         "which AWS does not document: set consumer_configure_permission = true and run terraform apply (the "
         "bootstrap then grants the consumer user configure on its queue)"
     ]
