@@ -385,6 +385,16 @@ RULES: tuple[Rule, ...] = (
 # tests observe them instead.
 BEHAVIOURS: tuple[Rule, ...] = (
     Rule(
+        "ec2-rule-description-returned",
+        "ec2:DescribeSecurityGroupRules",
+        "Each rule comes back with its Description, whatever it references: an IP range, or another security group "
+        "(moto returns an IP range's only, so every re-plan of a group-to-group aws_vpc_security_group_*_rule would "
+        "add its description again).",
+        f"{EC2_API_REFERENCE}/API_SecurityGroupRule.html (SecurityGroupRule: Description, 'The security group rule "
+        "description', beside CidrIpv4, CidrIpv6, PrefixListId and ReferencedGroupInfo).",
+        "_describe_rule_descriptions",
+    ),
+    Rule(
         "mq-describe-no-users",
         "mq:DescribeBroker, mq:ListUsers",
         "DescribeBroker never returns RabbitMQ users (an empty list), so Terraform cannot see user drift; the "
@@ -475,6 +485,7 @@ def extend_moto(monkeypatch: pytest.MonkeyPatch) -> None:
     _report_function_vpc(monkeypatch)
     _strict_function_descriptions(monkeypatch)
     _strict_ec2(monkeypatch)
+    _describe_rule_descriptions(monkeypatch)
     _strict_schedules_rotation_and_dashboards(monkeypatch)
 
 
@@ -1244,3 +1255,13 @@ def _strict_ec2(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(SecurityGroupBackend, "authorize_security_group_egress", strict_authorize(authorize_egress))
     monkeypatch.setattr(SecurityGroupBackend, "modify_security_group_rules", strict_modify_rules)
     monkeypatch.setattr(VPCBackend, "create_vpc_endpoint", strict_create_endpoint)
+
+
+def _describe_rule_descriptions(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.ec2.models.security_groups import SecurityGroupRule
+
+    def description(rule: Any) -> str | None:
+        found: str | None = rule.ip_range.get("Description") or rule.source_group.get("Description")
+        return found
+
+    monkeypatch.setattr(SecurityGroupRule, "description", property(description))

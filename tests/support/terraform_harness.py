@@ -7,7 +7,10 @@ The root *.tf files are copied unmodified; the tests only add what a user's mach
   providers' schema and behaviour (tests/support/stand_in_providers). The harness writes its own
   Terraform CLI configuration naming both mirrors.
 - **AWS**: a test-only `moto_override.tf` points the aws provider at a moto server in this
-  process, made as strict as AWS on the rules the configuration relies on (tests/support/strict_aws.py).
+  process, made as strict as AWS on the rules the configuration relies on (tests/support/strict_aws.py);
+  the region comes from AWS_REGION in Terraform's environment, as on a user's machine.
+- **terraform test**: `make_test_workdir` copies the `*.tftest.hcl` files and their mocks beside
+  the configuration, without the moto override (their providers are mocked).
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = REPO_ROOT / "src" / "rabbitmq_consumer"
 # The Lambda packages the configuration zips (local.lambda_packages in main.tf).
 LAMBDA_PACKAGES = ("rabbitmq_consumer", "rabbitmq_admin")
+# The test files of Terraform's own framework, and the mocks they load.
+TFTEST_DIR = REPO_ROOT / "tests" / "terraform"
+# The region of the AWS environment Terraform runs in (AWS_REGION), where region is not set.
+REGION = "eu-west-1"
 AWS_PROVIDER_PATH = Path("registry.terraform.io") / "hashicorp" / "aws"
 
 # Every AWS service the configuration talks to, each pointed at moto.
@@ -280,21 +287,28 @@ def make_workdir(
     (destination / "moto_override.tf").write_text(moto_override(moto_endpoint))
     for name, text in (overrides or {}).items():
         (destination / f"{name}_override.tf").write_text(text)
-    workdir = TerraformWorkdir(destination, terraform, cli_config)
+    workdir = TerraformWorkdir(destination, terraform, cli_config, env={"AWS_REGION": REGION})
     workdir.run("init", "-input=false", "-no-color", "-backend=false", timeout=180).check()
     return workdir
 
 
-def make_variables_workdir(destination: Path, terraform: str, cli_config: Path) -> TerraformWorkdir:
-    """variables.tf alone: a plan evaluates every variable validation and needs no provider.
-
-    Variable validations refer to variables only, so they fail a plan of this file exactly as
-    they fail a plan of the whole configuration, in a tenth of a second instead of several.
-    """
+def make_test_workdir(destination: Path, terraform: str, cli_config: Path) -> TerraformWorkdir:
+    """The configuration as shipped and its `terraform test` files (tests/terraform/*.tftest.hcl
+    and mocks/), laid out as in the repository, initialised: `terraform test
+    -test-directory=tests/terraform` runs there as it runs in a clone."""
     destination.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(REPO_ROOT / "variables.tf", destination / "variables.tf")
+    for tf in product_files():
+        shutil.copy2(tf, destination / tf.name)
+    for package in LAMBDA_PACKAGES:
+        source = REPO_ROOT / "src" / package
+        shutil.copytree(source, destination / "src" / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    tests = destination / "tests" / "terraform"
+    tests.mkdir(parents=True)
+    for test_file in TFTEST_DIR.glob("*.tftest.hcl"):
+        shutil.copy2(test_file, tests / test_file.name)
+    shutil.copytree(TFTEST_DIR / "mocks", tests / "mocks")
     workdir = TerraformWorkdir(destination, terraform, cli_config)
-    workdir.run("init", "-input=false", "-no-color", "-backend=false").check()
+    workdir.run("init", "-input=false", "-no-color", "-backend=false", timeout=180).check()
     return workdir
 
 

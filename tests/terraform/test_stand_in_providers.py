@@ -74,7 +74,7 @@ ARCHIVE_FILE = {
 }
 ARCHIVE_FILE_SOURCE = {"content": ("string", "required"), "filename": ("string", "required")}
 
-# What generators.tf asks for.
+# What main.tf asks for (random_password.broker, data.archive_file.lambda).
 PASSWORD_SPECIALS = "-_.~"
 PASSWORD_COUNT = 8
 
@@ -110,7 +110,7 @@ variable "length" {
   default = 32
 }
 
-# generators.tf's password, several times.
+# main.tf's password, several times.
 resource "random_password" "generated" {
   count = %(count)d
 
@@ -122,7 +122,7 @@ resource "random_password" "generated" {
   override_special = "%(specials)s"
 }
 
-# generators.tf's archive: one source block per file.
+# main.tf's archive: one source block per file.
 data "archive_file" "sources" {
   type             = "zip"
   output_path      = "${path.module}/build/sources.zip"
@@ -177,7 +177,7 @@ def described(attributes: Mapping[str, Any]) -> dict[str, tuple[Any, str]]:
 
 
 def output_file(workdir: TerraformWorkdir, values: Mapping[str, Any]) -> Path:
-    """An archive's output_path, relative to the working directory like generators.tf's."""
+    """An archive's output_path, relative to the working directory like main.tf's."""
     return workdir.path / str(values["output_path"])
 
 

@@ -1063,6 +1063,20 @@ def observe_function_vpc(w: World) -> None:
     assert configuration["VpcConfig"]["VpcId"] == vpc_id
 
 
+def observe_rule_descriptions(w: World) -> None:
+    """Each rule comes back with its Description, one referencing another group too."""
+    group = w.ec2.create_security_group(GroupName=unique("sg"), Description="the group")["GroupId"]
+    w.ec2.authorize_security_group_ingress(
+        GroupId=group, IpPermissions=[tcp(5671, UserIdGroupPairs=[{"GroupId": group, "Description": "from itself"}])]
+    )
+    w.ec2.authorize_security_group_egress(
+        GroupId=group, IpPermissions=[tcp(443, IpRanges=[{"CidrIp": "0.0.0.0/0", "Description": "to anywhere"}])]
+    )
+    rules = w.ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])
+    described = {(r["IsEgress"], r["FromPort"], r.get("Description")) for r in rules["SecurityGroupRules"]}
+    assert {(False, 5671, "from itself"), (True, 443, "to anywhere")} <= described
+
+
 OBSERVATIONS: dict[str, Callable[[World], None]] = {
     "mq-describe-no-users": observe_no_users,
     "mq-broker-identity": observe_broker_identity,
@@ -1070,6 +1084,7 @@ OBSERVATIONS: dict[str, Callable[[World], None]] = {
     "esm-mq-defaults": observe_mapping_defaults,
     "lambda-invoke-recorded": observe_invocation_recorded,
     "lambda-vpc-config-vpc-id": observe_function_vpc,
+    "ec2-rule-description-returned": observe_rule_descriptions,
 }
 
 

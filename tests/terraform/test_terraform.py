@@ -2,10 +2,12 @@
 
 What runs here: `terraform fmt`, `init` from local provider mirrors (hashicorp/aws, and stand-ins
 for hashicorp/random and hashicorp/archive with the real providers' schema: see
-tests/support/stand_in_providers), `validate`, `plan` for the defaults, the example tfvars, a 4.x
-cluster and private mode, one failing plan per rule the configuration enforces, `apply` /
-`destroy` of three deployments against a moto server made as strict as AWS (tests/support/strict_aws.py),
-re-plans after apply, checkov, and checks over the configuration as Terraform parses it.
+tests/support/stand_in_providers), `validate`, `terraform test` over the plan-level rules
+(variable validations, preconditions, resource shapes: tests/terraform/*.tftest.hcl, with mocked
+providers), `plan` for the defaults, the example tfvars, a 4.x cluster, private mode and the
+smallest and fullest configurations, `apply` / `destroy` of four deployments against a moto server
+made as strict as AWS (tests/support/strict_aws.py), re-plans after apply, checkov, and checks over
+the configuration as Terraform parses it.
 
 No product file is swapped, skipped or rewritten: a working copy holds every root *.tf file
 byte for byte, plus test-only `*_override.tf` files (the AWS endpoints; where a test needs it,
@@ -30,7 +32,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,16 +41,19 @@ from typing import Any, TypeVar, cast
 import boto3
 import pytest
 
-from rabbitmq_tools.dashboard_picture import render_svg
+from rabbitmq_docs.dashboard_picture import render_svg
 from support import strict_aws
 from support.stand_in_providers.mirror import build_mirror
 from support.terraform_harness import (
+    REGION,
     REPO_ROOT,
+    TFTEST_DIR,
     HarnessError,
     TerraformResult,
     TerraformWorkdir,
     find_aws_provider_mirror,
     find_terraform,
+    make_test_workdir,
     make_workdir,
     moto_server,
     package_files,
@@ -60,7 +65,6 @@ pytestmark = pytest.mark.terraform
 
 T = TypeVar("T")
 
-REGION = "eu-west-1"
 CHECKOV_VENV = REPO_ROOT / "build" / "checkov-venv"
 CHECKOV_REQUIREMENT = "checkov>=3,<4"
 
@@ -86,6 +90,13 @@ VPC_FUNCTION_ACTIONS = {
     "ec2:UnassignPrivateIpAddresses",
 }
 STAR_RESOURCE_ACTIONS = POLLER_EC2_ACTIONS | XRAY_ACTIONS | VPC_FUNCTION_ACTIONS
+# What each admin function has (bootstrap.tf), by key: bootstrap, metrics, rotation.
+ADMIN_FUNCTION_RESOURCES = (
+    "aws_cloudwatch_log_group.admin",
+    "aws_iam_role.admin",
+    "aws_iam_role_policy.admin",
+    "aws_lambda_function.admin",
+)
 
 OUTPUTS = {
     "region",
@@ -138,10 +149,6 @@ def normalized(text: str) -> str:
     return " ".join(re.sub(r"[│╷╵├─]", " ", text).split())
 
 
-def errors_in(result: TerraformResult) -> list[str]:
-    return re.findall(r"Error: ([^\n]+)", result.output)
-
-
 def layer_arn(runtime: str, architecture: str, version: int = 27, region: str = REGION) -> str:
     return (
         f"arn:aws:lambda:{region}:017000801446:layer:"
@@ -158,9 +165,6 @@ def layer_arn(runtime: str, architecture: str, version: int = 27, region: str = 
 class Network:
     vpc_id: str
     subnets_by_zone: dict[str, list[str]]
-    other_vpc_subnet: str
-    no_dns_hostnames_vpc: str  # DNS support on, DNS hostnames off (EC2's default for a new VPC)
-    no_dns_hostnames_subnet: str
 
 
 @dataclass
@@ -173,16 +177,6 @@ class Harness:
 
     def workdir(self, name: str, **kwargs: Any) -> TerraformWorkdir:
         return make_workdir(self.tmp / name, self.terraform, self.cli_config, self.moto_endpoint, **kwargs)
-
-    def variables_workdir(self, name: str) -> TerraformWorkdir:
-        """The shipped variables.tf alone, byte for byte: its validations read only variables, and
-        without the rest of the configuration no provider has to start for a plan to check them."""
-        destination = self.tmp / name
-        destination.mkdir()
-        shutil.copy2(REPO_ROOT / "variables.tf", destination / "variables.tf")
-        workdir = TerraformWorkdir(destination, self.terraform, self.cli_config)
-        workdir.run("init", "-input=false", "-no-color", "-backend=false", timeout=180).check()
-        return workdir
 
     def client(self, service: str) -> Any:
         return cast(Any, boto3.client)(
@@ -219,11 +213,7 @@ def harness(terraform: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         for index, zone in enumerate(["a", "b", "c", "a"]):
             subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.20.{index}.0/24", AvailabilityZone=REGION + zone)
             subnets.setdefault(REGION + zone, []).append(subnet["Subnet"]["SubnetId"])
-        other_vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
-        other = ec2.create_subnet(VpcId=other_vpc, CidrBlock="10.30.0.0/24", AvailabilityZone=REGION + "b")
-        no_dns_vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
-        no_dns = ec2.create_subnet(VpcId=no_dns_vpc, CidrBlock="10.40.0.0/24", AvailabilityZone=REGION + "a")
-        network = Network(vpc_id, subnets, other["Subnet"]["SubnetId"], no_dns_vpc, no_dns["Subnet"]["SubnetId"])
+        network = Network(vpc_id, subnets)
         yield Harness(terraform, cli_config, endpoint, tmp, network)
 
 
@@ -234,7 +224,7 @@ def workdir(harness: Harness, request: pytest.FixtureRequest) -> TerraformWorkdi
     When apply or checkov tests are selected, their deployments and the checkov install start
     here, in the background: they are mostly waiting (on the provider, on PyPI), which the plan
     tests can use."""
-    for background in ("deployments", "checkov_install"):
+    for background in ("deployments", "checkov_install", "terraform_test"):
         if any(background in getattr(item, "fixturenames", ()) for item in request.session.items):
             request.getfixturevalue(background)
     return harness.workdir("plans")
@@ -254,6 +244,11 @@ def planned_resources(plan: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Address -> planned values, for every resource in the root module."""
     resources = plan["planned_values"]["root_module"].get("resources", [])
     return {r["address"]: r.get("values", {}) for r in resources}  # all unknown: no values
+
+
+def managed(addresses: Iterable[str]) -> set[str]:
+    """The managed resources among planned addresses (data sources left out)."""
+    return {address for address in addresses if not address.startswith("data.")}
 
 
 def actions(plan: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -320,7 +315,38 @@ def test_working_copy_holds_every_product_file_unmodified(workdir: TerraformWork
     shipped = {tf.name: tf.read_bytes() for tf in product_files()}
     copied = {tf.name: tf.read_bytes() for tf in workdir.path.glob("*.tf") if not tf.name.endswith("_override.tf")}
     assert copied == shipped
-    assert {"versions.tf", "main.tf", "generators.tf"} <= set(shipped)
+    assert {"versions.tf", "main.tf", "bootstrap.tf"} <= set(shipped)
+
+
+# --------------------------------------------------------------------------------------------
+# terraform test: the plan-level rules, in Terraform's own test files
+# --------------------------------------------------------------------------------------------
+
+
+def declared_runs() -> int:
+    return sum(len(re.findall(r'^run "', path.read_text(), re.M)) for path in TFTEST_DIR.glob("*.tftest.hcl"))
+
+
+@pytest.fixture(scope="module")
+def terraform_test(harness: Harness) -> Iterator[Future[TerraformResult]]:
+    """`terraform test -test-directory=tests/terraform` in a copy laid out as the repository. It
+    takes a minute or two, mostly starting providers: it starts early (see `workdir`)."""
+
+    def run() -> TerraformResult:
+        workdir = make_test_workdir(harness.tmp / "terraform-test", harness.terraform, harness.cli_config)
+        return workdir.run("test", "-test-directory=tests/terraform", "-no-color", timeout=1200)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool.submit(run)
+
+
+def test_terraform_test_runs_pass(terraform_test: Future[TerraformResult]) -> None:
+    """Every run of tests/terraform/*.tftest.hcl passes (each variable validation and
+    precondition fails the plan it must; the resources have the shapes asserted there), and
+    none is skipped: Terraform skips the rest of a file after a failed run."""
+    result = terraform_test.result(timeout=1500)
+    assert result.returncode == 0, f"terraform test failed:\n{result.output[-8000:]}"
+    assert f"Success! {declared_runs()} passed, 0 failed." in result.output, result.output[-3000:]
 
 
 def declared_blocks(text: str) -> set[str]:
@@ -499,272 +525,6 @@ def test_plan_private_mode_with_some_endpoints(harness: Harness, workdir: Terraf
     assert not [a for a in resources if a.startswith("aws_vpc_security_group_ingress_rule.endpoints_from_admin")]
 
 
-# EC2's character set for security group and rule descriptions (CreateSecurityGroup, IpRange and
-# UserIdGroupPair in the EC2 API Reference; tests/support/strict_aws.py refuses the rest).
-EC2_DESCRIPTION = re.compile(r"^[a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{0,255}$")
-
-LONGEST_NAMES = {
-    "name_prefix": "a" + "1-" * 15 + "z",  # 32 characters, the most variables.tf allows
-    "queue_name": "q" * 200,  # the most variables.tf allows
-    "consumer_username": "c" * 100,
-    "publisher_username": "p" * 100,
-    "monitoring_username": "m" * 100,
-    "virtual_host": "v" * 255,
-    "broker_ingress_cidr_blocks": ["10.8.0.0/16", "192.168.100.0/24"],
-}
-
-
-def test_descriptions_fit_aws_limits_for_every_allowed_input(harness: Harness, workdir: TerraformWorkdir) -> None:
-    """With the longest names the variables allow: every Lambda description within 256 characters,
-    every security group and rule description within EC2's length and character set (a name prefix
-    holds letters, digits and hyphens only; a CIDR block digits, dots and a slash)."""
-    variables = private_mode(harness.network, zones=3, deployment_mode="CLUSTER_MULTI_AZ", **LONGEST_NAMES)
-    resources = planned_resources(workdir.plan_json(variables, "longest-names"))
-    functions = {k: v["description"] for k, v in resources.items() if k.startswith("aws_lambda_function.")}
-    assert len(functions) == 4
-    assert {k: len(d) for k, d in functions.items() if len(d) > 256} == {}
-    groups = {
-        k: v["description"]
-        for k, v in resources.items()
-        if k.startswith(("aws_security_group.", "aws_vpc_security_group_"))
-    }
-    assert len(groups) >= 12
-    assert {k: d for k, d in groups.items() if not EC2_DESCRIPTION.match(d)} == {}
-
-
-# --------------------------------------------------------------------------------------------
-# Invalid inputs: one failing plan per rule, with the rule's message
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Invalid:
-    variables: Mapping[str, Any] | Callable[[Network], Mapping[str, Any]]
-    message: str
-
-    def resolve(self, network: Network) -> Mapping[str, Any]:
-        return self.variables(network) if callable(self.variables) else self.variables
-
-
-# Variable validations (variables.tf).
-VARIABLE_RULES: dict[str, Invalid] = {
-    "t3_micro": Invalid({"instance_type": "mq.t3.micro"}, "Amazon MQ refuses mq.t3.* for new RabbitMQ brokers"),
-    "t3_micro_as_cluster": Invalid(
-        {"instance_type": "mq.t3.micro", "deployment_mode": "CLUSTER_MULTI_AZ"},
-        "Amazon MQ refuses mq.t3.* for new RabbitMQ brokers",
-    ),
-    "rabbitmq_4_on_m5": Invalid(
-        {"engine_version": "4.2", "instance_type": "mq.m5.large", "deployment_mode": "CLUSTER_MULTI_AZ"},
-        "RabbitMQ 4.x runs only on mq.m7g.* instance types",
-    ),
-    "rabbitmq_4_3_on_m5": Invalid(
-        {"engine_version": "4.3", "instance_type": "mq.m5.xlarge"}, "RabbitMQ 4.x runs only on mq.m7g.* instance types"
-    ),
-    "engine_version_out_of_support": Invalid(
-        {"engine_version": "3.12"}, 'engine_version must be "3.13", "4.2" or "4.3"'
-    ),
-    "engine_version_with_patch": Invalid({"engine_version": "3.13.2"}, "major.minor only"),
-    "instance_type_unknown": Invalid({"instance_type": "mq.t2.micro"}, "instance_type must be an mq.m7g.* type"),
-    "m5_medium_does_not_exist": Invalid({"instance_type": "mq.m5.medium"}, "instance_type must be an mq.m7g.* type"),
-    "deployment_mode_active_standby": Invalid(
-        {"deployment_mode": "ACTIVE_STANDBY_MULTI_AZ", "instance_type": "mq.m5.large"},
-        "deployment_mode must be SINGLE_INSTANCE or CLUSTER_MULTI_AZ",
-    ),
-    "rabbitmq_3_13_without_auto_minor_upgrade": Invalid(
-        {"auto_minor_version_upgrade": False}, "requires auto_minor_version_upgrade = true for RabbitMQ 3.13 and later"
-    ),
-    "username_too_short": Invalid({"broker_username": "a"}, "broker_username must be 2-100 characters long"),
-    "username_too_long": Invalid({"broker_username": "a" * 101}, "broker_username must be 2-100 characters long"),
-    "username_guest": Invalid({"broker_username": "guest"}, 'broker_username must not be "guest"'),
-    "username_with_tilde": Invalid({"broker_username": "ops~admin"}, "broker_username may contain only letters"),
-    "username_with_colon": Invalid({"broker_username": "ops:admin"}, "broker_username may contain only letters"),
-    "consumer_username_is_the_admin": Invalid(
-        {"consumer_username": "admin"}, "consumer_username must be 2-100 letters, digits"
-    ),
-    "consumer_username_with_space": Invalid(
-        {"consumer_username": "lambda consumer"}, "consumer_username must be 2-100 letters, digits"
-    ),
-    "publisher_username_is_the_consumer": Invalid(
-        {"publisher_username": "lambda-consumer"}, "publisher_username must be 2-100 letters, digits"
-    ),
-    "monitoring_username_is_the_publisher": Invalid(
-        {"monitoring_username": "publisher"}, "monitoring_username must be 2-100 letters, digits"
-    ),
-    "a_user_named_as_another_users_clone": Invalid(
-        {"publisher_username": "lambda-consumer_clone"}, 'No user name may be another\'s name followed by "_clone"'
-    ),
-    "rotation_days_zero": Invalid(
-        {"credential_rotation_days": 0}, "credential_rotation_days must be a whole number of days from 1 to 1000"
-    ),
-    "rotation_days_above_1000": Invalid(
-        {"credential_rotation_days": 1001}, "credential_rotation_days must be a whole number of days from 1 to 1000"
-    ),
-    "batch_size_zero": Invalid({"batch_size": 0}, "batch_size must be a whole number from 1 to 10000"),
-    "batch_size_above_10000": Invalid({"batch_size": 10001}, "batch_size must be a whole number from 1 to 10000"),
-    "batching_window_above_300": Invalid(
-        {"maximum_batching_window_in_seconds": 301},
-        "maximum_batching_window_in_seconds must be a whole number from 0 to 300",
-    ),
-    "batching_window_negative": Invalid(
-        {"maximum_batching_window_in_seconds": -1},
-        "maximum_batching_window_in_seconds must be a whole number from 0 to 300",
-    ),
-    "timeout_above_14_minutes": Invalid({"lambda_timeout": 841}, "at most 14 minutes"),
-    "memory_below_128": Invalid({"lambda_memory_size": 64}, "lambda_memory_size must be a whole number of MB"),
-    "runtime_without_layer": Invalid(
-        {"lambda_runtime": "python3.11"}, 'lambda_runtime must be "python3.12" or "python3.13"'
-    ),
-    "architecture_unknown": Invalid({"lambda_architecture": "arm"}, 'lambda_architecture must be "arm64" or "x86_64"'),
-    "layer_version_zero": Invalid({"powertools_layer_version": 0}, "powertools_layer_version must be a whole number"),
-    "delivery_limit_zero": Invalid({"delivery_limit": 0}, "delivery_limit must be a whole number of at least 1"),
-    "queue_name_reserved": Invalid({"queue_name": "amq.orders"}, 'must not start with "amq."'),
-    "virtual_host_empty": Invalid({"virtual_host": ""}, "virtual_host must be 1-255 characters"),
-    "log_level_unknown": Invalid({"log_level": "TRACE"}, "log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL"),
-    "log_retention_not_accepted": Invalid({"log_retention_in_days": 10}, "log_retention_in_days must be one of"),
-    "region_china": Invalid({"region": "cn-north-1"}, "region must be a commercial AWS region"),
-    "name_prefix_too_long": Invalid({"name_prefix": "n" * 33}, "name_prefix must be 2-32 characters"),
-    "name_prefix_with_underscore": Invalid({"name_prefix": "rabbit_lambda"}, "name_prefix must be 2-32 characters"),
-    "maintenance_day_not_capitals": Invalid(
-        {"maintenance_window": {"day_of_week": "Sunday", "time_of_day": "03:00"}}, "maintenance_window.day_of_week"
-    ),
-    "maintenance_time_not_hh_mm": Invalid(
-        {"maintenance_window": {"day_of_week": "SUNDAY", "time_of_day": "3am"}}, "maintenance_window.time_of_day"
-    ),
-    "secret_recovery_window_3_days": Invalid(
-        {"secret_recovery_window_in_days": 3},
-        "secret_recovery_window_in_days must be 0 (delete at once) or between 7 and 30",
-    ),
-    "backlog_threshold_negative": Invalid({"backlog_alarm_threshold": -1}, "backlog_alarm_threshold must be 0 or more"),
-    "alarm_email_not_an_address": Invalid({"alarm_email": "ops"}, "alarm_email must be an email address"),
-    "private_without_vpc": Invalid(
-        lambda n: {"publicly_accessible": False, "subnet_ids": [n.subnets_by_zone[REGION + "a"][0]]},
-        "vpc_id goes with private mode only",
-    ),
-    "private_without_subnets": Invalid(
-        lambda n: {"publicly_accessible": False, "vpc_id": n.vpc_id}, "subnet_ids goes with private mode only"
-    ),
-    "public_with_vpc": Invalid(lambda n: {"vpc_id": n.vpc_id}, "vpc_id goes with private mode only"),
-    "public_with_subnets": Invalid(
-        lambda n: {"subnet_ids": [n.subnets_by_zone[REGION + "a"][0]]}, "subnet_ids goes with private mode only"
-    ),
-    "single_instance_with_two_subnets": Invalid(
-        lambda n: private_mode(n, zones=2), "A SINGLE_INSTANCE broker takes exactly one subnet"
-    ),
-    "subnet_listed_twice": Invalid(
-        lambda n: {
-            **private_mode(n, deployment_mode="CLUSTER_MULTI_AZ", instance_type="mq.m5.large"),
-            "subnet_ids": [n.subnets_by_zone[REGION + "a"][0]] * 2,
-        },
-        "subnet_ids contains a subnet twice",
-    ),
-    "public_with_client_cidrs": Invalid(
-        {"broker_ingress_cidr_blocks": ["10.8.0.0/16"]}, "broker_ingress_cidr_blocks applies to private mode only"
-    ),
-    "endpoint_service_unknown": Invalid(
-        lambda n: private_mode(n, vpc_endpoint_services=["lambda", "s3"]),
-        'vpc_endpoint_services may hold only "lambda", "secretsmanager" and "sts"',
-    ),
-    "create_vpc_endpoints_removed": Invalid(
-        {"create_vpc_endpoints": False}, "create_vpc_endpoints was replaced by vpc_endpoint_services"
-    ),
-    "client_cidr_not_a_cidr": Invalid(
-        lambda n: private_mode(n, broker_ingress_cidr_blocks=["10.8.0.0"]),
-        "broker_ingress_cidr_blocks must hold IPv4 CIDR",
-    ),
-}
-
-# Preconditions (main.tf) that need the subnets' zones and VPCs, read from moto's EC2 at plan time.
-PRECONDITIONS: dict[str, Invalid] = {
-    "subnets_in_one_zone": Invalid(
-        lambda n: {
-            **private_mode(n, deployment_mode="CLUSTER_MULTI_AZ", instance_type="mq.m5.large"),
-            "subnet_ids": n.subnets_by_zone[REGION + "a"],
-        },
-        "subnet_ids must be in different availability zones",
-    ),
-    "subnet_of_another_vpc": Invalid(
-        lambda n: {**private_mode(n), "subnet_ids": [n.other_vpc_subnet]},
-        "Every subnet in subnet_ids must belong to vpc_id",
-    ),
-    "vpc_without_dns_hostnames": Invalid(
-        lambda n: {**private_mode(n), "vpc_id": n.no_dns_hostnames_vpc, "subnet_ids": [n.no_dns_hostnames_subnet]},
-        "The interface endpoints use private DNS, which needs DNS resolution and DNS hostnames on in vpc_id",
-    ),
-}
-
-# Passwords that break one of Amazon MQ's rules each, put in place of the generated one by a
-# test-only override of local.broker_password, and refused by the configuration's precondition.
-BAD_PASSWORDS = {
-    "too_short": "Short-pw.1",
-    "three_distinct_characters": "aaaaaaaaaaaaabbc",
-    "colon": "Long-enough:pass1",
-    "equals_sign": "Pass=word.12345",
-    "comma": "Pass,word.12345",
-}
-
-
-@pytest.fixture(scope="module")
-def variable_rule_plans(harness: Harness) -> Iterator[dict[str, Future[TerraformResult]]]:
-    """One failing plan per variable rule, of the shipped variables.tf alone (the rest of the
-    configuration would only start providers), two at a time beside the applies."""
-    workdir = harness.variables_workdir("variables")
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        yield {
-            name: pool.submit(workdir.plan, case.resolve(harness.network), f"invalid-{name}")
-            for name, case in VARIABLE_RULES.items()
-        }
-
-
-@pytest.mark.parametrize("name", list(VARIABLE_RULES))
-def test_invalid_input_fails_plan_with_its_message(
-    name: str, variable_rule_plans: dict[str, Future[TerraformResult]]
-) -> None:
-    """Each variable rule fails `terraform plan` of the shipped variables.tf with its own message,
-    and only that rule."""
-    case = VARIABLE_RULES[name]
-    result = variable_rule_plans[name].result(timeout=900)
-
-    assert result.returncode != 0, f"plan should have failed:\n{result.output[-3000:]}"
-    assert errors_in(result) == ["Invalid value for variable"], result.output[-4000:]
-    assert case.message in normalized(result.output), result.output[-4000:]
-
-
-@pytest.fixture(scope="module")
-def precondition_plans(harness: Harness, workdir: TerraformWorkdir) -> Iterator[dict[str, Future[TerraformResult]]]:
-    """The plans that need the whole configuration, started together on a small pool."""
-
-    def password_plan(name: str, password: str) -> TerraformResult:
-        override = f"locals {{\n  broker_password = {json.dumps(password)}\n}}\n"
-        return harness.workdir(f"password-{name}", overrides={"password": override}).plan({}, "password")
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {
-            name: pool.submit(workdir.plan, case.resolve(harness.network), f"precondition-{name}")
-            for name, case in PRECONDITIONS.items()
-        }
-        futures |= {f"password-{name}": pool.submit(password_plan, name, pw) for name, pw in BAD_PASSWORDS.items()}
-        yield futures
-
-
-@pytest.mark.parametrize("name", list(PRECONDITIONS))
-def test_network_is_checked_at_plan_time(name: str, precondition_plans: dict[str, Future[TerraformResult]]) -> None:
-    result = precondition_plans[name].result(timeout=600)
-    assert result.returncode != 0, result.output[-3000:]
-    assert errors_in(result) == ["Resource precondition failed"], result.output[-4000:]
-    assert PRECONDITIONS[name].message in normalized(result.output)
-
-
-@pytest.mark.parametrize("name", list(BAD_PASSWORDS))
-def test_generated_password_is_checked_against_amazon_mq_rules(
-    name: str, precondition_plans: dict[str, Future[TerraformResult]]
-) -> None:
-    """The precondition that guards whatever generators.tf produces (12-250 chars, 4+ distinct, no , : =)."""
-    result = precondition_plans[f"password-{name}"].result(timeout=600)
-    assert result.returncode != 0, result.output[-3000:]
-    assert errors_in(result) == ["Resource precondition failed"], result.output[-4000:]
-    assert "The generated broker password breaks Amazon MQ's rules" in normalized(result.output)
-
-
 # --------------------------------------------------------------------------------------------
 # The configuration as Terraform parses it
 # --------------------------------------------------------------------------------------------
@@ -797,6 +557,7 @@ def test_no_iam_statement_has_star_resource_except_network_interfaces_and_xray(c
         "metrics",
         "rotation",
         "admin",
+        "large_dead_letters",
     }
     # And the admin functions' VpcNetworkInterfaces, a dynamic block (private mode).
     assert len(statements) == 14
@@ -947,16 +708,146 @@ def test_every_variable_and_output_is_documented(configuration: dict[str, Any]) 
 
 
 # --------------------------------------------------------------------------------------------
+# The smallest and the fullest configuration: which resources each plans (and later applies)
+# --------------------------------------------------------------------------------------------
+
+# The core: main.tf and bootstrap.tf.
+SMALLEST_RESOURCES = {
+    "random_password.broker",
+    "aws_mq_broker.this",
+    "aws_secretsmanager_secret.broker",
+    "aws_secretsmanager_secret_version.broker",
+    "aws_sqs_queue.dead_letter",
+    "aws_cloudwatch_log_group.this",
+    "aws_iam_role.this",
+    "aws_iam_role_policy.this",
+    "aws_lambda_function.this",
+    "terraform_data.event_source_access",
+    "aws_lambda_event_source_mapping.this",
+    "aws_secretsmanager_secret.consumer",
+    "aws_secretsmanager_secret.publisher",
+    'aws_cloudwatch_log_group.admin["bootstrap"]',
+    'aws_iam_role.admin["bootstrap"]',
+    'aws_iam_role_policy.admin["bootstrap"]',
+    'aws_lambda_function.admin["bootstrap"]',
+    "aws_lambda_invocation.bootstrap",
+}
+
+# The core and every extra: a private cluster over three zones with the three endpoints and one
+# client network, monitoring with an alarm email, rotation, the large dead letters' bucket.
+FULLEST_RESOURCES = SMALLEST_RESOURCES | {
+    # monitoring.tf
+    "aws_secretsmanager_secret.monitoring[0]",
+    *(f'{kind}["metrics"]' for kind in ADMIN_FUNCTION_RESOURCES),
+    "aws_cloudwatch_event_rule.metrics[0]",
+    "aws_cloudwatch_event_target.metrics[0]",
+    "aws_lambda_permission.metrics_schedule[0]",
+    "aws_sns_topic.alarms[0]",
+    "aws_sns_topic_subscription.alarm_email[0]",
+    *(
+        f"aws_cloudwatch_metric_alarm.{alarm}[0]"
+        for alarm in (
+            "lambda_errors",
+            "dead_letter_queue_not_empty",
+            "broker_dead_letter_queue_not_empty",
+            "queue_backlog",
+            "poller_stopped",
+            "metrics_function_failing",
+        )
+    ),
+    "aws_cloudwatch_dashboard.this[0]",
+    # credential_rotation.tf
+    *(f'{kind}["rotation"]' for kind in ADMIN_FUNCTION_RESOURCES),
+    "aws_lambda_permission.rotation[0]",
+    *(f'aws_secretsmanager_secret_rotation.users["{role}"]' for role in ("consumer", "publisher", "monitoring")),
+    "aws_cloudwatch_metric_alarm.rotation_errors[0]",
+    # large_dead_letters.tf
+    *(
+        f"aws_s3_bucket{suffix}.dead_letters[0]"
+        for suffix in (
+            "",
+            "_public_access_block",
+            "_ownership_controls",
+            "_server_side_encryption_configuration",
+            "_lifecycle_configuration",
+            "_policy",
+        )
+    ),
+    # private_network.tf
+    "aws_security_group.broker[0]",
+    "aws_vpc_security_group_ingress_rule.broker_amqps_self[0]",
+    "aws_vpc_security_group_egress_rule.broker_amqps_self[0]",
+    "aws_vpc_security_group_egress_rule.broker_to_endpoints[0]",
+    'aws_vpc_security_group_ingress_rule.broker_clients["10.8.0.0/16:5671"]',
+    'aws_vpc_security_group_ingress_rule.broker_clients["10.8.0.0/16:443"]',
+    "aws_security_group.endpoints[0]",
+    "aws_vpc_security_group_ingress_rule.endpoints_from_poller[0]",
+    *(f'aws_vpc_endpoint.this["{service}"]' for service in ("lambda", "secretsmanager", "sts")),
+    "aws_security_group.admin[0]",
+    "aws_vpc_security_group_egress_rule.admin_to_broker[0]",
+    "aws_vpc_security_group_ingress_rule.broker_from_admin[0]",
+    "aws_vpc_security_group_egress_rule.admin_to_endpoints[0]",
+    "aws_vpc_security_group_ingress_rule.endpoints_from_admin[0]",
+}
+
+
+def test_plan_the_smallest_configuration(workdir: TerraformWorkdir) -> None:
+    """Public, every extra off: the core's 18 resources, no more (and test_apply_and_destroy_the_smallest_
+    configuration applies it)."""
+    plan = workdir.plan_json(SMALLEST, "smallest")
+    assert managed(planned_resources(plan)) == SMALLEST_RESOURCES
+    assert len(SMALLEST_RESOURCES) == 18
+
+
+def test_plan_the_fullest_configuration(harness: Harness, workdir: TerraformWorkdir) -> None:
+    """A private 4.2 cluster with every extra: 66 resources (applied by test_apply_and_destroy_private_cluster)."""
+    plan = workdir.plan_json(private_deployment(harness.network), "fullest")
+    assert managed(planned_resources(plan)) == FULLEST_RESOURCES
+    assert len(FULLEST_RESOURCES) == 66
+
+
+# --------------------------------------------------------------------------------------------
 # Apply and destroy against moto
 # --------------------------------------------------------------------------------------------
 
 PUBLIC = {"name_prefix": "rmq-public", "alarm_email": "ops@example.com"}
 
+# The smallest configuration: public, every extra off (the core alone).
+SMALLEST = {
+    "name_prefix": "rmq-small",
+    "enable_monitoring": False,
+    "credential_rotation_days": None,
+    "enable_large_dead_letters": False,
+}
+
+
+@dataclass(frozen=True)
+class Extras:
+    """Which extras a deployment's variables turn on."""
+
+    monitoring: bool
+    rotation: bool
+    large_dead_letters: bool
+    private: bool
+
+    @classmethod
+    def of(cls, variables: Mapping[str, Any]) -> Extras:
+        return cls(
+            monitoring=variables.get("enable_monitoring", True),
+            rotation=variables.get("credential_rotation_days", 30) is not None,
+            large_dead_letters=variables.get("enable_large_dead_letters", True),
+            private=variables.get("publicly_accessible") is False,
+        )
+
 
 def private_deployment(network: Network) -> dict[str, Any]:
+    """The fullest configuration: a private 4.2 cluster with every extra on, alarms by email, and the
+    region set rather than taken from the environment."""
     return private_mode(
         network,
         zones=3,
+        region=REGION,
+        alarm_email="ops@example.com",
         name_prefix="rmq-private",
         engine_version="4.2",
         instance_type="mq.m7g.large",
@@ -968,7 +859,6 @@ def private_deployment(network: Network) -> dict[str, Any]:
         virtual_host="prod",
         batch_size=10,
         maximum_batching_window_in_seconds=5,
-        event_source_mapping_enabled=False,
         delivery_limit=5,
         credential_rotation_days=7,
         monitoring_username="metrics-reader",
@@ -986,7 +876,8 @@ class Deployment:
     code_sha256: str  # of the zip the apply uploaded (the plans after it may rebuild the zip)
     password: str  # the generated broker password, from the state
     plans: dict[str, Any]
-    resources: set[str]  # the managed resources in the state after apply, without instance keys
+    resources: set[str]  # the managed resources in the state after apply
+    replan: TerraformResult  # a plan with the same variables after apply (-detailed-exitcode)
 
 
 def deploy(
@@ -1002,23 +893,23 @@ def deploy(
     outputs: dict[str, Any] = {}
     plans: dict[str, Any] = {}
     resources: set[str] = set()
+    replan = result
     password = ""
     code_sha256 = sha256_base64((workdir.path / "build" / "rabbitmq_consumer.zip").read_bytes())
     if result.returncode == 0:
         shown = json.loads(workdir.run("output", "-json", "-no-color").check().stdout)
         outputs = {k: v["value"] for k, v in shown.items()}
         state = json.loads(workdir.run("show", "-json", "-no-color").check().stdout)
-        resources = {
-            re.sub(r"\[.*\]$", "", r["address"])
-            for r in state["values"]["root_module"]["resources"]
-            if r["mode"] == "managed"
-        }
+        resources = {r["address"] for r in state["values"]["root_module"]["resources"] if r["mode"] == "managed"}
         (generated,) = [
             r for r in state["values"]["root_module"]["resources"] if r["address"] == "random_password.broker"
         ]
         password = generated["values"]["result"]
+        replan = workdir.run(
+            "plan", "-input=false", "-no-color", "-lock=false", "-detailed-exitcode", f"-var-file={var_file}"
+        )
         plans = then(workdir) if then else {}
-    return Deployment(workdir, variables, result, outputs, code_sha256, password, plans, resources)
+    return Deployment(workdir, variables, result, outputs, code_sha256, password, plans, resources, replan)
 
 
 def plans_after_public_apply(workdir: TerraformWorkdir) -> dict[str, Any]:
@@ -1069,7 +960,8 @@ def plans_after_public_apply(workdir: TerraformWorkdir) -> dict[str, Any]:
 
 
 def private_behind_nat(network: Network) -> dict[str, Any]:
-    """Private single-instance 4.3 broker whose VPC reaches AWS through a NAT gateway: no endpoints."""
+    """Private single-instance 4.3 broker whose VPC reaches AWS through a NAT gateway: no endpoints;
+    monitoring on, but no rotation and no bucket; a disabled mapping."""
     return private_mode(
         network,
         name_prefix="rmq-nat",
@@ -1077,6 +969,8 @@ def private_behind_nat(network: Network) -> dict[str, Any]:
         engine_version="4.3",
         instance_type="mq.m7g.medium",
         credential_rotation_days=None,  # no rotation function, no schedule
+        enable_large_dead_letters=False,
+        event_source_mapping_enabled=False,
     )
 
 
@@ -1088,6 +982,7 @@ def deployments(harness: Harness) -> Iterator[dict[str, Future[Deployment]]]:
             "public": pool.submit(deploy, harness, "public", PUBLIC, plans_after_public_apply),
             "private": pool.submit(deploy, harness, "private", private_deployment(harness.network)),
             "nat": pool.submit(deploy, harness, "nat", private_behind_nat(harness.network)),
+            "smallest": pool.submit(deploy, harness, "smallest", SMALLEST),
         }
 
 
@@ -1134,12 +1029,18 @@ def as_list(value: str | list[str]) -> list[str]:
 def assert_common(
     harness: Harness, deployment: Deployment, runtime: str, architecture: str, layer_version: int
 ) -> None:
-    """What both deployments must show through the AWS APIs."""
+    """What every deployment must show through the AWS APIs."""
     out, variables = deployment.outputs, deployment.variables
+    extras = Extras.of(variables)
     lambda_ = harness.client("lambda")
-    # Terraform leaves null outputs out: rotation_function_name without rotation.
-    rotation = variables.get("credential_rotation_days", 30) is not None
-    assert set(out) >= OUTPUTS - (set() if rotation else {"rotation_function_name"})
+    # Terraform leaves null outputs out: those of the extras that are off.
+    absent = set() if extras.rotation else {"rotation_function_name"}
+    absent |= set() if extras.large_dead_letters else {"dead_letter_bucket"}
+    if not extras.monitoring:
+        absent |= {"metrics_function_name", "monitoring_secret_arn", "dashboard_url"}
+    assert set(out) >= OUTPUTS - absent
+    assert not absent & set(out), "an extra that is off left an output"
+    assert out["region"] == REGION
     assert deployment.password not in json.dumps(out)
 
     # The event source mapping: broker, queue, virtual host, credentials, batching.
@@ -1174,7 +1075,18 @@ def assert_common(
     assert_role(harness, deployment)
     assert_admin_functions(harness, deployment)
 
-    # The bucket for dead letters too large for SQS: private, encrypted, TLS only, expiring.
+    # Dead-letter queue and logs.
+    sqs = harness.client("sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=out["dead_letter_queue_url"], AttributeNames=["All"])["Attributes"]
+    assert attributes["MessageRetentionPeriod"] == str(14 * 24 * 3600)
+    assert attributes["SqsManagedSseEnabled"] == "true"
+    groups = harness.client("logs").describe_log_groups(logGroupNamePrefix=out["log_group_name"])["logGroups"]
+    assert [(g["logGroupName"], g.get("retentionInDays")) for g in groups] == [(out["log_group_name"], 30)]
+
+    if not extras.large_dead_letters:
+        assert "DEAD_LETTER_BUCKET" not in environment_of(harness, out)
+        return
+    # The bucket for large dead letters: private, encrypted, TLS only, expiring.
     s3, bucket = harness.client("s3"), out["dead_letter_bucket"]
     assert environment_of(harness, out)["DEAD_LETTER_BUCKET"] == bucket
     block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
@@ -1191,14 +1103,6 @@ def assert_common(
     )
     (deny,) = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
     assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
-
-    # Dead-letter queue and logs.
-    sqs = harness.client("sqs")
-    attributes = sqs.get_queue_attributes(QueueUrl=out["dead_letter_queue_url"], AttributeNames=["All"])["Attributes"]
-    assert attributes["MessageRetentionPeriod"] == str(14 * 24 * 3600)
-    assert attributes["SqsManagedSseEnabled"] == "true"
-    groups = harness.client("logs").describe_log_groups(logGroupNamePrefix=out["log_group_name"])["logGroups"]
-    assert [(g["logGroupName"], g.get("retentionInDays")) for g in groups] == [(out["log_group_name"], 30)]
 
 
 def environment_of(harness: Harness, out: Mapping[str, Any]) -> dict[str, str]:
@@ -1218,15 +1122,16 @@ def assert_bootstrap_invoked_once(harness: Harness, deployment: Deployment, cons
         "ADMIN_SECRET_ARN": out["credentials_secret_arn"],
         "CONSUMER_SECRET_ARN": out["consumer_secret_arn"],
         "PUBLISHER_SECRET_ARN": out["publisher_secret_arn"],
-        "MONITORING_SECRET_ARN": out["monitoring_secret_arn"],
         "CONSUMER_USERNAME": variables.get("consumer_username", "lambda-consumer"),
         "PUBLISHER_USERNAME": variables.get("publisher_username", "publisher"),
-        "MONITORING_USERNAME": variables.get("monitoring_username", "queue-metrics"),
         "QUEUE_NAME": variables.get("queue_name", "orders"),
         "VIRTUAL_HOST": variables.get("virtual_host", "/"),
         "DELIVERY_LIMIT": str(variables.get("delivery_limit", 20)),
         "CONSUMER_CONFIGURE_PERMISSION": str(variables.get("consumer_configure_permission", False)).lower(),
     }
+    if Extras.of(variables).monitoring:  # the monitoring user comes with the metrics function
+        bootstrap_environment["MONITORING_SECRET_ARN"] = out["monitoring_secret_arn"]
+        bootstrap_environment["MONITORING_USERNAME"] = variables.get("monitoring_username", "queue-metrics")
     # Invoked once, with a trigger and no configuration: the hash of the environment and the code the
     # function runs with (Terraform's jsonencode: sorted keys, no spaces).
     bootstrap = lambda_.get_function_configuration(FunctionName=out["bootstrap_function_name"])
@@ -1244,29 +1149,33 @@ def assert_bootstrap_invoked_once(harness: Harness, deployment: Deployment, cons
 
 
 def assert_admin_functions(harness: Harness, deployment: Deployment) -> None:
-    """The bootstrap, metrics and rotation functions: one stdlib package, a role each with exactly
-    its secrets; the bootstrap invoked once with everything it applies; the metrics function on a
-    one-minute schedule; rotation configured on the three user secrets (the double records
-    invocations instead of running them: tests/test_bootstrap*.py, test_metrics.py and
-    test_rotation*.py run the code against a real broker)."""
+    """The bootstrap function, and the metrics and rotation functions of the extras that are on: one
+    package without layers (boto3 from the runtime), a role each with exactly its secrets; the
+    bootstrap invoked once with everything it applies; the metrics function on a one-minute
+    schedule; rotation configured on the user secrets (the double records invocations instead of
+    running them: tests/admin run the code against a real broker)."""
     out, variables = deployment.outputs, deployment.variables
     prefix = variables["name_prefix"]
     (instance,) = harness.client("mq").describe_broker(BrokerId=out["broker_id"])["BrokerInstances"]
     lambda_ = harness.client("lambda")
     queue = variables.get("queue_name", "orders")
     bootstrap_environment = assert_bootstrap_invoked_once(harness, deployment, instance["ConsoleURL"])
-    user_secrets = [out["consumer_secret_arn"], out["publisher_secret_arn"], out["monitoring_secret_arn"]]
+    extras = Extras.of(variables)
+    rotation, private = extras.rotation, extras.private
+    user_secrets = [out["consumer_secret_arn"], out["publisher_secret_arn"]]
+    user_secrets += [out["monitoring_secret_arn"]] if extras.monitoring else []
     admin_secret = out["credentials_secret_arn"]
-    rotation = variables.get("credential_rotation_days", 30) is not None
-    private = variables.get("publicly_accessible") is False
 
     secret_statements: dict[str, dict[str, tuple[list[str], list[str]]]] = {
         "bootstrap": {
             "ReadAdminCredentials": (["secretsmanager:GetSecretValue"], [admin_secret]),
             "WriteUserCredentials": (["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"], user_secrets),
         },
-        "metrics": {"ReadMonitoringCredentials": (["secretsmanager:GetSecretValue"], [out["monitoring_secret_arn"]])},
     }
+    if extras.monitoring:
+        secret_statements["metrics"] = {
+            "ReadMonitoringCredentials": (["secretsmanager:GetSecretValue"], [out["monitoring_secret_arn"]])
+        }
     if rotation:
         secret_statements["rotation"] = {
             "ReadAdminCredentials": (["secretsmanager:GetSecretValue"], [admin_secret]),
@@ -1284,7 +1193,7 @@ def assert_admin_functions(harness: Harness, deployment: Deployment) -> None:
         "bootstrap": bootstrap_environment,
         "metrics": {
             "MANAGEMENT_URL": instance["ConsoleURL"],
-            "MONITORING_SECRET_ARN": out["monitoring_secret_arn"],
+            "MONITORING_SECRET_ARN": out.get("monitoring_secret_arn"),
             "VIRTUAL_HOST": variables.get("virtual_host", "/"),
             "QUEUES": f"{queue},{queue}.dlq",
             "METRICS_NAMESPACE": "RabbitMQConsumer",
@@ -1293,9 +1202,8 @@ def assert_admin_functions(harness: Harness, deployment: Deployment) -> None:
     }
     for name, statements_ in secret_statements.items():
         function = lambda_.get_function_configuration(FunctionName=f"{prefix}-{name}")
-        handler = {"bootstrap": "bootstrap_handler", "metrics": "metrics", "rotation": "rotation"}[name]
-        assert function["Handler"] == f"rabbitmq_admin.{handler}.lambda_handler"
-        assert not function.get("Layers"), f"{name}: the admin package uses the standard library only"
+        assert function["Handler"] == f"rabbitmq_admin.{name}_handler.lambda_handler"
+        assert not function.get("Layers"), f"{name}: the admin package needs no layer (boto3 is the runtime's)"
         assert function.get("Environment", {}).get("Variables") == environments[name], name
         assert bool(function.get("VpcConfig", {}).get("SubnetIds")) is private, name
         log_group_arn = f"arn:aws:logs:{REGION}:123456789012:log-group:/aws/lambda/{prefix}-{name}:*"
@@ -1307,10 +1215,18 @@ def assert_admin_functions(harness: Harness, deployment: Deployment) -> None:
         for sid, (actions_, resources) in expected.items():
             assert sorted(as_list(statements[sid]["Action"])) == sorted(actions_), (name, sid)
             assert sorted(as_list(statements[sid]["Resource"])) == sorted(resources), (name, sid)
+    functions = {
+        f["FunctionName"] for f in lambda_.list_functions()["Functions"] if f["FunctionName"].startswith(prefix)
+    }
+    assert functions == {f"{prefix}-consumer"} | {f"{prefix}-{name}" for name in secret_statements}
     assert ("rotation_function_name" in out) is rotation
 
-    # The metrics function, every minute, allowed for that rule only.
     events = harness.client("events")
+    if not extras.monitoring:
+        assert not events.list_rules(NamePrefix=prefix)["Rules"]
+        assert_rotation(harness, deployment, user_secrets)
+        return
+    # The metrics function, every minute, allowed for that rule only.
     rule = events.describe_rule(Name=f"{prefix}-queue-metrics")
     assert rule["ScheduleExpression"] == "rate(1 minute)"
     (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
@@ -1322,8 +1238,15 @@ def assert_admin_functions(harness: Harness, deployment: Deployment) -> None:
         rule["Arn"],
     )
 
-    # Rotation: each user secret, after the configured days, by the rotation function; on apply
-    # Secrets Manager ran only testSecret (RotateImmediately false), on a copy of the current value.
+    assert_rotation(harness, deployment, user_secrets)
+
+
+def assert_rotation(harness: Harness, deployment: Deployment, user_secrets: list[str]) -> None:
+    """Rotation: each user secret, after the configured days, by the rotation function; on apply
+    Secrets Manager ran only testSecret (RotateImmediately false), on a copy of the current value."""
+    out, variables = deployment.outputs, deployment.variables
+    rotation = Extras.of(variables).rotation
+    lambda_ = harness.client("lambda")
     secrets = harness.client("secretsmanager")
     tested = [
         i.payload for i in strict_aws.INVOCATIONS if rotation and i.function_name == out["rotation_function_name"]
@@ -1352,7 +1275,8 @@ def assert_function(
     assert function["TracingConfig"] == {"Mode": "Active"}
     assert function["CodeSha256"] == deployment.code_sha256
     environment = function["Environment"]["Variables"]
-    assert set(environment) == ENVIRONMENT_VARIABLES
+    with_bucket = Extras.of(variables).large_dead_letters
+    assert set(environment) == ENVIRONMENT_VARIABLES - (set() if with_bucket else {"DEAD_LETTER_BUCKET"})
     assert environment["DEAD_LETTER_QUEUE_URL"] == out["dead_letter_queue_url"]
     assert environment["DELIVERY_LIMIT"] == str(variables.get("delivery_limit", 20)) == str(out["delivery_limit"])
     assert environment["POWERTOOLS_LOG_LEVEL"] == "INFO"
@@ -1376,10 +1300,12 @@ def assert_role(harness: Harness, deployment: Deployment) -> None:
         "ReadConsumerCredentials": (["secretsmanager:GetSecretValue"], [out["consumer_secret_arn"]]),
         "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn]),
         "SendDeadLetters": (["sqs:SendMessage"], [queue_arn["Attributes"]["QueueArn"]]),
-        "OffloadLargeDeadLetters": (["s3:PutObject"], [f"arn:aws:s3:::{out['dead_letter_bucket']}/dead-letters/*"]),
         "PollerNetworkInterfaces": (sorted(POLLER_EC2_ACTIONS), ["*"]),
         "WriteTraces": (sorted(XRAY_ACTIONS), ["*"]),
     }
+    if Extras.of(deployment.variables).large_dead_letters:
+        bucket_objects = f"arn:aws:s3:::{out['dead_letter_bucket']}/dead-letters/*"
+        expected["OffloadLargeDeadLetters"] = (["s3:PutObject"], [bucket_objects])
     statements = {s["Sid"]: s for s in role_statements(harness, role_name)}
     assert set(statements) == set(expected)
     for sid, (actions_, resources) in expected.items():
@@ -1406,7 +1332,7 @@ def assert_alarms(harness: Harness, deployment: Deployment, topic_arn: str | Non
     }
     if poller_alarm:
         expected.add(f"{prefix}-poller-stopped")
-    if deployment.variables.get("credential_rotation_days", 30) is not None:
+    if Extras.of(deployment.variables).rotation:
         expected.add(f"{prefix}-rotation-errors")
     assert set(alarms) == expected
     assert sorted(out["alarm_names"]) == sorted(expected)
@@ -1585,8 +1511,11 @@ def test_apply_and_destroy_public_default(harness: Harness, deployments: dict[st
 
 
 def test_apply_and_destroy_private_cluster(harness: Harness, deployments: dict[str, Future[Deployment]]) -> None:
-    """Private 4.2 cluster with endpoints, x86_64/python3.12, a disabled mapping on another vhost."""
+    """The fullest configuration: a private 4.2 cluster with endpoints and every extra, x86_64/python3.12,
+    on another vhost; exactly the planned resources, nothing to change on a second plan."""
     deployment = applied(deployments, "private")
+    assert deployment.resources == FULLEST_RESOURCES
+    assert deployment.replan.returncode == 0, deployment.replan.output[-4000:]
     out, variables = deployment.outputs, deployment.variables
     ec2 = harness.client("ec2")
 
@@ -1650,10 +1579,9 @@ def test_apply_and_destroy_private_cluster(harness: Harness, deployments: dict[s
 
     assert_common(harness, deployment, "python3.12", "x86_64", 31)
     mapping = harness.client("lambda").get_event_source_mapping(UUID=out["event_source_mapping_uuid"])
-    assert mapping["State"] == "Disabled"
+    assert mapping["State"] == "Enabled"
     assert mapping["MaximumBatchingWindowInSeconds"] == 5
-    assert out.get("alarm_topic_arn") is None  # `terraform output` leaves null outputs out
-    assert_alarms(harness, deployment, None, poller_alarm=False)  # no poller alarm for a disabled mapping
+    assert_alarms(harness, deployment, out["alarm_topic_arn"], poller_alarm=True)
 
     destroy(deployment)
     assert_nothing_left(harness, "rmq-private")
@@ -1690,9 +1618,30 @@ def test_apply_and_destroy_private_broker_behind_a_nat_gateway(
         g for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"].startswith("rmq-nat-endpoints")
     ]
     assert_common(harness, deployment, "python3.13", "arm64", 27)
+    mapping = harness.client("lambda").get_event_source_mapping(UUID=out["event_source_mapping_uuid"])
+    assert mapping["State"] == "Disabled"
+    assert out.get("alarm_topic_arn") is None  # `terraform output` leaves null outputs out
+    assert_alarms(harness, deployment, None, poller_alarm=False)  # no poller alarm for a disabled mapping
 
     destroy(deployment)
     assert_nothing_left(harness, "rmq-nat")
+
+
+def test_apply_and_destroy_the_smallest_configuration(
+    harness: Harness, deployments: dict[str, Future[Deployment]]
+) -> None:
+    """The core alone (public, every extra off): exactly the planned resources, a working mapping and
+    bootstrap, no alarm, no bucket, no rotation; nothing to change on a second plan."""
+    deployment = applied(deployments, "smallest")
+    assert deployment.resources == SMALLEST_RESOURCES
+    assert deployment.replan.returncode == 0, deployment.replan.output[-4000:]
+    out = deployment.outputs
+    assert_common(harness, deployment, "python3.13", "arm64", 27)
+    assert out["alarm_names"] == []
+    assert not harness.client("cloudwatch").describe_alarms(AlarmNamePrefix="rmq-small")["MetricAlarms"]
+
+    destroy(deployment)
+    assert_nothing_left(harness, "rmq-small")
 
 
 def test_every_resource_block_is_applied(
@@ -1700,7 +1649,7 @@ def test_every_resource_block_is_applied(
 ) -> None:
     """Between them, the deployments above create every resource the configuration declares."""
     declared = {r["address"] for r in configuration["resources"] if r["mode"] == "managed"}
-    created = set().union(*(applied(deployments, name).resources for name in deployments))
+    created = {re.sub(r"\[.*\]$", "", a) for name in deployments for a in applied(deployments, name).resources}
     assert declared - created == set()
 
 
@@ -1740,7 +1689,7 @@ def checkov_install() -> Iterator[Future[Path]]:
 
 
 def test_checkov_reports_no_failed_checks(tmp_path: Path, checkov_install: Future[Path]) -> None:
-    """checkov over the root module (the real generators.tf included), with inline skips only."""
+    """checkov over the root module (the real random_password and archive_file included), with inline skips only."""
     checkov = required(lambda: checkov_install.result(timeout=900))
     for name in ROOT_MODULE_FILES:
         shutil.copy2(REPO_ROOT / name, tmp_path / name)

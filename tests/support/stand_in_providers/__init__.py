@@ -6,9 +6,10 @@ protocol 6): `random_password` (random_provider.py, claiming version 3.7.2) and 
 for each into a filesystem mirror (unpacked layout) and the CLI configuration that installs them
 beside hashicorp/aws from its own mirror.
 
-Why: the real providers cannot be downloaded where the tests run, and generators.tf needs both.
-With the stand-ins, `terraform init/validate/plan/apply/destroy` run on the configuration as
-shipped instead of on a copy with generators.tf swapped out.
+Why: the real providers cannot be downloaded where the tests run, and main.tf needs both (the
+broker password, the Lambda zips). With the stand-ins, `terraform init/validate/plan/apply/
+destroy/test` run on the configuration as shipped instead of on a copy with those blocks
+swapped out.
 
 Sources: each schema is the real provider's, attribute for attribute, and the behaviour follows
 its code; the modules cite the file and tag each comes from (terraform-provider-random v3.7.2,
