@@ -38,6 +38,10 @@ from rabbitmq_tools.local_event_source_mapping import (
     load_handler,
 )
 
+# The mapping stops once every message was acked, or after this many seconds without one: a
+# message the broker moved to its dead-letter queue never is.
+IDLE_TIMEOUT = 10.0
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     argparse.ArgumentParser(
@@ -95,7 +99,7 @@ def run_demo(broker: LocalBroker, queue: str, dead_letter_file: Path) -> int:
         mapping = LocalEventSourceMapping(
             as_consumer, MappingSettings(queue), load_handler("rabbitmq_consumer.handler.lambda_handler")
         )
-        stats = mapping.run(max_messages=len(messages), idle_timeout=10)
+        stats = mapping.run(max_messages=len(messages), idle_timeout=IDLE_TIMEOUT)
         sys.stdout.flush()
         print(f"4. {stats.line()}")
         left = left_on_broker(connection_parameters(broker.url), topology)

@@ -78,6 +78,7 @@ def test_messages_left_on_the_broker_are_named_where_they_are(
     # GIVEN business logic that fails every invocation, and a delivery limit below the handler's
     # guard: the broker moves the message to its dead-letter queue before the guard acts
     monkeypatch.setattr(demo, "DEFAULT_DELIVERY_LIMIT", 2)
+    monkeypatch.setattr(demo, "IDLE_TIMEOUT", 2.0)  # the message never comes back: stop waiting soon
     monkeypatch.setattr(demo, "demo_messages", lambda: [DemoMessage("a JSON object", json.dumps(sample()).encode())])
 
     def down(message: Message) -> None:
