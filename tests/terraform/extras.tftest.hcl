@@ -132,4 +132,16 @@ run "private_networking" {
     condition     = alltrue([for function in aws_lambda_function.admin : length(function.vpc_config) == 1])
     error_message = "In private mode every admin function must run in the broker's subnets."
   }
+  assert {
+    condition = (
+      aws_vpc_security_group_ingress_rule.broker_amqps_self[0].from_port == 5671 &&
+      aws_vpc_security_group_ingress_rule.broker_amqps_self[0].to_port == 5671 &&
+      aws_vpc_security_group_ingress_rule.broker_amqps_self[0].ip_protocol == "tcp"
+    )
+    error_message = "The broker's group must let itself in on AMQPS (5671): the poller's interfaces share it."
+  }
+  assert {
+    condition     = length(aws_vpc_security_group_egress_rule.broker_https_out) == 0 && length(aws_vpc_security_group_egress_rule.admin_https_out) == 0
+    error_message = "With an endpoint for every service the poller and the admin functions call, nothing may go out to 0.0.0.0/0."
+  }
 }

@@ -148,6 +148,27 @@ run "the_region_comes_from_the_aws_environment" {
   }
 }
 
+run "a_cluster_on_rabbitmq_4" {
+  command = plan
+  variables {
+    engine_version  = "4.2"
+    instance_type   = "mq.m7g.large"
+    deployment_mode = "CLUSTER_MULTI_AZ"
+  }
+
+  assert {
+    condition = (
+      aws_mq_broker.this.engine_version == "4.2" && aws_mq_broker.this.host_instance_type == "mq.m7g.large" &&
+      aws_mq_broker.this.deployment_mode == "CLUSTER_MULTI_AZ" && aws_mq_broker.this.publicly_accessible
+    )
+    error_message = "The broker must take engine_version, instance_type and deployment_mode."
+  }
+  assert {
+    condition     = output.max_message_size == 524288
+    error_message = "On 4.x Amazon MQ's default max_message_size is 512 KiB, which send.py reads from this output."
+  }
+}
+
 run "the_bootstrap_is_configured_by_its_environment_only" {
   command = plan
   variables {

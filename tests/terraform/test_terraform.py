@@ -452,49 +452,11 @@ def test_plan_with_defaults(default_plan: dict[str, Any]) -> None:
     assert plan["planned_values"]["outputs"]["max_message_size"]["value"] == 128 * 1024 * 1024
 
 
-@pytest.mark.parametrize("version", ["4.2", "4.3"])
-def test_plan_cluster_on_rabbitmq_4(workdir: TerraformWorkdir, version: str) -> None:
-    plan = workdir.plan_json(
-        {"engine_version": version, "instance_type": "mq.m7g.large", "deployment_mode": "CLUSTER_MULTI_AZ"},
-        f"cluster-{version}",
-    )
-    broker = planned_resources(plan)["aws_mq_broker.this"]
-    assert (broker["engine_version"], broker["host_instance_type"], broker["deployment_mode"]) == (
-        version,
-        "mq.m7g.large",
-        "CLUSTER_MULTI_AZ",
-    )
-    assert broker["publicly_accessible"] is True
-    assert plan["planned_values"]["outputs"]["max_message_size"]["value"] == 512 * 1024  # Amazon MQ's 4.x default
-
-
 def test_example_tfvars_plan(workdir: TerraformWorkdir) -> None:
     """terraform.tfvars.example, as shipped, is a valid set of inputs."""
     shutil.copy2(REPO_ROOT / "terraform.tfvars.example", workdir.path / "example.tfvars")
     result = workdir.run("plan", "-input=false", "-no-color", "-lock=false", "-var-file=example.tfvars").check()
     assert "mq.m7g.medium" in result.output
-
-
-def test_plan_private_mode(harness: Harness, workdir: TerraformWorkdir) -> None:
-    """Private broker: security group letting itself in on 5671, endpoints for the poller."""
-    variables = private_mode(harness.network, zones=3, deployment_mode="CLUSTER_MULTI_AZ", instance_type="mq.m5.large")
-    plan = workdir.plan_json(variables, "private")
-    resources = planned_resources(plan)
-
-    broker = resources["aws_mq_broker.this"]
-    assert broker["publicly_accessible"] is False
-    assert sorted(broker["subnet_ids"]) == sorted(variables["subnet_ids"])
-
-    self_rule = resources["aws_vpc_security_group_ingress_rule.broker_amqps_self[0]"]
-    assert (self_rule["from_port"], self_rule["to_port"], self_rule["ip_protocol"]) == (5671, 5671, "tcp")
-    endpoints = {k: v for k, v in resources.items() if k.startswith("aws_vpc_endpoint.this")}
-    assert sorted(v["service_name"] for v in endpoints.values()) == [
-        f"com.amazonaws.{REGION}.{service}" for service in ("lambda", "secretsmanager", "sts")
-    ]
-    assert all(v["private_dns_enabled"] and v["vpc_endpoint_type"] == "Interface" for v in endpoints.values())
-    assert all(sorted(v["subnet_ids"]) == sorted(variables["subnet_ids"]) for v in endpoints.values())
-    # Every AWS service the poller and the admin functions call has an endpoint: no HTTPS to anywhere.
-    assert not [address for address in resources if address.endswith("_https_out[0]")]
 
 
 def test_plan_private_mode_without_endpoints(harness: Harness, workdir: TerraformWorkdir) -> None:
