@@ -1,9 +1,9 @@
-"""The proof that credential rotation loses nothing (issue 13, "Prove it locally").
+"""The proof that credential rotation loses nothing, run locally.
 
 The local event source mapping consumes and `ConfirmedPublisher` (send.py's) publishes a steady
 numbered stream, both reading their credentials from their Secrets Manager secrets (moto) at
 every connect, while moto's own RotateSecret rotates both secrets again and again through the
-rotation function (`rabbitmq_admin.rotation`, run in this process by a test-only hook on moto's
+rotation function (`rabbitmq_admin.rotation_handler`, run in this process by a test-only hook on moto's
 Lambda invoke). After each rotation the users' connections are closed through the management
 API, as a real poller reconnects at moments nobody chooses. Every message must be confirmed and
 consumed, no connect refused, and each replaced password must stop working exactly when the

@@ -139,3 +139,15 @@ def test_make_unit_runs_the_unit_tier_and_make_demo_installs_no_development_tool
     demo = make("-n", "-B", "demo")
     assert "pip install --quiet -e '.[docker]'" in demo
     assert "[dev]" not in demo
+
+
+def test_no_test_names_an_issue_number() -> None:
+    # A test says what it checks; the issue that asked for it is history (git log has it). Links
+    # to public issues, cited as sources, are fine: they have no space before the number.
+    named = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if re.search(r"\bissues? #?\d+", line, re.IGNORECASE)
+    ]
+    assert named == []
