@@ -30,7 +30,7 @@ pytestmark = pytest.mark.integration
 def test_the_mapping_runs_as_the_consumer(
     broker_url: str, broker_setup: BrokerSetup, channel: Any, dead_letter_file: Any
 ) -> None:
-    # GIVEN orders on the queue
+    # GIVEN messages on the queue
     topology = broker_setup.topology
     bodies = [sample() for _ in range(5)]
     publish(

@@ -564,7 +564,7 @@ def test_a_working_deployment_passes_every_check(
     # AND the metrics function counted the poller's consumer on the queue
     assert report["consumers"][1] == f"1 consumer(s) on queue {topology.queue!r}: Lambda's poller holds one"
     valid, poison = marker_in(report["publish"][1], "ok"), marker_in(report["publish"][1], "poison")
-    # AND the function received both messages under their markers: the example order and a poison
+    # AND the function received both messages under their markers: example-message.json and a poison
     received = {record["basicProperties"]["messageId"]: record for record in invocations.records}
     assert sorted(received) == sorted([valid, poison])
     assert base64.b64decode(received[valid]["data"]) == EXAMPLE_MESSAGE.read_bytes()
