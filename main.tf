@@ -272,6 +272,8 @@ resource "aws_lambda_function" "this" {
         POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
         DEAD_LETTER_QUEUE_URL        = aws_sqs_queue.dead_letter.url
         DELIVERY_LIMIT               = tostring(var.delivery_limit)
+        ORDERING_KEY                 = var.ordering_key
+        PARALLELISM                  = tostring(var.parallelism)
       },
       local.large_dead_letters_environment,
     )

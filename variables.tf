@@ -369,6 +369,37 @@ variable "event_source_mapping_enabled" {
 }
 
 ################################################################################
+# Throughput: parallel lanes within a batch (docs/throughput.md)
+################################################################################
+
+variable "ordering_key" {
+  description = "What keeps messages in order when a batch runs on parallel lanes (the function's ORDERING_KEY): \"none\" (one lane, the whole batch in delivery order), \"header:<name>\" (an AMQP header, e.g. \"header:customer-id\": one key's messages in order, different keys at the same time), \"json:<path>\" (a field of a JSON body, dots between names) or \"message-id\" (no order kept)."
+  type        = string
+  default     = "none"
+
+  validation {
+    condition     = contains(["none", "message-id"], var.ordering_key) || can(regex("^header:[^\\s]{1,255}$", var.ordering_key)) || can(regex("^json:[^.\\s]+(\\.[^.\\s]+)*$", var.ordering_key))
+    error_message = "ordering_key must be \"none\", \"message-id\", \"header:<name>\" (e.g. \"header:customer-id\") or \"json:<path>\" (e.g. \"json:customerId\", dots between field names)."
+  }
+}
+
+variable "parallelism" {
+  description = "How many lanes of a batch run at once (1-64; the function's PARALLELISM). 1, the default, runs the batch one message after another, correct for any business logic; above 1, process() runs on several threads and must be thread-safe (docs/throughput.md), and ordering_key must say what to keep in order."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.parallelism >= 1 && var.parallelism <= 64 && floor(var.parallelism) == var.parallelism
+    error_message = "parallelism must be a whole number from 1 to 64: above 64 threads contend for one function's CPU share; split the traffic over shards instead (shard_count)."
+  }
+
+  validation {
+    condition     = var.parallelism == 1 || var.ordering_key != "none"
+    error_message = "parallelism above 1 needs an ordering_key to split batches into lanes: set ordering_key to \"header:<name>\" or \"json:<path>\" (each key's messages keep their order), or \"message-id\" (no order kept)."
+  }
+}
+
+################################################################################
 # Lambda function
 ################################################################################
 

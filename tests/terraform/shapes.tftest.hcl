@@ -120,6 +120,8 @@ run "the_consumer_function" {
       DEAD_LETTER_QUEUE_URL        = "https://sqs.eu-west-1.amazonaws.com/123456789012/rabbitmq-lambda-dead-letters"
       DEAD_LETTER_BUCKET           = "rabbitmq-lambda-dl-1234"
       DELIVERY_LIMIT               = "20"
+      ORDERING_KEY                 = "none"
+      PARALLELISM                  = "1"
     })
     error_message = "The consumer's environment must hold its settings and no secret."
   }
