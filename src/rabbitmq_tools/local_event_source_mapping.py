@@ -513,6 +513,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         f"{DEFAULT_DELIVERY_LIMIT}): the one the bootstrap applied",
     )
     parser.add_argument(
+        "--ordering-key",
+        help="the handler's ORDERING_KEY: none (default), message-id, header:<name> or json:<path>; with "
+        "--parallelism above 1 the messages of different keys run at the same time, each key's in order",
+    )
+    parser.add_argument(
+        "--parallelism", type=int, help="the handler's PARALLELISM: lanes run at once, 1 (default) to 64"
+    )
+    parser.add_argument(
         "--failure-mode",
         choices=FAILURE_MODES,
         default="reject",
@@ -539,6 +547,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not (os.environ.get("DEAD_LETTER_QUEUE_URL") or os.environ.get("DEAD_LETTER_FILE")):
         os.environ["DEAD_LETTER_FILE"] = args.dead_letter_file
     os.environ.setdefault("DELIVERY_LIMIT", str(args.delivery_limit))  # the handler's last-delivery guard
+    # The handler reads these when it is loaded, as in Lambda, where Terraform sets them.
+    for name, value in (("ORDERING_KEY", args.ordering_key), ("PARALLELISM", args.parallelism)):
+        if value is not None:
+            os.environ[name] = str(value)
     live = sys.stderr.isatty()
     last_shown = 0.0
 
@@ -552,6 +564,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = load_handler(args.handler)
     except (ImportError, AttributeError) as exc:
         print(f"error: cannot load the handler {args.handler!r}: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # the handler's configuration (rabbitmq_consumer.config.ConfigError)
+        print(f"error: the handler's configuration: {exc}", file=sys.stderr)
         return 1
     mapping = LocalEventSourceMapping(parameters, settings, handler, credentials=credentials)
     try:

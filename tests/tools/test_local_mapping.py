@@ -603,3 +603,32 @@ def test_a_broker_gone_for_good_stops_the_mapping_after_the_reconnect_attempts(
 )
 def test_only_the_brokers_own_refusal_counts_as_one(error: BaseException, refused: bool) -> None:
     assert refused_by_broker(error) is refused
+
+
+def test_the_command_runs_the_handler_on_lanes(
+    broker_url: str, channel: Any, topology: Topology, tmp_path: Path
+) -> None:
+    # GIVEN 40 messages of 4 customers, and the command line with the handler on 4 lanes by customer
+    bodies = [sample(customer=f"c{index % 4}") for index in range(40)]
+    publish(
+        channel,
+        topology.queue,
+        (json.dumps(body).encode() for body in bodies),
+        lambda i: json_properties(bodies[i]["id"], headers={"customer-id": bodies[i]["customer"]}),
+    )
+    processed = tmp_path / "processed.txt"
+    env = {"PROCESSED_FILE": str(processed), "DEAD_LETTER_FILE": str(tmp_path / "dead.jsonl")}
+    lanes = ["--ordering-key", "header:customer-id", "--parallelism", "4", "--max-messages", "40"]
+    runner = runner_process(broker_url, topology.queue, "recording_handler.lambda_handler", env, lanes)
+    _, err = runner.communicate(timeout=60)
+    # THEN it consumed them all, through the same handler and lanes as in Lambda
+    assert runner.returncode == 0, err
+    assert sorted(processed.read_text().split()) == sorted(body["id"] for body in bodies)
+    # AND a parallelism the handler refuses stops it in one line, before it consumes anything
+    runner = runner_process(broker_url, topology.queue, "recording_handler.lambda_handler", env, ["--parallelism", "4"])
+    _, err = runner.communicate(timeout=60)
+    assert runner.returncode == 1
+    assert err.strip() == (
+        "error: the handler's configuration: PARALLELISM 4 needs an ORDERING_KEY to split batches into lanes: set "
+        "ORDERING_KEY to header:<name> or json:<path> (messages of one key keep their order), or message-id (no order)"
+    )
