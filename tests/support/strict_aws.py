@@ -36,6 +36,11 @@ MQ_API_MODEL = "Amazon MQ API model (botocore data/mq/2017-11-27/service-2.json,
 LAMBDA_API_MODEL = "Lambda API model (botocore data/lambda/2015-03-31/service-2.json, the Lambda API Reference)"
 PROVIDER = "https://github.com/hashicorp/terraform-provider-aws"
 EC2_API_REFERENCE = "https://docs.aws.amazon.com/AWSEC2/latest/APIReference"
+DYNAMODB_API = "https://docs.aws.amazon.com/amazondynamodb/latest/APIReference"
+DYNAMODB_QUOTAS = (
+    "DynamoDB developer guide 'Service, account, and table quotas' "
+    "(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html)"
+)
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -379,6 +384,98 @@ RULES: tuple[Rule, ...] = (
         "and PutDashboard. Text unconfirmed.",
         "_check_dashboard_body",
     ),
+    Rule(
+        "dynamodb-batch-get-100-keys",
+        "dynamodb:BatchGetItem",
+        'At most 100 keys in one BatchGetItem: ValidationException "1 validation error detected: Value at '
+        "'requestItems.<table>.member.keys' failed to satisfy constraint: Member must have length less than or equal "
+        "to 100\" for one table, 'Too many items requested for the BatchGetItem call' across tables (moto 5.2 "
+        "refuses both too).",
+        f"{DYNAMODB_API}/API_BatchGetItem.html ('as many as 100 items'; 'If you request more than 100 items, "
+        f'BatchGetItem returns a ValidationException with the message "Too many items requested for the '
+        f"BatchGetItem call.\"'); {DYNAMODB_QUOTAS}; the two texts: https://github.com/getmoto/moto/issues/3046 "
+        "(checked against DynamoDB by moto's maintainer).",
+        "_check_batch_get_item",
+    ),
+    Rule(
+        "dynamodb-batch-get-duplicate-keys",
+        "dynamodb:BatchGetItem",
+        "No key twice in one BatchGetItem: ValidationException 'Provided list of item keys contains duplicates' "
+        "(moto 5.2 refuses it too).",
+        "Field report (exact text): https://github.com/boto/boto3/issues/4131; "
+        "https://github.com/scylladb/scylladb/issues/10757 (DynamoDB refuses it, though the API reference does not "
+        "say so).",
+        "_check_batch_get_item",
+    ),
+    Rule(
+        "dynamodb-batch-write-25-requests",
+        "dynamodb:BatchWriteItem",
+        'At most 25 put or delete requests in one BatchWriteItem: ValidationException "1 validation error detected: '
+        "Value '{<table>=[com.amazonaws.dynamodb.v20120810.WriteRequest@<hash>, ...]}' at 'requestItems' failed to "
+        "satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 25, "
+        'Member must have length greater than or equal to 1]" (moto 5.2 writes any number).',
+        f"{DYNAMODB_API}/API_BatchWriteItem.html ('as many as 25 put or delete requests'; 'There are more than "
+        f"25 requests in the batch'); {DYNAMODB_QUOTAS}; exact text: field reports "
+        "https://github.com/boto/boto3/issues/483 and "
+        "https://github.com/elegantdevelopment/aws-cdk-dynamodb-seeder/issues/3.",
+        "_check_batch_write_item",
+    ),
+    Rule(
+        "dynamodb-batch-write-one-request-per-item",
+        "dynamodb:BatchWriteItem",
+        "No two requests on one item (same key) in one BatchWriteItem, whatever their other attributes, a put and "
+        "a delete included: ValidationException 'Provided list of item keys contains duplicates' (moto 5.2 refuses "
+        "only two identical puts or two identical deletes).",
+        f"{DYNAMODB_API}/API_BatchWriteItem.html ('You try to perform multiple operations on the same item in the "
+        "same BatchWriteItem request. For example, you cannot put and delete the same item'); exact text for puts "
+        "of one key with other attributes: https://github.com/boto/boto3/pull/605 (a maintainer's comment) and "
+        "https://github.com/feast-dev/feast/issues/2483; for a put and a delete unconfirmed.",
+        "_check_batch_write_item",
+    ),
+    Rule(
+        "dynamodb-item-size",
+        "dynamodb:BatchWriteItem",
+        "An item is at most 400 KB (409,600 bytes: attribute names' UTF-8 length plus values' sizes): "
+        "ValidationException 'Item size has exceeded the maximum allowed size'. Moto 5.2 refuses items over "
+        "405,000 bytes of its own measure, a little stricter than DynamoDB.",
+        f"{DYNAMODB_QUOTAS} ('Item size'); developer guide 'Item sizes and formats' "
+        "(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html); exact "
+        "text: field reports https://github.com/wcmc-its/ReCiter/issues/205 and "
+        "https://github.com/amazon-archives/aws-dynamodb-session-tomcat/issues/4.",
+        "_check_batch_write_item",
+    ),
+    Rule(
+        "dynamodb-partition-key-size",
+        "dynamodb:BatchGetItem, dynamodb:BatchWriteItem",
+        "A partition key value is at most 2048 bytes (UTF-8), read or written: ValidationException 'One or more "
+        "parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes' (no space "
+        "before 2048, as DynamoDB writes it; moto 5.2 refuses writes too, not reads).",
+        f"{DYNAMODB_QUOTAS} ('Partition key length': 'The maximum length is 2048 bytes'); exact text: field reports "
+        "https://github.com/facebook/ThreatExchange/issues/1324 (a Query), "
+        "https://github.com/nextauthjs/next-auth/issues/5827 (a read) and "
+        "https://github.com/amazon-archives/dynamodb-janusgraph-storage-backend/issues/296 (a write).",
+        "_check_key_sizes",
+    ),
+    Rule(
+        "dynamodb-transaction-100-actions",
+        "dynamodb:TransactWriteItems",
+        "At most 100 actions in one TransactWriteItems (25 until September 2022): ValidationException "
+        "\"1 validation error detected at 'transactItems' failed to satisfy constraint: Member must have length less "
+        'than or equal to 100." (moto 5.2 refuses it too).',
+        f"{DYNAMODB_API}/API_TransactWriteItems.html (TransactItems: 'Array Members: Minimum number of 1 item. "
+        "Maximum number of 100 items'); https://aws.amazon.com/about-aws/whats-new/2022/09/"
+        "amazon-dynamodb-supports-100-actions-per-transaction/. Text: moto's; DynamoDB's unconfirmed.",
+        "_check_transact_write_items",
+    ),
+    Rule(
+        "dynamodb-transaction-one-action-per-item",
+        "dynamodb:TransactWriteItems",
+        "No two actions of one transaction on one item: ValidationException 'Transaction request cannot include "
+        "multiple operations on one item' (moto 5.2 refuses it too).",
+        f"{DYNAMODB_API}/API_TransactWriteItems.html ('no two actions can target the same item'). Text: moto's; "
+        "DynamoDB's unconfirmed.",
+        "_check_transact_write_items",
+    ),
 )
 
 # What AWS returns or does by itself where moto would differ; no request can break these, so the
@@ -453,6 +550,20 @@ BEHAVIOURS: tuple[Rule, ...] = (
         f"{LAMBDA_API_MODEL}: BatchSize, StartingPosition, SourceAccessConfiguration.Type.",
         "_accept_amazon_mq_event_sources",
     ),
+    Rule(
+        "dynamodb-unprocessed",
+        "dynamodb:BatchGetItem, dynamodb:BatchWriteItem",
+        "What a batch call could not do comes back, not as an error: BatchGetItem's keys past 16 MB of response or "
+        "throttled as UnprocessedKeys (each table's keys with the request's ConsistentRead, ProjectionExpression "
+        "and ExpressionAttributeNames), BatchWriteItem's throttled requests as UnprocessedItems. Moto leaves keys "
+        "past 16 MB unprocessed itself (without the request's attributes: the double adds them) but never "
+        "throttles; the double throttles the calls a test asks it to (DYNAMODB_THROTTLE).",
+        f"{DYNAMODB_API}/API_BatchGetItem.html (UnprocessedKeys, KeysAndAttributes: 'If you request more than 16 "
+        f"MB ... returns a partial result'); {DYNAMODB_API}/API_BatchWriteItem.html (UnprocessedItems: 'If "
+        "DynamoDB returns any unprocessed items, you should retry the batch operation on those items ... with "
+        "exponential backoff').",
+        "_throttle_batches",
+    ),
 )
 
 # Amazon MQ instance types for RabbitMQ (sizing guidelines and default resource limits pages).
@@ -487,6 +598,7 @@ def extend_moto(monkeypatch: pytest.MonkeyPatch) -> None:
     _strict_ec2(monkeypatch)
     _describe_rule_descriptions(monkeypatch)
     _strict_schedules_rotation_and_dashboards(monkeypatch)
+    _strict_dynamodb(monkeypatch)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1265,3 +1377,207 @@ def _describe_rule_descriptions(monkeypatch: pytest.MonkeyPatch) -> None:
         return found
 
     monkeypatch.setattr(SecurityGroupRule, "description", property(description))
+
+
+# --------------------------------------------------------------------------------------------
+# DynamoDB: the batch and transaction limits, and throttled batch calls
+# --------------------------------------------------------------------------------------------
+
+DYNAMODB_MAX_GET_KEYS = 100
+DYNAMODB_MAX_WRITE_REQUESTS = 25
+DYNAMODB_MAX_TRANSACTION_ACTIONS = 100
+DYNAMODB_MAX_ITEM_BYTES = 400 * 1024
+DYNAMODB_MAX_PARTITION_KEY_BYTES = 2048
+DUPLICATE_KEYS = "Provided list of item keys contains duplicates"
+
+
+@dataclass
+class Throttle:
+    """DynamoDB throttling, on demand: each of the next `calls` BatchGetItem or BatchWriteItem
+    calls leaves the last `leave` keys or requests of each table unprocessed, as DynamoDB does
+    when a partition is over its throughput."""
+
+    calls: int = 0
+    leave: int = 1
+
+
+# The tests set it (the moto server runs in the test process); `calls` counts down to 0.
+DYNAMODB_THROTTLE = Throttle()
+
+
+def _dynamodb_invalid(message: str) -> Exception:
+    from moto.dynamodb.exceptions import MockValidationException
+
+    return MockValidationException(message)
+
+
+def _attribute_size(value: Mapping[str, Any]) -> int:
+    """An attribute value's size as DynamoDB counts it (developer guide, 'Item sizes and formats')."""
+    import base64
+
+    ((kind, data),) = value.items()
+    if kind == "S":
+        return len(str(data).encode("utf-8", "surrogatepass"))
+    if kind == "N":
+        digits = str(data).lstrip("+-").replace(".", "").lstrip("0").rstrip("0") or "0"
+        return (len(digits) + 1) // 2 + 1
+    if kind == "B":
+        return len(data) if isinstance(data, bytes) else len(base64.b64decode(data))
+    if kind in ("SS", "NS", "BS"):
+        return sum(_attribute_size({kind[0]: member}) for member in data)
+    if kind == "L":
+        return 3 + sum(1 + _attribute_size(member) for member in data)
+    if kind == "M":
+        return 3 + sum(len(name.encode()) + 1 + _attribute_size(member) for name, member in data.items())
+    return 1  # BOOL, NULL
+
+
+def _key_of(table: Any, item: Mapping[str, Any]) -> tuple[str, ...]:
+    """The item's primary key, comparable: two requests with equal keys are on one item."""
+    import json
+
+    names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+    return tuple(json.dumps(item.get(name), sort_keys=True, default=str) for name in names)
+
+
+def _check_key_sizes(table: Any, item: Mapping[str, Any]) -> None:
+    value = item.get(table.hash_key_attr)
+    if isinstance(value, Mapping) and _attribute_size(value) > DYNAMODB_MAX_PARTITION_KEY_BYTES:
+        raise _dynamodb_invalid(
+            "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit "
+            f"of{DYNAMODB_MAX_PARTITION_KEY_BYTES} bytes"
+        )
+
+
+def _check_batch_get_item(table_of: Callable[[str], Any], request_items: Mapping[str, Any]) -> None:
+    counts = {name: len(request.get("Keys") or []) for name, request in request_items.items()}
+    for name, count in counts.items():
+        if count > DYNAMODB_MAX_GET_KEYS:
+            raise _dynamodb_invalid(
+                f"1 validation error detected: Value at 'requestItems.{name}.member.keys' failed to satisfy "
+                f"constraint: Member must have length less than or equal to {DYNAMODB_MAX_GET_KEYS}"
+            )
+    if sum(counts.values()) > DYNAMODB_MAX_GET_KEYS:
+        raise _dynamodb_invalid("Too many items requested for the BatchGetItem call")
+    for name, request in request_items.items():
+        table = table_of(name)
+        for key in request["Keys"]:
+            _check_key_sizes(table, key)
+        keys = [_key_of(table, key) for key in request["Keys"]]
+        if len(set(keys)) < len(keys):
+            raise _dynamodb_invalid(DUPLICATE_KEYS)
+
+
+def _check_batch_write_item(table_of: Callable[[str], Any], request_items: Mapping[str, Any]) -> None:
+    import json
+    import zlib
+
+    for name, requests in request_items.items():
+        if len(requests) > DYNAMODB_MAX_WRITE_REQUESTS:
+            # DynamoDB prints the map as Java does: each request as its class name and hash.
+            listed = ", ".join(
+                "com.amazonaws.dynamodb.v20120810.WriteRequest@"
+                f"{zlib.crc32(json.dumps(request, sort_keys=True, default=str).encode()):08x}"
+                for request in requests
+            )
+            raise _dynamodb_invalid(
+                f"1 validation error detected: Value '{{{name}=[{listed}]}}' at 'requestItems' failed to satisfy "
+                "constraint: Map value must satisfy constraint: [Member must have length less than or equal to "
+                f"{DYNAMODB_MAX_WRITE_REQUESTS}, Member must have length greater than or equal to 1]"
+            )
+    for name, requests in request_items.items():
+        table = table_of(name)
+        seen: set[tuple[str, ...]] = set()
+        for request in requests:
+            put = request.get("PutRequest")
+            item = put["Item"] if put else (request.get("DeleteRequest") or {}).get("Key") or {}
+            _check_key_sizes(table, item)
+            key = _key_of(table, item)
+            if key in seen:
+                raise _dynamodb_invalid(DUPLICATE_KEYS)
+            seen.add(key)
+            size = sum(len(attribute.encode()) + _attribute_size(value) for attribute, value in item.items())
+            if put and size > DYNAMODB_MAX_ITEM_BYTES:
+                raise _dynamodb_invalid("Item size has exceeded the maximum allowed size")
+
+
+def _check_transact_write_items(table_of: Callable[[str], Any], actions: Sequence[Mapping[str, Any]]) -> None:
+    if len(actions) > DYNAMODB_MAX_TRANSACTION_ACTIONS:
+        raise _dynamodb_invalid(
+            "1 validation error detected at 'transactItems' failed to satisfy constraint: Member must have length "
+            f"less than or equal to {DYNAMODB_MAX_TRANSACTION_ACTIONS}."
+        )
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    for action in actions:
+        for kind, operation in action.items():
+            table = table_of(operation["TableName"])
+            key = (operation["TableName"], _key_of(table, operation["Item"] if kind == "Put" else operation["Key"]))
+            if key in seen:
+                raise _dynamodb_invalid("Transaction request cannot include multiple operations on one item")
+            seen.add(key)
+
+
+def _throttle_batches(request_items: dict[str, Any], reads: bool) -> dict[str, Any]:
+    """Take what a throttled call leaves unprocessed out of `request_items` (in place) and return
+    it as DynamoDB does: a read's keys with the table's other request attributes (ConsistentRead,
+    ProjectionExpression, ...), a write's requests as they were."""
+    if DYNAMODB_THROTTLE.calls <= 0:
+        return {}
+    DYNAMODB_THROTTLE.calls -= 1
+    leave = DYNAMODB_THROTTLE.leave
+    left: dict[str, Any] = {}
+    for name, request in list(request_items.items()):
+        if reads:
+            left[name] = {**request, "Keys": request["Keys"][-leave:]}
+            request["Keys"] = request["Keys"][:-leave]
+        else:
+            left[name] = request[-leave:]
+            request_items[name] = request[:-leave]
+            if not request_items[name]:
+                del request_items[name]
+    return left
+
+
+def _strict_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Check BatchGetItem, BatchWriteItem and TransactWriteItems before moto runs them, and leave
+    what a throttled batch call could not do unprocessed."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    batch_get_item = DynamoHandler.batch_get_item
+    batch_write_item = DynamoHandler.batch_write_item
+    transact_write_items = DynamoHandler.transact_write_items
+
+    def strict_batch_get_item(self: Any) -> Any:
+        request_items = self.body["RequestItems"]
+        _check_batch_get_item(self.dynamodb_backend.get_table, request_items)
+        attributes = {
+            name: {k: v for k, v in request.items() if k != "Keys"} for name, request in request_items.items()
+        }
+        left = _throttle_batches(request_items, reads=True)
+        result = batch_get_item(self)
+        unprocessed = result.result["UnprocessedKeys"]
+        for name, part in unprocessed.items():  # moto's own, past 16 MB: with the request's attributes
+            part.update(attributes[name])
+        for name, part in left.items():
+            unprocessed.setdefault(name, {**part, "Keys": []})["Keys"][:0] = part["Keys"]
+        return result
+
+    def strict_batch_write_item(self: Any) -> Any:
+        request_items = self.body["RequestItems"]
+        _check_batch_write_item(self.dynamodb_backend.get_table, request_items)
+        left = _throttle_batches(request_items, reads=False)
+        result = batch_write_item(self) if request_items else None
+        if result is None:  # everything throttled: moto would refuse an empty request
+            from moto.core.responses import ActionResult
+
+            result = ActionResult({"UnprocessedItems": {}})
+        result.result["UnprocessedItems"].update(left)
+        return result
+
+    def strict_transact_write_items(self: Any) -> Any:
+        _check_transact_write_items(self.dynamodb_backend.get_table, self.body["TransactItems"])
+        return transact_write_items(self)
+
+    monkeypatch.setattr(DynamoHandler, "batch_get_item", strict_batch_get_item)
+    monkeypatch.setattr(DynamoHandler, "batch_write_item", strict_batch_write_item)
+    monkeypatch.setattr(DynamoHandler, "transact_write_items", strict_transact_write_items)

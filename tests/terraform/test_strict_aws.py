@@ -34,6 +34,7 @@ ACCOUNT = "123456789012"  # moto's default account
 PASSWORD = "Stand-in_password.1234"
 LAYER = f"arn:aws:lambda:{REGION}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
 MISSING_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:missing-AbCdEf"
+TABLE, OTHER_TABLE = "idempotency", "idempotency-other"  # DynamoDB tables, as Terraform makes them
 
 
 def unique(prefix: str) -> str:
@@ -61,6 +62,7 @@ class World:
     other_vpc_subnet: str
     events: Any = None
     cloudwatch: Any = None
+    dynamodb: Any = None  # with TABLE and OTHER_TABLE, partition key `key` (string)
 
     def broker_request(self, **overrides: Any) -> dict[str, Any]:
         """A CreateBroker request as the Terraform provider sends it, obeying every rule."""
@@ -182,6 +184,14 @@ def world() -> Iterator[World]:
             other_vpc_subnet=other_vpc_subnet,
         )
         partial.events, partial.cloudwatch = client(endpoint, "events"), client(endpoint, "cloudwatch")
+        partial.dynamodb = client(endpoint, "dynamodb")
+        for name in (TABLE, OTHER_TABLE):
+            partial.dynamodb.create_table(
+                TableName=name,
+                KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
         partial.function_name = partial.lambda_.create_function(**partial.function_request())["FunctionName"]
         broker = partial.mq.create_broker(**partial.broker_request())
         partial.broker_id, partial.broker_arn = broker["BrokerId"], broker["BrokerArn"]
@@ -212,6 +222,7 @@ class Refusal:
     message: str
     status: int = 400
     ends_with_vpc_id: bool = False  # the message is followed by the id of the VPC the case created
+    pattern: bool = False  # the message is a regular expression (a part of it AWS makes up per request)
 
 
 def bad_request(name: str, send: Callable[[World], object], message: str) -> Refusal:
@@ -423,6 +434,37 @@ def modify_rule_description(description: str) -> Callable[[World], object]:
         )
 
     return send
+
+
+def key(value: str) -> dict[str, Any]:
+    return {"key": {"S": value}}
+
+
+def put(value: str, **attributes: Any) -> dict[str, Any]:
+    return {"PutRequest": {"Item": {**key(value), **attributes}}}
+
+
+def batch_get(keys: Callable[[], dict[str, list[dict[str, Any]]]]) -> Callable[[World], object]:
+    return lambda w: w.dynamodb.batch_get_item(RequestItems={table: {"Keys": ks} for table, ks in keys().items()})
+
+
+def batch_write(*requests: dict[str, Any]) -> Callable[[World], object]:
+    return lambda w: w.dynamodb.batch_write_item(RequestItems={TABLE: list(requests)})
+
+
+def transact(*actions: dict[str, Any]) -> Callable[[World], object]:
+    return lambda w: w.dynamodb.transact_write_items(TransactItems=list(actions))
+
+
+def dynamodb_invalid(name: str, send: Callable[[World], object], message: str, pattern: bool = False) -> Refusal:
+    return Refusal(name, send, "ValidationException", message, pattern=pattern)
+
+
+DUPLICATE_KEYS = "Provided list of item keys contains duplicates"
+LONG_KEY = "é" * 1025  # 2050 bytes in UTF-8, 1025 characters
+HASHKEY_TOO_LONG = (
+    "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes"
+)
 
 
 REFUSALS: dict[str, tuple[Refusal, ...]] = {
@@ -883,6 +925,81 @@ REFUSALS: dict[str, tuple[Refusal, ...]] = {
             "The field DashboardBody is invalid: /widgets/0/properties/alarms: should list alarm ARNs",
         ),
     ),
+    "dynamodb-batch-get-100-keys": (
+        dynamodb_invalid(
+            "101-keys-of-one-table",
+            batch_get(lambda: {TABLE: [key(f"k{index}") for index in range(101)]}),
+            f"1 validation error detected: Value at 'requestItems.{TABLE}.member.keys' failed to satisfy constraint: "
+            "Member must have length less than or equal to 100",
+        ),
+        dynamodb_invalid(
+            "60-keys-of-each-of-two-tables",
+            batch_get(lambda: {name: [key(f"k{index}") for index in range(60)] for name in (TABLE, OTHER_TABLE)}),
+            "Too many items requested for the BatchGetItem call",
+        ),
+    ),
+    "dynamodb-batch-get-duplicate-keys": (
+        dynamodb_invalid("one-key-twice", batch_get(lambda: {TABLE: [key("a"), key("b"), key("a")]}), DUPLICATE_KEYS),
+    ),
+    "dynamodb-batch-write-25-requests": (
+        dynamodb_invalid(
+            "26-puts",
+            batch_write(*(put(f"k{index}") for index in range(26))),
+            re.escape(f"1 validation error detected: Value '{{{TABLE}=[")
+            + ", ".join([r"com\.amazonaws\.dynamodb\.v20120810\.WriteRequest@[0-9a-f]{8}"] * 26)
+            + re.escape(
+                "]}' at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must "
+                "have length less than or equal to 25, Member must have length greater than or equal to 1]"
+            ),
+            pattern=True,
+        ),
+    ),
+    "dynamodb-batch-write-one-request-per-item": (
+        dynamodb_invalid(
+            "two-puts-of-one-key-with-other-attributes",
+            batch_write(put("a", expiresAt={"N": "1"}), put("a", expiresAt={"N": "2"})),
+            DUPLICATE_KEYS,
+        ),
+        dynamodb_invalid(
+            "a-put-and-a-delete-of-one-key", batch_write(put("a"), {"DeleteRequest": {"Key": key("a")}}), DUPLICATE_KEYS
+        ),
+    ),
+    "dynamodb-item-size": (
+        dynamodb_invalid(
+            "an-item-over-400-KB",
+            batch_write(put("big", body={"S": "x" * (400 * 1024)})),
+            "Item size has exceeded the maximum allowed size",
+        ),
+    ),
+    "dynamodb-partition-key-size": (
+        dynamodb_invalid("a-2050-byte-key-written", batch_write(put(LONG_KEY)), HASHKEY_TOO_LONG),
+        dynamodb_invalid("a-2050-byte-key-read", batch_get(lambda: {TABLE: [key(LONG_KEY)]}), HASHKEY_TOO_LONG),
+    ),
+    "dynamodb-transaction-100-actions": (
+        dynamodb_invalid(
+            "101-puts",
+            transact(*({"Put": {"TableName": TABLE, "Item": key(f"t{index}")}} for index in range(101))),
+            "1 validation error detected at 'transactItems' failed to satisfy constraint: Member must have length "
+            "less than or equal to 100.",
+        ),
+    ),
+    "dynamodb-transaction-one-action-per-item": (
+        dynamodb_invalid(
+            "a-put-and-a-condition-check-on-one-item",
+            transact(
+                {"Put": {"TableName": TABLE, "Item": key("t")}},
+                {
+                    "ConditionCheck": {
+                        "TableName": TABLE,
+                        "Key": key("t"),
+                        "ConditionExpression": "attribute_exists(#k)",
+                        "ExpressionAttributeNames": {"#k": "key"},
+                    }
+                },
+            ),
+            "Transaction request cannot include multiple operations on one item",
+        ),
+    ),
 }
 
 
@@ -913,6 +1030,9 @@ def test_double_refuses(world: World, refusal: Refusal) -> None:
     code, message = error["Error"]["Code"], error["Error"]["Message"]
     if refusal.ends_with_vpc_id:
         assert re.fullmatch(r"vpc-[0-9a-f]+", message.removeprefix(refusal.message)), message
+        message = refusal.message
+    if refusal.pattern:
+        assert re.fullmatch(refusal.message, message), message
         message = refusal.message
     assert (code, message) == (refusal.code, refusal.message)
     assert error["ResponseMetadata"]["HTTPStatusCode"] == refusal.status
@@ -1077,6 +1197,33 @@ def observe_rule_descriptions(w: World) -> None:
     assert {(False, 5671, "from itself"), (True, 443, "to anywhere")} <= described
 
 
+def observe_unprocessed(w: World) -> None:
+    read = {"ConsistentRead": True, "ProjectionExpression": "#k", "ExpressionAttributeNames": {"#k": "key"}}
+    # Throttled: the last key of a read and the last request of a write come back unprocessed.
+    w.dynamodb.batch_write_item(RequestItems={TABLE: [put("u1"), put("u2")]})
+    strict_aws.DYNAMODB_THROTTLE.calls = 2
+    try:
+        got = w.dynamodb.batch_get_item(RequestItems={TABLE: {"Keys": [key("u1"), key("u2")], **read}})
+        written = w.dynamodb.batch_write_item(RequestItems={TABLE: [put("u3"), put("u4")]})
+    finally:
+        strict_aws.DYNAMODB_THROTTLE.calls = 0
+    assert got["Responses"] == {TABLE: [key("u1")]}
+    assert got["UnprocessedKeys"] == {TABLE: {"Keys": [key("u2")], **read}}
+    assert written["UnprocessedItems"] == {TABLE: [put("u4")]}
+    stored = w.dynamodb.batch_get_item(RequestItems={TABLE: {"Keys": [key("u3"), key("u4")]}})["Responses"][TABLE]
+    assert stored == [key("u3")]
+    # Past 16 MB of response: the keys left over, with the request's attributes.
+    big = [f"big-{index}" for index in range(43)]  # 43 items of about 400,000 bytes: 17.2 MB
+    for start in range(0, len(big), 25):
+        batch_write(*(put(name, body={"S": "x" * 399_900}) for name in big[start : start + 25]))(w)
+    got = w.dynamodb.batch_get_item(RequestItems={TABLE: {"Keys": [key(name) for name in big], "ConsistentRead": True}})
+    left = got["UnprocessedKeys"][TABLE]
+    assert left["ConsistentRead"] is True
+    read_keys = [item["key"]["S"] for item in got["Responses"][TABLE]]
+    assert left["Keys"]
+    assert sorted(read_keys + [k["key"]["S"] for k in left["Keys"]]) == sorted(big)
+
+
 OBSERVATIONS: dict[str, Callable[[World], None]] = {
     "mq-describe-no-users": observe_no_users,
     "mq-broker-identity": observe_broker_identity,
@@ -1085,6 +1232,7 @@ OBSERVATIONS: dict[str, Callable[[World], None]] = {
     "lambda-invoke-recorded": observe_invocation_recorded,
     "lambda-vpc-config-vpc-id": observe_function_vpc,
     "ec2-rule-description-returned": observe_rule_descriptions,
+    "dynamodb-unprocessed": observe_unprocessed,
 }
 
 
@@ -1147,3 +1295,14 @@ def test_valid_descriptions_and_endpoints_are_accepted(world: World) -> None:
     (first,) = [e["VpcEndpointId"] for e in endpoints if e["PrivateDnsEnabled"] and e["ServiceName"].endswith("lambda")]
     world.ec2.delete_vpc_endpoints(VpcEndpointIds=[first])
     interface_endpoint(world, vpc, subnet, "lambda")
+
+
+def test_valid_dynamodb_requests_are_accepted(world: World) -> None:
+    """The limits themselves: 100 keys over two tables, 25 puts, a 2048-byte key, an item of 400,000 bytes
+    (moto's own measure refuses 405,000), a transaction of 100 actions."""
+    batch_get(lambda: {TABLE: [key(f"v{index}") for index in range(50)], OTHER_TABLE: [key("v0")]})(world)
+    batch_write(*(put(f"v{index}") for index in range(24)), put("é" * 1024))(world)
+    batch_write(put("large", body={"S": "x" * 399_980}))(world)
+    transact(*({"Put": {"TableName": TABLE, "Item": key(f"tx{index}")}} for index in range(100)))(world)
+    got = world.dynamodb.batch_get_item(RequestItems={TABLE: {"Keys": [key("v0"), key("é" * 1024), key("tx99")]}})
+    assert sorted(item["key"]["S"] for item in got["Responses"][TABLE]) == sorted(["v0", "é" * 1024, "tx99"])
