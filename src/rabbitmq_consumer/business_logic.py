@@ -19,7 +19,7 @@ So it must be idempotent: delivery is at least once, and a failed invocation del
 batch again, messages already done included (key your writes by `orderId`, or the AMQP message
 id; or let the handler skip completed messages: IDEMPOTENCY_TABLE, config.py). With PARALLELISM
 above 1 it runs on several threads at once, one message per key at a time: make it thread-safe
-(lanes.py). Log per message at DEBUG only, as the handler does (it logs one line per
+(docs/throughput.md). Log per message at DEBUG only, as the handler does (it logs one line per
 batch): a batch holds up to 10,000 messages, and CloudWatch Logs bills every line it ingests.
 """
 
