@@ -20,7 +20,7 @@ batch again, messages already done included (key your writes by `orderId`, or th
 id; or let the handler skip completed messages: IDEMPOTENCY_TABLE, config.py). With PARALLELISM
 above 1 it runs on several threads at once, one message per key at a time: make it thread-safe
 (docs/throughput.md). Log per message at DEBUG only, as the handler does (it logs one line per
-batch): a batch holds up to 10,000 messages, and CloudWatch Logs bills every line it ingests.
+batch): a batch holds up to 10,000 messages, and CloudWatch Logs bills by the gigabyte ingested.
 """
 
 from __future__ import annotations
