@@ -30,7 +30,7 @@ from rabbitmq_admin.topology import Topology
 from rabbitmq_consumer.config import DEFAULT_DELIVERY_LIMIT
 from rabbitmq_tools.bootstrap import BrokerSetup, reporting_changes
 from rabbitmq_tools.broker import BrokerUnavailable, LocalBroker, connection_parameters, local_broker, redact
-from rabbitmq_tools.demo_messages import DemoMessage, demo_messages
+from rabbitmq_tools.demo_messages import ORDERING_KEY, PARALLELISM, DemoMessage, demo_messages
 from rabbitmq_tools.local_event_source_mapping import (
     LocalEventSourceMapping,
     MappingSettings,
@@ -55,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     queue = f"orders-demo-{uuid.uuid4().hex[:8]}"
     os.environ.pop("DEAD_LETTER_QUEUE_URL", None)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "DEBUG")  # show the per-message lines too
+    # The handler on the example's lanes (it reads them when it is loaded, as in Lambda).
+    os.environ.setdefault("ORDERING_KEY", ORDERING_KEY)
+    os.environ.setdefault("PARALLELISM", str(PARALLELISM))
     # The handler's dead letters go to a file the demo prints, then removes with its folder.
     with tempfile.TemporaryDirectory(prefix="rabbitmq-demo-") as scratch:
         dead_letter_file = Path(scratch) / "dead-letters.jsonl"
@@ -95,7 +98,10 @@ def run_demo(broker: LocalBroker, queue: str, dead_letter_file: Path) -> int:
             f"2. published as {publisher.name} (confirmed): "
             + "; ".join(f"{message_id} {message.label}" for message_id, message in messages.items())
         )
-        print(f"3. running the local event source mapping with the Lambda handler as {consumer.name}; its logs:")
+        print(
+            f"3. running the local event source mapping with the Lambda handler as {consumer.name}, on "
+            f"{os.environ['PARALLELISM']} lanes by {os.environ['ORDERING_KEY']}; its logs:"
+        )
         mapping = LocalEventSourceMapping(
             as_consumer, MappingSettings(queue), load_handler("rabbitmq_consumer.handler.lambda_handler")
         )

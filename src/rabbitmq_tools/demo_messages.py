@@ -12,6 +12,12 @@ from typing import NamedTuple
 
 from rabbitmq_tools.project import EXAMPLE_MESSAGE
 
+# The example's ordering key and lanes (docs/throughput.md): orders of one customer in order, those
+# of different customers at the same time. The demo runs the handler so, as ordering_key and
+# parallelism would in AWS.
+ORDERING_KEY = "json:customerId"
+PARALLELISM = 4
+
 
 class DemoMessage(NamedTuple):
     label: str  # how the demo names it
