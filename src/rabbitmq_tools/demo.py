@@ -100,7 +100,7 @@ def run_demo(broker: LocalBroker, queue: str, dead_letter_file: Path) -> int:
         )
         print(
             f"3. running the local event source mapping with the Lambda handler as {consumer.name}, on "
-            f"{os.environ['PARALLELISM']} lanes by {os.environ['ORDERING_KEY']}; its logs:"
+            f"{os.environ.get('PARALLELISM', '1')} lane(s) by {os.environ.get('ORDERING_KEY', 'none')}; its logs:"
         )
         mapping = LocalEventSourceMapping(
             as_consumer, MappingSettings(queue), load_handler("rabbitmq_consumer.handler.lambda_handler")

@@ -33,6 +33,8 @@ def test_demo_processes_the_example_and_dead_letters_the_bad_order(broker: Local
     out = result.stdout
     assert out.startswith("1. bootstrapped through the management API: orders-demo-")
     assert "messages 2 | batches 1 | failures 0 | dead-lettered 1" in out
+    assert "with the Lambda handler as orders-demo-" in out
+    assert ", on 4 lane(s) by json:customerId; its logs:" in out  # the example's lanes
     assert '"orderId":"ord-2026-11-000123"' in out  # the example's per-message DEBUG line
     assert out.split("5. each message, what was expected and what happened:\n")[1].splitlines()[:6] == [
         "   demo-1 example-message.json",
