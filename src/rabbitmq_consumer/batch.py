@@ -82,6 +82,9 @@ class Idempotency:
     fail_open: bool = False
 
 
+SKIPPED = 2  # in _Batch.processed: completed before, not run again
+
+
 class DeadlineReached(RetryableError):
     """The function's timeout is near: the rest of the batch is left to the retry."""
 
@@ -121,7 +124,8 @@ class BatchResult:
 
 class _Batch:
     """Every record of one event in delivery order, and what became of each: processed
-    (`processed[position]` is 1), rejected (a reason in `reasons`), or neither yet.
+    (`processed[position]` is 1), skipped as completed before (`processed[position]` is
+    `SKIPPED`), rejected (a reason in `reasons`), or neither yet.
 
     Built for a hot path of up to 10,000 messages: a sequential run decodes each message only
     when it comes to it and keeps nothing of it (holding 10,000 decoded payloads at once costs
@@ -332,6 +336,7 @@ def _skip_completed(runner: _Runner, messages: dict[int, Message], idempotency: 
     runner.fail_open = idempotency.fail_open
     for position in sorted(again + [position for key, position in first.items() if key in done]):
         del messages[position]
+        batch.processed[position] = SKIPPED  # done: if the batch fails, not a message to dead-letter
         batch.queue_of(position).skipped += 1
         if runner.debug:
             logger.debug("message skipped: completed before", extra=batch.ids(position))

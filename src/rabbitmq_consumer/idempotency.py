@@ -12,10 +12,13 @@ message that had completed.
 The one remaining window: the function dies (out of memory, a crash of the runtime) after
 business logic completed a message and before its record was written. The retry then runs that
 message again. `Completions` writes the records as soon as 25 are pending, so only the messages
-completed since the last write can run twice that way: at most 24 per batch. The batch policy
-stops taking new messages shortly before the function's timeout and writes what is pending, so
-a timeout is not such a death. Effects that must never repeat, even then, need their own guard
-inside business logic (a conditional write keyed on the same key).
+completed and not yet written can run twice that way: in one lane at most 25 per batch (the 24
+pending and the one just completed, or the 25 of a write under way); with parallel lanes, each
+lane's thread may be writing 25 while the others complete: at most 24 + 25 x parallelism
+(tests/consumer/test_fault_injection.py counts them). The batch policy stops taking new messages
+shortly before the function's timeout and writes what is pending, so a timeout is not such a
+death. Effects that must never repeat, even then, need their own guard inside business logic (a
+conditional write keyed on the same key).
 
 Records are items `{key: <idempotency key>, expiresAt: <epoch seconds>}` of a table whose
 partition key is `key` (string), deleted by DynamoDB's TTL on `expiresAt` some time after they

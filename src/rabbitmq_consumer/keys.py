@@ -22,7 +22,9 @@ from typing import Any
 from .messages import Message
 
 SOURCES = ("message-id", "header:<name>", "json:<path>")
-MAX_KEY_CHARACTERS = 1024  # DynamoDB's partition key allows 2,048 bytes; a longer key is no key
+# DynamoDB's partition key holds at most 2,048 bytes of UTF-8 (a longer one fails every call that
+# carries it): a key over 1,024 bytes, or one that is not UTF-8 at all, is no key.
+MAX_KEY_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -72,4 +74,8 @@ def _key(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         return None
     text = str(value)
-    return text if 0 < len(text) <= MAX_KEY_CHARACTERS else None
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate, which a JSON body may hold
+        return None
+    return text if 0 < size <= MAX_KEY_BYTES else None

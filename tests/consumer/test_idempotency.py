@@ -1,13 +1,13 @@
-"""Batch-level idempotency against a DynamoDB server over HTTP (moto's): a retried batch skips
-every message that had completed, one read per 100 keys and one write per 25 completions, and a
-store that cannot be read fails the invocation before any message runs."""
+"""Batch-level idempotency against a DynamoDB server over HTTP (moto's, as strict as DynamoDB on the
+batch limits and throttling: tests/consumer/conftest.py): a retried batch skips every message that
+had completed, one read per 100 keys and one write per 25 completions, unprocessed keys and items
+are retried, and a store that cannot be read fails the invocation before any message runs."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
-import uuid
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -16,15 +16,14 @@ import boto3
 import pika
 import pytest
 from botocore.config import Config
-from botocore.stub import Stubber
 
 from rabbitmq_consumer.batch import DeadlineReached, Idempotency, Ordering, process_batch
 from rabbitmq_consumer.dead_letters import DeadLetter
 from rabbitmq_consumer.errors import InvalidMessage, RetryableError
-from rabbitmq_consumer.idempotency import DynamoDBStore, IdempotencyStoreError
+from rabbitmq_consumer.idempotency import MAX_ATTEMPTS, DynamoDBStore, IdempotencyStoreError
 from rabbitmq_consumer.keys import parse_key
 from rabbitmq_consumer.messages import Message
-from support import MOTO_REGION, event_of, record
+from support import MOTO_REGION, event_of, record, strict_aws
 
 pytestmark = pytest.mark.unit
 
@@ -41,32 +40,13 @@ class Sink:
 
 
 @pytest.fixture
-def dynamodb(moto_endpoint: str) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=moto_endpoint,
-        region_name=MOTO_REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
-@pytest.fixture
-def table(dynamodb: Any) -> str:
-    """A table shaped as Terraform makes it: partition key `key` (string), on demand."""
-    name = f"idempotency-{uuid.uuid4().hex[:8]}"
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return name
+def table(idempotency_table: str) -> str:
+    return idempotency_table
 
 
 @pytest.fixture
 def store(dynamodb: Any, table: str) -> DynamoDBStore:
-    return DynamoDBStore(table, 3600, client=dynamodb)
+    return DynamoDBStore(table, 3600, client=dynamodb, sleep=lambda seconds: None)
 
 
 def messages(count: int, prefix: str = "m") -> list[dict[str, Any]]:
@@ -234,41 +214,66 @@ def test_near_the_timeout_no_message_starts_and_what_completed_is_recorded(store
     assert store.completed([f"m-{index}" for index in range(10)]) == set(effects.done)
 
 
-def stubbed_store(answers: list[tuple[str, dict[str, Any]]]) -> tuple[DynamoDBStore, Stubber]:
-    """A store whose DynamoDB answers the test gives, checked against DynamoDB's API model:
-    moto never leaves keys unprocessed, DynamoDB does when throttled or past 16 MB."""
-    client = boto3.client("dynamodb", region_name=MOTO_REGION, aws_access_key_id="x", aws_secret_access_key="x")
-    stubber = Stubber(client)
-    for operation, answer in answers:
-        stubber.add_response(operation, answer)
-    return DynamoDBStore("t", 3600, client=client, sleep=lambda seconds: None), stubber
+def test_unprocessed_keys_are_read_again(store: DynamoDBStore, throttle: strict_aws.Throttle) -> None:
+    # GIVEN three keys recorded, and DynamoDB throttling the next read: its last key comes back unprocessed
+    store.record(["a", "b", "c"])
+    store.calls = 0
+    throttle.calls = 1
+    # THEN the store reads the unprocessed key again, and finds every recorded key
+    assert store.completed(["a", "b", "c", "d"]) == {"a", "b", "c"}
+    assert store.calls == 2
 
 
-def item(key: str) -> dict[str, Any]:
-    return {"key": {"S": key}, "expiresAt": {"N": str(int(time.time()) + 3600)}}
+def test_unprocessed_items_are_written_again(store: DynamoDBStore, throttle: strict_aws.Throttle) -> None:
+    throttle.calls, throttle.leave = 1, 2
+    store.record(["a", "b", "c"])
+    assert store.calls == 2
+    assert store.completed(["a", "b", "c"]) == {"a", "b", "c"}
 
 
-def test_unprocessed_keys_are_read_again() -> None:
-    unprocessed = {"t": {"Keys": [{"key": {"S": "b"}}]}}
-    store, stubber = stubbed_store(
-        [
-            ("batch_get_item", {"Responses": {"t": [item("a")]}, "UnprocessedKeys": unprocessed}),
-            ("batch_get_item", {"Responses": {"t": [item("b")]}, "UnprocessedKeys": {}}),
-        ]
-    )
-    with stubber:
-        assert store.completed(["a", "b", "c"]) == {"a", "b"}
-    stubber.assert_no_pending_responses()
-
-
-def test_unprocessed_items_are_written_again_and_a_lasting_throttle_fails() -> None:
-    left = {"t": [{"PutRequest": {"Item": item("b")}}]}
-    store, stubber = stubbed_store(
-        [("batch_write_item", {"UnprocessedItems": left}), ("batch_write_item", {"UnprocessedItems": {}})]
-    )
-    with stubber:
+def test_a_lasting_throttle_fails_the_call(store: DynamoDBStore, throttle: strict_aws.Throttle) -> None:
+    throttle.calls = MAX_ATTEMPTS
+    with pytest.raises(IdempotencyStoreError, match="left 1 completion record"):
         store.record(["a", "b"])
-    stubber.assert_no_pending_responses()
-    store, stubber = stubbed_store([("batch_write_item", {"UnprocessedItems": left})] * 8)
-    with stubber, pytest.raises(IdempotencyStoreError, match="left 1 completion record"):
-        store.record(["a", "b"])
+    store.record(["a", "b"])
+    throttle.calls = MAX_ATTEMPTS
+    with pytest.raises(IdempotencyStoreError, match=r"left 1 key\(s\) unread after 8 attempts"):
+        store.completed(["a", "b"])
+
+
+@pytest.mark.parametrize(
+    "key",
+    [pytest.param("\N{GRINNING FACE}" * 600, id="2400-bytes-in-600-characters"), pytest.param("\ud800", id="a-lone-surrogate")],
+)
+def test_a_key_dynamodb_cannot_hold_is_no_key(store: DynamoDBStore, key: str) -> None:
+    # GIVEN a message whose key DynamoDB would refuse (over 2048 bytes; over 1024 is no key here)
+    # or cannot be UTF-8 at all, beside one with a good key
+    by_field = Idempotency(store, parse_key("json:ref", "IDEMPOTENCY_KEY"))
+    bodies = [json.dumps({"ref": key}).encode(), json.dumps({"ref": "r-1"}).encode()]
+    batch = event_of([record(body, pika.BasicProperties(content_type="application/json")) for body in bodies])
+    effects = Effects()
+    # WHEN the batch runs THEN both are processed, the first counted as without a key: the batch does not
+    # fail on every delivery because of one key
+    result = process_batch(batch, effects, Sink(), logger, idempotency=by_field)
+    assert (result.summary()["processed"], result.queues["orders::/"].without_key) == (2, 1)
+
+
+def test_a_message_completed_before_is_not_dead_lettered_when_its_batch_fails(store: DynamoDBStore) -> None:
+    # GIVEN m-0 completed before, now on its last delivery in a batch whose m-1 fails below its limit
+    store.record(["m-0"])
+    first, second = messages(2)
+    first["basicProperties"]["headers"] = {"x-delivery-count": 3}
+    sink = Sink()
+    # WHEN the invocation fails
+    with pytest.raises(RetryableError):
+        process_batch(
+            event_of([first, second]),
+            Effects(fail_on={"m-1"}),
+            sink,
+            logger,
+            delivery_limit=3,
+            idempotency=Idempotency(store, MESSAGE_ID),
+        )
+    # THEN m-0 is not dead-lettered as "not processed": it was done (the broker's dead-letter queue gets it,
+    # and it needs no replay)
+    assert sink.sent == []
