@@ -521,6 +521,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--parallelism", type=int, help="the handler's PARALLELISM: lanes run at once, 1 (default) to 64"
     )
     parser.add_argument(
+        "--idempotency-table",
+        help="the handler's IDEMPOTENCY_TABLE: skip messages this DynamoDB table records as completed (the key: "
+        "IDEMPOTENCY_KEY, message-id by default); with --dynamodb-endpoint, a table on a local server such as "
+        "scripts/local_dynamodb.py's",
+    )
+    parser.add_argument(
+        "--dynamodb-endpoint",
+        metavar="URL",
+        help="DynamoDB server of the idempotency table, e.g. http://127.0.0.1:8000 (AWS_ENDPOINT_URL_DYNAMODB); "
+        "without AWS credentials or a region in the environment, placeholders that a local server accepts",
+    )
+    parser.add_argument(
         "--failure-mode",
         choices=FAILURE_MODES,
         default="reject",
@@ -551,6 +563,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, value in (("ORDERING_KEY", args.ordering_key), ("PARALLELISM", args.parallelism)):
         if value is not None:
             os.environ[name] = str(value)
+    set_idempotency_environment(args.idempotency_table, args.dynamodb_endpoint)
     live = sys.stderr.isatty()
     last_shown = 0.0
 
@@ -585,6 +598,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def set_idempotency_environment(table: str | None, endpoint: str | None) -> None:
+    """The handler's idempotency store, as Terraform sets it in AWS: IDEMPOTENCY_TABLE, and the
+    DynamoDB server boto3 reaches (AWS_ENDPOINT_URL_DYNAMODB)."""
+    if table:
+        os.environ["IDEMPOTENCY_TABLE"] = table
+    if not endpoint:
+        return
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
+    # boto3 signs every request, so it needs credentials and a region; a local server checks neither.
+    if not (os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE")):
+        os.environ.update(AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")
+    os.environ.setdefault("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION") or "us-east-1")  # botocore's variable
 
 
 def describe_connection_error(error: BaseException, parameters: pika.ConnectionParameters) -> str:

@@ -230,7 +230,7 @@ def test_runtime_dependencies_are_what_the_code_imports() -> None:
             if at_module_level:
                 module_level.add(name)
     runtime = {distribution(requirement)[0] for requirement in PROJECT["dependencies"]}
-    optional = extra("docker") | extra("docs")
+    optional = extra("docker") | extra("docs") | extra("local")
     # Importing any module of src/ needs only the runtime dependencies...
     assert third_party_distributions(module_level) <= runtime
     # ...a lazy import (boto3 when a command needs AWS) is a runtime dependency or an optional
