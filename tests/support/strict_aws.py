@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -1555,7 +1555,7 @@ def _strict_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
         }
         left = _throttle_batches(request_items, reads=True)
         result = batch_get_item(self)
-        unprocessed = result.result["UnprocessedKeys"]
+        unprocessed = cast(dict[str, Any], result.result)["UnprocessedKeys"]
         for name, part in unprocessed.items():  # moto's own, past 16 MB: with the request's attributes
             part.update(attributes[name])
         for name, part in left.items():
@@ -1571,7 +1571,7 @@ def _strict_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
             from moto.core.responses import ActionResult
 
             result = ActionResult({"UnprocessedItems": {}})
-        result.result["UnprocessedItems"].update(left)
+        cast(dict[str, Any], result.result)["UnprocessedItems"].update(left)
         return result
 
     def strict_transact_write_items(self: Any) -> Any:
