@@ -32,6 +32,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from . import shards
 from .errors import AdminError
 from .management import ManagementClient
 from .policy import work_queue_policy
@@ -92,7 +93,7 @@ def apply(client: ManagementClient, topology: Topology, users: Sequence[User]) -
         client.post("bindings", vhost, "e", exchange, "q", topology.dead_letter_queue, body={"routing_key": ""})
         changed(f"bound queue {topology.dead_letter_queue!r} to exchange {exchange!r} {on}")
 
-    # The policy before the work queue: the queue never exists without its delivery limit.
+    # The policy before the work queue (or the shards): a queue never exists without its delivery limit.
     policies: list[dict[str, Any]] = client.get("policies", vhost) or []
     policy = work_queue_policy(topology, policies, str(overview.get("rabbitmq_version", "")))
     current = next((p for p in policies if p.get("name") == policy.name), None)
@@ -103,7 +104,9 @@ def apply(client: ManagementClient, topology: Topology, users: Sequence[User]) -
             f"{'created' if current is None else 'updated'} policy {policy.name!r} {on} (priority {policy.priority}, "
             f"apply-to {policy.apply_to}): {settings}"
         )
-    _declare_queue(client, topology, topology.queue, changed)
+    for queue in topology.queues:
+        _declare_queue(client, topology, queue, changed)
+    shards.apply(client, topology, overview, changed)
 
     for user in users:
         _apply_user(client, topology, user, changed)
@@ -252,6 +255,8 @@ def bootstrap(settings: Settings, secrets: SecretsManager, retry_for: float) -> 
         "changes": changes,
         "vhost": topology.vhost,
         "queue": topology.queue,
+        "queues": list(topology.queues),  # the consumed ones: the work queue, or the shards
+        "exchange": topology.exchange,  # "" (the default exchange), or the shards' hash exchange
         "dead_letter_queue": topology.dead_letter_queue,
         "policy": topology.policy_name,
         "users": [user.name for user in users.values()],

@@ -13,6 +13,9 @@ role can read copied, or lower the delivery limit.
     MONITORING_SECRET_ARN   the metrics function's         MONITORING_USERNAME
                             (both or neither: without them, no monitoring user)
     QUEUE_NAME, VIRTUAL_HOST, DELIVERY_LIMIT
+    SHARD_COUNT             queues behind a consistent-hash exchange (default 1: the work queue
+                            alone); above 1 the exchange hashes ORDERING_KEY, header:<name> or
+                            message-id (the consumer's ORDERING_KEY; docs/sharding.md)
     CONSUMER_CONFIGURE_PERMISSION   "true" grants the consumer configure on its queue too
                                     (default "false")
 
@@ -78,9 +81,16 @@ class Settings:
                 "DELIVERY_LIMIT",
             ],
         )
+        shards = whole_number(environ, "SHARD_COUNT") if environ.get("SHARD_COUNT", "").strip() else 1
         try:
             # The queue's and the vhost's names are exact: not stripped.
-            topology = Topology(values["QUEUE_NAME"], whole_number(environ, "DELIVERY_LIMIT"), values["VIRTUAL_HOST"])
+            topology = Topology(
+                values["QUEUE_NAME"],
+                whole_number(environ, "DELIVERY_LIMIT"),
+                values["VIRTUAL_HOST"],
+                shards=shards,
+                shard_key=environ.get("ORDERING_KEY", "").strip() or None,
+            )
         except ValueError as exc:
             raise AdminError(f"{exc}: fix the Terraform variables") from None
         return cls(
@@ -96,7 +106,9 @@ class Settings:
         """The role's user of that name and password, with the role's tags and permissions."""
         if role == "consumer":
             return consumer(name, password, self.topology, configure=self.consumer_configure)
-        return publisher(name, password) if role == "publisher" else monitoring(name, password)
+        if role == "publisher":
+            return publisher(name, password, self.topology.exchange)
+        return monitoring(name, password)
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:

@@ -62,13 +62,14 @@ def apply_to(rabbitmq_version: str) -> str:
 
 
 def work_queue_policy(topology: Topology, vhost_policies: list[dict[str, Any]], rabbitmq_version: str) -> Policy:
-    """Our policy, given the vhost's policies as `GET /api/policies/<vhost>` returns them."""
+    """Our policy, given the vhost's policies as `GET /api/policies/<vhost>` returns them. It covers
+    every consumed queue (the shards, when sharded), so it outranks what matches any of them."""
     rivals = [
         policy
         for policy in vhost_policies
         if policy.get("name") != topology.policy_name
         and policy.get("apply-to") in _REACHES_QUORUM_QUEUES
-        and _matches(str(policy.get("pattern", "")), topology.queue)
+        and any(_matches(str(policy.get("pattern", "")), queue) for queue in topology.queues)
     ]
     top = max((int(policy.get("priority", 0)) for policy in rivals), default=-1)
     carried: dict[str, Any] = {}

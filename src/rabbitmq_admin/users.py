@@ -8,12 +8,14 @@ needs nothing, with passive=false `configure` on the queue; queue.bind needs `wr
 queue and `read` on the exchange. confirm.select (publisher confirms) and the mandatory flag
 are not in the table: they need no permission. basic.ack, basic.reject and basic.qos neither.
 
-- consumer, for the Lambda event source mapping: read on the work queue, nothing else; and, only
+- consumer, for the Lambda event source mappings: read on the work queue (or, sharded, on every
+  shard queue), nothing else; and, only
   when asked (`configure=True`, Terraform's consumer_configure_permission), configure on it too,
   should Lambda's poller turn out to declare the queue non-passively (AWS does not document it;
   `make verify` checks it on a deployment).
-- publisher, for send.py: write on the default exchange, the one it publishes through to the
-  work queue, nothing else; its passive checks that the queues exist need no permission.
+- publisher, for send.py: write on the exchange it publishes through, nothing else: the default
+  exchange to the work queue, or, sharded, the hash exchange; its passive checks that the
+  exchange and the queues exist need no permission.
 - monitoring, for the metrics function: RabbitMQ's `monitoring` tag, so it may read the
   management API, and permissions that match no resource (`^$` three times). It needs that
   entry all the same: the API shows a vhost's queues only to a user with permissions on the
@@ -91,8 +93,11 @@ def consumer(name: str, password: str, topology: Topology, configure: bool = Fal
     return User("consumer", name, password, Permissions(queue if configure else NOTHING, NOTHING, queue))
 
 
-def publisher(name: str, password: str) -> User:
-    return User("publisher", name, password, Permissions(NOTHING, f"^{re.escape(DEFAULT_EXCHANGE)}$", NOTHING))
+def publisher(name: str, password: str, exchange: str = "") -> User:
+    """Write on the exchange it publishes through: the default one, or a sharded topology's hash
+    exchange (`Topology.exchange`)."""
+    writes = f"^{re.escape(exchange or DEFAULT_EXCHANGE)}$"
+    return User("publisher", name, password, Permissions(NOTHING, writes, NOTHING))
 
 
 def monitoring(name: str, password: str) -> User:

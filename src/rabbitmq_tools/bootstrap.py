@@ -32,10 +32,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from rabbitmq_admin import shards
 from rabbitmq_admin.bootstrap import apply
 from rabbitmq_admin.errors import AdminError
 from rabbitmq_admin.management import ManagementClient
-from rabbitmq_admin.topology import Topology
+from rabbitmq_admin.topology import MAX_SHARDS, Topology
 from rabbitmq_admin.users import User, alternate, consumer, generate_password, monitoring, publisher
 from rabbitmq_consumer.config import DEFAULT_DELIVERY_LIMIT
 from rabbitmq_tools.broker import management_url_for, rabbitmq_url, redact
@@ -67,7 +68,7 @@ class BrokerSetup:
         return cls(
             topology,
             consumer(consumer_name, passwords.get("consumer") or generate_password(), topology),
-            publisher(publisher_name, passwords.get("publisher") or generate_password()),
+            publisher(publisher_name, passwords.get("publisher") or generate_password(), topology.exchange),
             monitoring(
                 monitoring_name or f"{topology.queue}-monitoring", passwords.get("monitoring") or generate_password()
             ),
@@ -82,11 +83,11 @@ class BrokerSetup:
         return apply(client, self.topology, self.users)
 
     def remove(self, client: ManagementClient) -> None:
-        """Delete what the bootstrap made: the queues and their messages, the exchange, the
+        """Delete what the bootstrap made: the queues and their messages, the exchanges, the
         policy, the users and the `_clone` users rotation made. For the demo, the tests and the
         benchmarks; a vhost stays."""
         topology = self.topology
-        client.delete("queues", topology.vhost, topology.queue)
+        shards.remove(client, topology)  # the work queue or the shard queues, their shovels, the exchange
         client.delete("queues", topology.vhost, topology.dead_letter_queue)
         client.delete("exchanges", topology.vhost, topology.dead_letter_exchange)
         client.delete("policies", topology.vhost, topology.policy_name)
@@ -146,6 +147,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=DEFAULT_DELIVERY_LIMIT,
         help="deliveries before a message moves to <queue>.dlq (default %(default)s)",
     )
+    parser.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        help=f"queues behind a consistent-hash exchange, 1 to {MAX_SHARDS} (default 1: the queue alone); above 1 "
+        "needs --ordering-key (docs/sharding.md)",
+    )
+    parser.add_argument(
+        "--ordering-key",
+        help="what the exchange hashes with --shards above 1: header:<name> (e.g. header:customer-id) or message-id",
+    )
     parser.add_argument("--consumer-user", help="the consumer's user name (default <queue>-consumer)")
     parser.add_argument("--publisher-user", help="the publisher's user name (default <queue>-publisher)")
     parser.add_argument(
@@ -201,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         admin = Admin.of(args)
         passwords = _user_passwords(names, args.credentials_out)
-        topology = Topology(args.queue, args.delivery_limit, args.vhost)
+        topology = Topology(args.queue, args.delivery_limit, args.vhost, args.shards, args.ordering_key)
         setup = BrokerSetup.new(topology, names["consumer"], names["publisher"], passwords, names["monitoring"])
         if args.credentials_out:
             # Before the broker has them: a generated password must not exist only on the broker.
@@ -277,6 +289,8 @@ def write_credentials(path: str, management_url: str, setup: BrokerSetup) -> Non
         "management_url": management_url,
         "vhost": setup.topology.vhost,
         "queue": setup.topology.queue,
+        "queues": list(setup.topology.queues),  # the consumed ones, each for a poller of the local mapping
+        "exchange": setup.topology.exchange,  # where send.py publishes: "" (the default exchange) when unsharded
         **{user.role: {"username": user.name, "password": user.password} for user in setup.users},
     }
     file = Path(path)
