@@ -41,6 +41,7 @@ EVENT_SOURCE_AUTHN_ERROR: one line names the cause and the fix.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import importlib.util
 import json
@@ -59,6 +60,7 @@ import pika
 import pika.exceptions
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from rabbitmq_admin.topology import MAX_SHARDS, shard_queue_name
 from rabbitmq_consumer.config import DEFAULT_DELIVERY_LIMIT
 from rabbitmq_tools.broker import CREDENTIALS, VHOST, connection_parameters, explain_connection_error
 from rabbitmq_tools.credentials import CredentialsProvider, from_file, refused_by_broker, with_credentials
@@ -475,7 +477,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Run the Lambda handler on a RabbitMQ queue, batching and retrying as Lambda's "
         "event source mapping does. Exit codes: 0 done, 1 error, 130 interrupted."
     )
-    parser.add_argument("--queue", required=True, help="queue to consume")
+    parser.add_argument(
+        "--queue", required=True, help="queue to consume (sharded: the queue_name the shards are named after)"
+    )
+    parser.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        help=f"consume the {MAX_SHARDS} or fewer shard queues <queue>.shard-<i> of a sharded topology, one poller per "
+        "queue, each in a process of its own, as AWS runs one event source mapping per shard; --max-messages then "
+        "counts per queue (default 1: --queue alone)",
+    )
     parser.add_argument(
         "--url",
         default=os.environ.get("RABBITMQ_URL"),
@@ -564,6 +576,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if value is not None:
             os.environ[name] = str(value)
     set_idempotency_environment(args.idempotency_table, args.dynamodb_endpoint)
+    if args.shards != 1:
+        return run_shards(args, settings)
     live = sys.stderr.isatty()
     last_shown = 0.0
 
@@ -598,6 +612,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def run_shards(args: argparse.Namespace, settings: MappingSettings) -> int:
+    """One poller per shard queue, each in a process of its own (`pollers`), then one line per queue and
+    the total."""
+    from rabbitmq_tools.pollers import Poller, report, run_pollers  # it imports this module
+
+    if not 1 <= args.shards <= MAX_SHARDS:
+        print(
+            f"error: --shards must be 1 to {MAX_SHARDS} (Terraform's shard_count), got {args.shards}", file=sys.stderr
+        )
+        return 1
+    pollers = [
+        Poller(
+            args.url,
+            dataclasses.replace(settings, queue=shard_queue_name(args.queue, index)),
+            args.handler,
+            args.credentials,
+            args.max_messages,
+            args.idle_timeout,
+        )
+        for index in range(args.shards)
+    ]
+    print(f"consuming {args.shards} shard queues of {args.queue!r}, one poller each", file=sys.stderr)
+    return report(run_pollers(pollers))
 
 
 def set_idempotency_environment(table: str | None, endpoint: str | None) -> None:
