@@ -23,6 +23,7 @@ import signal
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,13 +36,14 @@ from rabbitmq_consumer import business_logic, handler
 from rabbitmq_consumer.batch import Ordering
 from rabbitmq_consumer.config import DEFAULT_DELIVERY_LIMIT
 from rabbitmq_consumer.errors import RetryableError
+from rabbitmq_consumer.idempotency import KEY_ATTRIBUTE, MAX_WRITE_ITEMS
 from rabbitmq_consumer.keys import parse_key
 from rabbitmq_consumer.messages import Message
 from rabbitmq_tools import send
 from rabbitmq_tools.bootstrap import BrokerSetup
 from rabbitmq_tools.local_event_source_mapping import FAILURE_MODES, LocalEventSourceMapping, MappingSettings
 from rabbitmq_tools.publisher import ConfirmedPublisher
-from support import drain, message_count, runner_process, sample, url_via
+from support import MOTO_REGION, drain, message_count, runner_process, sample, url_via
 from support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.fault_injection, pytest.mark.integration]
@@ -661,3 +663,91 @@ def test_transient_failures_on_parallel_lanes_lose_nothing_and_keep_each_keys_or
     assert set(processed) == set(ids) - poison
     assert out_of_order == 0
     assert stats.failures > 0
+
+
+def effects_by_process(path: Path) -> list[tuple[int, str]]:
+    """(pid, message id) of every effect, in the order they happened."""
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [(int(pid), message_id) for pid, message_id in (line.split(" ", 1) for line in lines)]
+
+
+def recorded_keys(dynamodb: Any, table: str) -> set[str]:
+    """The keys the idempotency table holds now (a strongly consistent scan)."""
+    pages = dynamodb.get_paginator("scan").paginate(
+        TableName=table, ConsistentRead=True, ProjectionExpression="#k", ExpressionAttributeNames={"#k": KEY_ATTRIBUTE}
+    )
+    return {item[KEY_ATTRIBUTE]["S"] for page in pages for item in page["Items"]}
+
+
+def test_idempotency_leaves_no_duplicate_effect_but_the_crash_window(
+    broker_url: str,
+    work_queue: Topology,
+    tmp_path: Path,
+    dynamodb_endpoint: str,
+    dynamodb: Any,
+    idempotency_table: str,
+    report_figures: Callable[..., None],
+) -> None:
+    # GIVEN 10,000 messages, 1% of them poison, and the handler with its idempotency store on a DynamoDB
+    # server over HTTP, in a runner whose business logic takes 1 ms a message and fails in a tenth of the
+    # invocations
+    ids, poison = publish_messages(broker_url, work_queue.queue, 10_000, poison_every=100)
+    files = {name: tmp_path / f"{name}.txt" for name in ("effects", "skipped", "dead_letters")}
+    env = {
+        "EFFECTS_FILE": str(files["effects"]),
+        "SKIPPED_FILE": str(files["skipped"]),
+        "DEAD_LETTER_FILE": str(files["dead_letters"]),
+        "FAIL_RATE": "0.1",
+        "WORK_SECONDS": "0.001",
+        "AWS_DEFAULT_REGION": MOTO_REGION,  # the table's region on the server
+    }
+    args = ["--batch-size", "100", "--batching-window", "0.05"]
+    args += ["--idempotency-table", idempotency_table, "--dynamodb-endpoint", dynamodb_endpoint]
+    rng = random.Random(21)
+    # WHEN the runner is killed (SIGKILL) four times while it processes, and restarted each time
+    crash_window: Counter[str] = Counter()  # message id: kills that came between its effect and its record
+    windows: list[int] = []
+    for _ in range(4):
+        runner = runner_process(broker_url, work_queue.queue, "effects_handler.lambda_handler", env, args)
+        before, deadline = len(effects_by_process(files["effects"])), time.monotonic() + 60
+        while len(effects_by_process(files["effects"])) <= before + 200:  # well into its batches
+            assert runner.poll() is None, runner.communicate()[1]
+            assert time.monotonic() < deadline, "the runner made no effect"
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0, 0.3))
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(timeout=10)
+        # What the dead process completed and never recorded runs again with the retry: the crash window.
+        unrecorded = {m for pid, m in effects_by_process(files["effects"]) if pid == runner.pid} - recorded_keys(
+            dynamodb, idempotency_table
+        )
+        crash_window.update(unrecorded)
+        windows.append(len(unrecorded))
+    final = runner_process(
+        broker_url, work_queue.queue, "effects_handler.lambda_handler", env, [*args, "--idle-timeout", "2"]
+    )
+    _, err = final.communicate(timeout=300)
+    assert final.returncode == 0, err
+    # THEN every message took effect once, but those a kill caught between effect and record, which took
+    # effect once more; the poison is dead-lettered; nothing is lost
+    effects = Counter(message_id for _, message_id in effects_by_process(files["effects"]))
+    rejected = dead_letters(files["dead_letters"])
+    beyond_crash_window = sum(max(0, count - 1 - crash_window[m]) for m, count in effects.items())
+    skipped = sum(int(line) for line in files["skipped"].read_text().split())
+    lost = set(ids) - set(effects) - set(rejected)
+    report_figures(
+        messages=len(ids),
+        duplicate_effects=beyond_crash_window,
+        skipped_on_retry=skipped,
+        crash_window=sum(crash_window.values()),
+        lost=len(lost),
+        kills=len(windows),
+        largest_crash_window=max(windows),
+    )
+    assert beyond_crash_window == 0
+    assert sum(count - 1 for count in effects.values()) == sum(crash_window.values())  # each ran once more
+    assert lost == set()
+    assert set(effects) == set(ids) - set(poison)
+    assert set(rejected) == set(poison)
+    assert skipped > 0  # failed batches were retried, and what they had completed was skipped
+    assert max(windows) <= MAX_WRITE_ITEMS  # the documented bound, in one lane
