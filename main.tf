@@ -8,6 +8,7 @@
 #   monitoring.tf          enable_monitoring            (queue metrics, alarms, dashboard)
 #   credential_rotation.tf credential_rotation_days     (null: no rotation)
 #   large_dead_letters.tf  enable_large_dead_letters    (dead letters over 256 KiB, in S3)
+#   idempotency.tf         enable_idempotency           (skip what a retried batch had completed)
 ################################################################################
 
 provider "aws" {
@@ -263,7 +264,8 @@ resource "aws_lambda_function" "this" {
     mode = "Active"
   }
 
-  # The extras add their settings (large_dead_letters.tf: DEAD_LETTER_BUCKET).
+  # The extras add their settings (large_dead_letters.tf: DEAD_LETTER_BUCKET; idempotency.tf:
+  # IDEMPOTENCY_*).
   environment {
     variables = merge(
       {
@@ -276,6 +278,7 @@ resource "aws_lambda_function" "this" {
         PARALLELISM                  = tostring(var.parallelism)
       },
       local.large_dead_letters_environment,
+      local.idempotency_environment,
     )
   }
 
@@ -318,12 +321,13 @@ resource "aws_iam_role" "this" {
   assume_role_policy = data.aws_iam_policy_document.assume_role.json
 }
 
-# One inline policy, one statement per concern; the extras add theirs (large_dead_letters.tf).
+# One inline policy, one statement per concern; the extras add theirs (large_dead_letters.tf,
+# idempotency.tf).
 data "aws_iam_policy_document" "execution" {
   #checkov:skip=CKV_AWS_111:Only two statements have Resource "*": PollerNetworkInterfaces (the EC2 network-interface actions the Lambda guide lists for Amazon MQ mappings; Describe* has no resource-level permissions and the interfaces do not exist in advance) and WriteTraces (X-Ray writes, no resource-level permissions). All others are scoped to one resource; tests/terraform/iam.tftest.hcl enforces it.
   #checkov:skip=CKV_AWS_356:Same two statements as for CKV_AWS_111: the poller's EC2 network-interface actions and the X-Ray write actions. Every other statement names its resource.
 
-  source_policy_documents = local.large_dead_letters_policies
+  source_policy_documents = concat(local.large_dead_letters_policies, local.idempotency_policies)
 
   # The event source mapping's poller looks up the broker's endpoints, subnets and security
   # groups.

@@ -97,6 +97,11 @@ output "dead_letter_queue_url" {
   value       = aws_sqs_queue.dead_letter.url
 }
 
+output "idempotency_table_name" {
+  description = "DynamoDB table of the messages the function completed (one item per idempotency key, deleted by TTL after idempotency_ttl_days), e.g. to look up whether a message ran; null when enable_idempotency is false."
+  value       = one(aws_dynamodb_table.idempotency[*].name)
+}
+
 output "dead_letter_bucket" {
   description = "S3 bucket holding the bodies of dead letters over 256 KiB (under dead-letters/); the SQS message then holds a pointer in the Amazon SQS Extended Client's format. replay.py reads both. null when enable_large_dead_letters is false."
   value       = one(aws_s3_bucket.dead_letters[*].id)

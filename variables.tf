@@ -493,8 +493,8 @@ variable "metrics_namespace" {
 }
 
 ################################################################################
-# Extras: monitoring and large dead letters (private networking: publicly_accessible; credential
-# rotation: credential_rotation_days)
+# Extras: monitoring, large dead letters and idempotency (private networking: publicly_accessible;
+# credential rotation: credential_rotation_days)
 ################################################################################
 
 variable "enable_monitoring" {
@@ -507,6 +507,40 @@ variable "enable_large_dead_letters" {
   description = "Extra (large_dead_letters.tf): an S3 bucket for dead letters over 256 KiB (SQS then holds a pointer). On by default: no dead letter is too large to keep. false: dead letters up to SQS's 1 MiB still go to SQS, a larger one fails the invocation until the broker moves it to <queue_name>.dlq."
   type        = bool
   default     = true
+}
+
+variable "enable_idempotency" {
+  description = "Extra (idempotency.tf): a DynamoDB table of completed messages, read once per batch, so that a batch Lambda retries after a failure skips every message that had completed (docs/idempotency.md). On by default: without it each failed invocation runs its batch's completed messages again; about $0.76 per million messages on demand, nothing while none flows. false: no table, business logic must absorb duplicates itself."
+  type        = bool
+  default     = true
+}
+
+variable "idempotency_key" {
+  description = "With enable_idempotency: what names a message once (the function's IDEMPOTENCY_KEY): \"message-id\" (the AMQP message id, which send.py always sets), \"header:<name>\" (an AMQP header) or \"json:<path>\" (a field of a JSON body, dots between names, e.g. \"json:orderId\"). A message without it is processed unchecked and counted (NoIdempotencyKey)."
+  type        = string
+  default     = "message-id"
+
+  validation {
+    condition     = var.idempotency_key == "message-id" || can(regex("^header:.+$", var.idempotency_key)) || can(regex("^json:[^.]+(\\.[^.]+)*$", var.idempotency_key))
+    error_message = "idempotency_key must be \"message-id\", \"header:<name>\" (e.g. \"header:order-id\") or \"json:<path>\" (e.g. \"json:orderId\" or \"json:order.id\", no empty names between the dots)."
+  }
+}
+
+variable "idempotency_ttl_days" {
+  description = "With enable_idempotency: days a completion is remembered (1-365), after which DynamoDB's TTL deletes the record. 7 by default: retries come within minutes, but the batch-mates the broker moves to <queue_name>.dlq with a crashing message may be replayed after a weekend, and a week of records costs cents."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.idempotency_ttl_days >= 1 && var.idempotency_ttl_days <= 365 && floor(var.idempotency_ttl_days) == var.idempotency_ttl_days
+    error_message = "idempotency_ttl_days must be a whole number of days from 1 to 365: long enough to outlast retries and replays (7 is the default), short enough that the table does not keep every message for ever."
+  }
+}
+
+variable "idempotency_fail_open" {
+  description = "With enable_idempotency: true processes a batch without the check when the table cannot be read (duplicates possible while DynamoDB is unreachable); false, the default, fails the invocation so Lambda retries the batch (nothing runs twice, messages wait)."
+  type        = bool
+  default     = false
 }
 
 variable "backlog_alarm_threshold" {

@@ -44,6 +44,7 @@ AWS_PROVIDER_PATH = Path("registry.terraform.io") / "hashicorp" / "aws"
 # Every AWS service the configuration talks to, each pointed at moto.
 AWS_SERVICES = (
     "cloudwatch",
+    "dynamodb",
     "ec2",
     "events",
     "iam",

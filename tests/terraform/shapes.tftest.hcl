@@ -122,6 +122,10 @@ run "the_consumer_function" {
       DELIVERY_LIMIT               = "20"
       ORDERING_KEY                 = "none"
       PARALLELISM                  = "1"
+      IDEMPOTENCY_TABLE            = "rabbitmq-lambda-idempotency"
+      IDEMPOTENCY_KEY              = "message-id"
+      IDEMPOTENCY_TTL_SECONDS      = "604800"
+      IDEMPOTENCY_FAIL_OPEN        = "false"
     })
     error_message = "The consumer's environment must hold its settings and no secret."
   }

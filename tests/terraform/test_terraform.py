@@ -109,6 +109,7 @@ OUTPUTS = {
     "console_url",
     "credentials_secret_arn",
     "dead_letter_bucket",
+    "idempotency_table_name",
     "consumer_secret_arn",
     "publisher_secret_arn",
     "monitoring_secret_arn",
@@ -132,7 +133,11 @@ ENVIRONMENT_VARIABLES = {
     "DEAD_LETTER_QUEUE_URL",
     "DEAD_LETTER_BUCKET",
     "DELIVERY_LIMIT",
+    "ORDERING_KEY",
+    "PARALLELISM",
 }
+# The idempotency extra's settings of the consumer function (idempotency.tf).
+IDEMPOTENCY_VARIABLES = {"IDEMPOTENCY_TABLE", "IDEMPOTENCY_KEY", "IDEMPOTENCY_TTL_SECONDS", "IDEMPOTENCY_FAIL_OPEN"}
 
 
 def required(find: Callable[[], T]) -> T:
@@ -520,9 +525,10 @@ def test_no_iam_statement_has_star_resource_except_network_interfaces_and_xray(c
         "rotation",
         "admin",
         "large_dead_letters",
+        "idempotency",
     }
     # And the admin functions' VpcNetworkInterfaces, a dynamic block (private mode).
-    assert len(statements) == 14
+    assert len(statements) == 15
 
     for statement in statements:
         sid = constant(statement.get("sid"))
@@ -735,6 +741,8 @@ FULLEST_RESOURCES = SMALLEST_RESOURCES | {
             "_policy",
         )
     ),
+    # idempotency.tf
+    "aws_dynamodb_table.idempotency[0]",
     # private_network.tf
     "aws_security_group.broker[0]",
     "aws_vpc_security_group_ingress_rule.broker_amqps_self[0]",
@@ -762,10 +770,10 @@ def test_plan_the_smallest_configuration(workdir: TerraformWorkdir) -> None:
 
 
 def test_plan_the_fullest_configuration(harness: Harness, workdir: TerraformWorkdir) -> None:
-    """A private 4.2 cluster with every extra: 66 resources (applied by test_apply_and_destroy_private_cluster)."""
+    """A private 4.2 cluster with every extra: 67 resources (applied by test_apply_and_destroy_private_cluster)."""
     plan = workdir.plan_json(private_deployment(harness.network), "fullest")
     assert managed(planned_resources(plan)) == FULLEST_RESOURCES
-    assert len(FULLEST_RESOURCES) == 66
+    assert len(FULLEST_RESOURCES) == 67
 
 
 # --------------------------------------------------------------------------------------------
@@ -780,6 +788,7 @@ SMALLEST = {
     "enable_monitoring": False,
     "credential_rotation_days": None,
     "enable_large_dead_letters": False,
+    "enable_idempotency": False,
 }
 
 
@@ -790,6 +799,7 @@ class Extras:
     monitoring: bool
     rotation: bool
     large_dead_letters: bool
+    idempotency: bool
     private: bool
 
     @classmethod
@@ -798,8 +808,18 @@ class Extras:
             monitoring=variables.get("enable_monitoring", True),
             rotation=variables.get("credential_rotation_days", 30) is not None,
             large_dead_letters=variables.get("enable_large_dead_letters", True),
+            idempotency=variables.get("enable_idempotency", True),
             private=variables.get("publicly_accessible") is False,
         )
+
+    def absent_outputs(self) -> set[str]:
+        """The outputs of the extras that are off, which Terraform leaves out (they are null)."""
+        absent = set() if self.rotation else {"rotation_function_name"}
+        absent |= set() if self.large_dead_letters else {"dead_letter_bucket"}
+        absent |= set() if self.idempotency else {"idempotency_table_name"}
+        if not self.monitoring:
+            absent |= {"metrics_function_name", "monitoring_secret_arn", "dashboard_url"}
+        return absent
 
 
 def private_deployment(network: Network) -> dict[str, Any]:
@@ -824,6 +844,9 @@ def private_deployment(network: Network) -> dict[str, Any]:
         delivery_limit=5,
         credential_rotation_days=7,
         monitoring_username="metrics-reader",
+        idempotency_key="json:order.id",
+        idempotency_ttl_days=3,
+        idempotency_fail_open=True,
         broker_ingress_cidr_blocks=["10.8.0.0/16"],
         tags={"Project": "rmq-test", "Stack": "private"},
     )
@@ -996,10 +1019,7 @@ def assert_common(
     extras = Extras.of(variables)
     lambda_ = harness.client("lambda")
     # Terraform leaves null outputs out: those of the extras that are off.
-    absent = set() if extras.rotation else {"rotation_function_name"}
-    absent |= set() if extras.large_dead_letters else {"dead_letter_bucket"}
-    if not extras.monitoring:
-        absent |= {"metrics_function_name", "monitoring_secret_arn", "dashboard_url"}
+    absent = extras.absent_outputs()
     assert set(out) >= OUTPUTS - absent
     assert not absent & set(out), "an extra that is off left an output"
     assert out["region"] == REGION
@@ -1226,7 +1246,8 @@ def assert_rotation(harness: Harness, deployment: Deployment, user_secrets: list
 def assert_function(
     harness: Harness, deployment: Deployment, runtime: str, architecture: str, layer_version: int
 ) -> None:
-    """Runtime, architecture, the Powertools layer for both and the region, tracing, code, environment, tags."""
+    """Runtime, architecture, the Powertools layer for both and the region, tracing, code, environment, tags, and
+    the idempotency table the environment names."""
     out, variables = deployment.outputs, deployment.variables
     lambda_ = harness.client("lambda")
     function = lambda_.get_function_configuration(FunctionName=out["function_name"])
@@ -1237,8 +1258,9 @@ def assert_function(
     assert function["TracingConfig"] == {"Mode": "Active"}
     assert function["CodeSha256"] == deployment.code_sha256
     environment = function["Environment"]["Variables"]
-    with_bucket = Extras.of(variables).large_dead_letters
-    assert set(environment) == ENVIRONMENT_VARIABLES - (set() if with_bucket else {"DEAD_LETTER_BUCKET"})
+    extras = Extras.of(variables)
+    expected = ENVIRONMENT_VARIABLES - (set() if extras.large_dead_letters else {"DEAD_LETTER_BUCKET"})
+    assert set(environment) == expected | (IDEMPOTENCY_VARIABLES if extras.idempotency else set())
     assert environment["DEAD_LETTER_QUEUE_URL"] == out["dead_letter_queue_url"]
     assert environment["DELIVERY_LIMIT"] == str(variables.get("delivery_limit", 20)) == str(out["delivery_limit"])
     assert environment["POWERTOOLS_LOG_LEVEL"] == "INFO"
@@ -1246,6 +1268,7 @@ def assert_function(
     assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "RabbitMQConsumer"
     tags = lambda_.list_tags(Resource=function["FunctionArn"])["Tags"]
     assert tags.items() >= variables.get("tags", {"Project": "rabbitmq-lambda-consumer"}).items()
+    assert_idempotency_table(harness, deployment)
 
 
 def assert_role(harness: Harness, deployment: Deployment) -> None:
@@ -1268,12 +1291,42 @@ def assert_role(harness: Harness, deployment: Deployment) -> None:
     if Extras.of(deployment.variables).large_dead_letters:
         bucket_objects = f"arn:aws:s3:::{out['dead_letter_bucket']}/dead-letters/*"
         expected["OffloadLargeDeadLetters"] = (["s3:PutObject"], [bucket_objects])
+    if Extras.of(deployment.variables).idempotency:
+        table_arn = f"arn:aws:dynamodb:{REGION}:123456789012:table/{out['idempotency_table_name']}"
+        expected["IdempotencyRecords"] = (["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"], [table_arn])
     statements = {s["Sid"]: s for s in role_statements(harness, role_name)}
     assert set(statements) == set(expected)
     for sid, (actions_, resources) in expected.items():
         assert sorted(as_list(statements[sid]["Action"])) == sorted(actions_), sid
         assert as_list(statements[sid]["Resource"]) == resources, sid
         assert statements[sid]["Effect"] == "Allow"
+
+
+def assert_idempotency_table(harness: Harness, deployment: Deployment) -> None:
+    """The table as DynamoDB holds it: the function's key, on demand, TTL on expiresAt, an AWS owned key, no
+    point-in-time recovery; the function's settings name it."""
+    out, variables = deployment.outputs, deployment.variables
+    if not Extras.of(variables).idempotency:
+        assert not IDEMPOTENCY_VARIABLES & set(environment_of(harness, out))
+        return
+    dynamodb, name = harness.client("dynamodb"), out["idempotency_table_name"]
+    assert name == f"{variables['name_prefix']}-idempotency"
+    table = dynamodb.describe_table(TableName=name)["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "key", "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": "key", "AttributeType": "S"}]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert "SSEDescription" not in table  # DynamoDB describes no SSE for the AWS owned key
+    ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expiresAt")
+    backups = dynamodb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "DISABLED"
+    environment = environment_of(harness, out)
+    assert {name: environment[name] for name in IDEMPOTENCY_VARIABLES} == {
+        "IDEMPOTENCY_TABLE": name,
+        "IDEMPOTENCY_KEY": variables.get("idempotency_key", "message-id"),
+        "IDEMPOTENCY_TTL_SECONDS": str(variables.get("idempotency_ttl_days", 7) * 86400),
+        "IDEMPOTENCY_FAIL_OPEN": str(variables.get("idempotency_fail_open", False)).lower(),
+    }
 
 
 def assert_alarms(harness: Harness, deployment: Deployment, topic_arn: str | None, poller_alarm: bool) -> None:
@@ -1367,6 +1420,7 @@ def assert_nothing_left(harness: Harness, prefix: str) -> None:
     ]
     assert not harness.client("sqs").list_queues(QueueNamePrefix=prefix).get("QueueUrls")
     assert not [b for b in harness.client("s3").list_buckets()["Buckets"] if b["Name"].startswith(prefix)]
+    assert not [n for n in harness.client("dynamodb").list_tables()["TableNames"] if n.startswith(prefix)]
     assert not harness.client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{prefix}")["logGroups"]
     assert not harness.client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
     assert not harness.client("cloudwatch").list_dashboards(DashboardNamePrefix=prefix)["DashboardEntries"]
