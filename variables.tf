@@ -400,6 +400,26 @@ variable "parallelism" {
 }
 
 ################################################################################
+# Throughput: shards, N queues with a mapping each (docs/sharding.md)
+################################################################################
+
+variable "shard_count" {
+  description = "How many queues share the work (1-10), each read by its own event source mapping and so by its own invocation at a time. Above 1, a consistent-hash exchange named queue_name sends each message, by its ordering_key (a header, or the message id), to one of the quorum queues <queue_name>.shard-0 to <queue_name>.shard-<N-1>: one key's messages stay on one queue, in order. 1, the default, is the one queue queue_name and nothing more. A change moves some keys to another queue; the bootstrap moves the messages of a queue no longer read to the others (docs/sharding.md)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.shard_count >= 1 && var.shard_count <= 10 && floor(var.shard_count) == var.shard_count
+    error_message = "shard_count must be a whole number from 1 to 10: the total-backlog alarm and the no-consumer alarm read every shard's metric, and a CloudWatch alarm reads at most 10 (PutMetricAlarm); each shard is also a mapping whose poller holds broker connections (300 in all on mq.m7g.medium). For more per shard, raise parallelism (docs/throughput.md)."
+  }
+
+  validation {
+    condition     = var.shard_count == 1 || var.ordering_key == "message-id" || startswith(var.ordering_key, "header:")
+    error_message = "shard_count above 1 needs an ordering_key the exchange can hash: set ordering_key to \"header:<name>\" (e.g. \"header:customer-id\": each key's messages on one shard, in order) or \"message-id\" (spread evenly, no order kept). A \"json:<path>\" key is in the body, which the exchange cannot read; \"none\" names no key."
+  }
+}
+
+################################################################################
 # Lambda function
 ################################################################################
 

@@ -47,7 +47,7 @@ from .dead_letters import DeadLetter, DeadLetterSink, reject
 from .decoding import decode_record, queue_batches
 from .deliveries import delivery_headers, last_delivery
 from .errors import InvalidMessage, RetryableError
-from .idempotency import Completions, IdempotencyStore, IdempotencyStoreError
+from .idempotency import Completions, IdempotencyStore
 from .keys import KeySetting
 from .messages import Message
 from .reasons import describe, error_fields, log_id
@@ -238,9 +238,10 @@ class _Runner:
             try:
                 self.completions.add(self.keys[position])
             except Exception as exc:  # the store: no message may run that could not be recorded
-                self.store_error(exc, position)
+                self.store_error(exc, -1)
 
     def store_error(self, error: Exception, position: int) -> None:
+        """A completion record could not be written (`position` -1: the store, not a message)."""
         if self.fail_open:
             self.logger.warning("completion records could not be written (fail open)", extra=error_fields(error))
             return
@@ -325,7 +326,12 @@ def _skip_completed(runner: _Runner, messages: dict[int, Message], idempotency: 
         done = idempotency.store.completed(list(first))
     except Exception as exc:
         if not idempotency.fail_open:
-            raise
+            # Nothing runs; the invocation fails through the policy's way out, so what is on its
+            # last delivery is dead-lettered with this reason rather than moved away without one.
+            logger.error("the idempotency store cannot be read: no message runs", extra=error_fields(exc))
+            runner.stop(-1, exc)
+            messages.clear()
+            return
         logger.warning(
             "the idempotency store cannot be read: processing the batch without the check (fail open)",
             extra=error_fields(exc),
@@ -373,8 +379,8 @@ def _fail(
     failed_at, error = failure
     if isinstance(error, DeadlineReached):
         cause = "the function's timeout came near"
-    elif isinstance(error, IdempotencyStoreError):
-        cause = f"the completion records could not be written ({describe(error)})"
+    elif failed_at < 0:  # the idempotency store, read before or written after the messages
+        cause = f"the idempotency store failed ({describe(error)})"
     else:
         cause = f"message {batch.ids(failed_at)['messageId']!r} failed ({type(error).__name__}: {describe(error)})"
     send: list[int] = []

@@ -90,8 +90,13 @@ class DynamoDBStore:
     def client(self) -> DynamoDBClient:
         if self._client is None:
             import boto3
+            from botocore.config import Config
 
-            self._client = boto3.client("dynamodb")
+            # Short timeouts and few retries of its own (the store retries unprocessed items):
+            # a stalled table fails the invocation within seconds, not botocore's 60 s a try,
+            # which would run past the margin the handler keeps before the function's timeout.
+            config = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})
+            self._client = boto3.client("dynamodb", config=config)
         return self._client
 
     def completed(self, keys: Sequence[str]) -> set[str]:

@@ -155,6 +155,34 @@ def test_an_unreachable_store_fails_the_invocation_before_any_message_runs() -> 
     assert result.summary()["processed"] == 3
 
 
+def test_an_unreadable_store_dead_letters_what_is_on_its_last_delivery_with_the_reason() -> None:
+    # GIVEN a store that cannot be read, and a batch whose second message is on its last delivery
+    class Unreadable:
+        def completed(self, keys: Sequence[str]) -> set[str]:
+            raise IdempotencyStoreError("cannot read the idempotency records in DynamoDB table t: throttled")
+
+        def record(self, keys: Sequence[str]) -> None:
+            raise AssertionError("nothing completed, nothing to record")
+
+    last = record(
+        b'{"n": 1}',
+        pika.BasicProperties(content_type="application/json", message_id="last", headers={"x-delivery-count": 3}),
+    )
+    effects, sink = Effects(), Sink()
+    # WHEN the batch comes THEN no message runs and the invocation fails with the store's error
+    with pytest.raises(IdempotencyStoreError, match="throttled"):
+        process_batch(
+            event_of([*messages(1), last]), effects, sink, logger, 3, idempotency=Idempotency(Unreadable(), MESSAGE_ID)
+        )
+    assert effects.done == Counter()
+    # AND the message on its last delivery is dead-lettered with that reason, not moved away without one
+    (letter,) = sink.sent
+    assert letter.reason.startswith(
+        "not processed on its last delivery (4 of 4): the invocation failed because the idempotency store failed "
+        "(cannot read the idempotency records in DynamoDB table t: throttled)"
+    )
+
+
 def test_a_completion_that_cannot_be_recorded_fails_the_invocation(
     store: DynamoDBStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -243,7 +271,10 @@ def test_a_lasting_throttle_fails_the_call(store: DynamoDBStore, throttle: stric
 
 @pytest.mark.parametrize(
     "key",
-    [pytest.param("\N{GRINNING FACE}" * 600, id="2400-bytes-in-600-characters"), pytest.param("\ud800", id="a-lone-surrogate")],
+    [
+        pytest.param("\N{GRINNING FACE}" * 600, id="2400-bytes-in-600-characters"),
+        pytest.param("\ud800", id="a-lone-surrogate"),
+    ],
 )
 def test_a_key_dynamodb_cannot_hold_is_no_key(store: DynamoDBStore, key: str) -> None:
     # GIVEN a message whose key DynamoDB would refuse (over 2048 bytes; over 1024 is no key here)
