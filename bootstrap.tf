@@ -17,7 +17,7 @@
 # (credential_rotation.tf) replaces them.
 resource "aws_secretsmanager_secret" "consumer" {
   name_prefix             = "${local.name}-broker-consumer-"
-  description             = "Credentials of RabbitMQ user ${var.consumer_username} or ${var.consumer_username}_clone (read on queue ${var.queue_name} only), for the Lambda event source mapping (BASIC_AUTH). Written by the bootstrap function${local.rotated_by}."
+  description             = "Credentials of RabbitMQ user ${var.consumer_username} or ${var.consumer_username}_clone (read on ${var.shard_count == 1 ? "queue ${var.queue_name}" : "the ${var.shard_count} shard queues of ${var.queue_name}"} only), for the Lambda event source mapping${var.shard_count == 1 ? "" : "s"} (BASIC_AUTH). Written by the bootstrap function${local.rotated_by}."
   recovery_window_in_days = var.secret_recovery_window_in_days
 
   #checkov:skip=CKV_AWS_149:Encrypted with the AWS-managed key aws/secretsmanager; a customer-managed key would also need kms:Decrypt for the poller and a key policy, beyond this reference.
@@ -26,7 +26,7 @@ resource "aws_secretsmanager_secret" "consumer" {
 
 resource "aws_secretsmanager_secret" "publisher" {
   name_prefix             = "${local.name}-broker-publisher-"
-  description             = "Credentials of RabbitMQ user ${var.publisher_username} or ${var.publisher_username}_clone (write to the default exchange only), for scripts/send.py. Written by the bootstrap function${local.rotated_by}."
+  description             = "Credentials of RabbitMQ user ${var.publisher_username} or ${var.publisher_username}_clone (write to ${var.shard_count == 1 ? "the default exchange" : "exchange ${var.queue_name}"} only), for scripts/send.py. Written by the bootstrap function${local.rotated_by}."
   recovery_window_in_days = var.secret_recovery_window_in_days
 
   #checkov:skip=CKV_AWS_149:Encrypted with the AWS-managed key aws/secretsmanager; a customer-managed key adds cost and a key policy that this reference does not need.
@@ -65,6 +65,8 @@ locals {
       VIRTUAL_HOST                  = var.virtual_host
       DELIVERY_LIMIT                = tostring(var.delivery_limit)
       CONSUMER_CONFIGURE_PERMISSION = tostring(var.consumer_configure_permission)
+      SHARD_COUNT                   = tostring(var.shard_count)
+      ORDERING_KEY                  = var.ordering_key
     },
     local.monitoring_bootstrap_environment,
   )

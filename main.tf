@@ -410,15 +410,24 @@ resource "terraform_data" "event_source_access" {
   }
 }
 
+locals {
+  # The queues the mappings read, one mapping each: queue_name, or its shards behind the
+  # consistent-hash exchange (shard_count, docs/sharding.md), named as rabbitmq_admin.topology
+  # names them. Keyed by position, so that shard_count = 1 keeps the mapping it always had.
+  consumed_queues = var.shard_count == 1 ? [var.queue_name] : [for index in range(var.shard_count) : "${var.queue_name}.shard-${index}"]
+}
+
 resource "aws_lambda_event_source_mapping" "this" {
+  for_each = { for index, queue in local.consumed_queues : tostring(index) => queue }
+
   event_source_arn                   = aws_mq_broker.this.arn
   function_name                      = aws_lambda_function.this.arn
-  queues                             = [var.queue_name]
+  queues                             = [each.value]
   batch_size                         = var.batch_size
   maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
   enabled                            = var.event_source_mapping_enabled
 
-  # The consumer user: read on this queue, nothing else (created by the bootstrap).
+  # The consumer user: read on these queues, nothing else (created by the bootstrap).
   source_access_configuration {
     type = "BASIC_AUTH"
     uri  = aws_secretsmanager_secret.consumer.arn
@@ -453,4 +462,10 @@ resource "aws_lambda_event_source_mapping" "this" {
     aws_vpc_security_group_egress_rule.broker_https_out,
     aws_vpc_security_group_ingress_rule.endpoints_from_poller,
   ]
+}
+
+# The one mapping of a deployment from before shard_count is the first of the set: kept, not replaced.
+moved {
+  from = aws_lambda_event_source_mapping.this
+  to   = aws_lambda_event_source_mapping.this["0"]
 }

@@ -16,10 +16,11 @@
 locals {
   monitoring = var.enable_monitoring
 
-  # The queues the metrics function reads: the work queue and the broker's dead-letter queue
-  # (named by rabbitmq_admin.topology). Comma-separated in QUEUES: variables.tf refuses a comma
-  # in queue_name.
-  monitored_queues = [var.queue_name, "${var.queue_name}.dlq"]
+  # The queues the metrics function reads: the work queue (or each shard queue) and the broker's
+  # dead-letter queue (named by rabbitmq_admin.topology). Comma-separated in QUEUES: variables.tf
+  # refuses a comma in queue_name.
+  monitored_queues = concat(local.consumed_queues, ["${var.queue_name}.dlq"])
+  sharded          = var.shard_count > 1
 
   # What monitoring adds to the core: the monitoring user (bootstrap.tf) and the metrics
   # function among the admin functions.
@@ -30,7 +31,7 @@ locals {
   } : {}
   metrics_function = local.monitoring ? {
     metrics = {
-      description    = "Publishes the depth, consumers and rates of the work queue and its dead-letter queue on Amazon MQ broker ${local.name}-broker as CloudWatch metrics, every minute"
+      description    = "Publishes the depth, consumers and rates of the work queue${local.sharded ? "s" : ""} and the dead-letter queue on Amazon MQ broker ${local.name}-broker as CloudWatch metrics, every minute"
       handler        = "rabbitmq_admin.metrics_handler.lambda_handler"
       timeout        = 50 # 10 s per request; retries of a broker not answering stop after 7 s in all
       secrets_policy = data.aws_iam_policy_document.metrics[0].json
@@ -200,18 +201,45 @@ resource "aws_cloudwatch_metric_alarm" "broker_dead_letter_queue_not_empty" {
   ok_actions    = local.alarm_actions
 }
 
-# The consumer falls behind.
+# The consumer falls behind. With shards, on their total: metric math over each shard's metric (an
+# alarm reads at most 10 metrics, PutMetricAlarm: shard_count's bound); the sum of the shards'
+# minimums, a little below the minimum of the sum, so it fires no earlier than one queue would.
 resource "aws_cloudwatch_metric_alarm" "queue_backlog" {
   count = local.monitoring ? 1 : 0
 
   alarm_name        = "${local.name}-queue-backlog"
-  alarm_description = "Queue ${var.queue_name} on broker ${aws_mq_broker.this.broker_name} has held more than ${var.backlog_alarm_threshold} ready messages for 15 minutes, or its metrics stopped arriving (see Lambda function ${local.name}-metrics)."
+  alarm_description = "${local.sharded ? "The ${var.shard_count} shard queues of ${var.queue_name}" : "Queue ${var.queue_name}"} on broker ${aws_mq_broker.this.broker_name} ${local.sharded ? "have held more than ${var.backlog_alarm_threshold} ready messages in all" : "has held more than ${var.backlog_alarm_threshold} ready messages"} for 15 minutes, or ${local.sharded ? "their" : "its"} metrics stopped arriving (see Lambda function ${local.name}-metrics)."
 
-  namespace           = local.queue_metrics[var.queue_name].namespace
-  metric_name         = "MessagesReady"
-  dimensions          = local.queue_metrics[var.queue_name].dimensions
-  statistic           = "Minimum"
-  period              = 300
+  namespace   = local.sharded ? null : local.queue_metrics[var.queue_name].namespace
+  metric_name = local.sharded ? null : "MessagesReady"
+  dimensions  = local.sharded ? null : local.queue_metrics[var.queue_name].dimensions
+  statistic   = local.sharded ? null : "Minimum"
+  period      = local.sharded ? null : 300
+
+  dynamic "metric_query" {
+    for_each = local.sharded ? local.consumed_queues : []
+    content {
+      id = "shard${metric_query.key}"
+      metric {
+        namespace   = local.queue_metrics[metric_query.value].namespace
+        metric_name = "MessagesReady"
+        dimensions  = local.queue_metrics[metric_query.value].dimensions
+        stat        = "Minimum"
+        period      = 300
+      }
+    }
+  }
+
+  dynamic "metric_query" {
+    for_each = local.sharded ? [1] : []
+    content {
+      id          = "backlog"
+      expression  = "SUM([${join(", ", [for index, queue in local.consumed_queues : "shard${index}"])}])"
+      label       = "Ready messages, all shards"
+      return_data = true
+    }
+  }
+
   evaluation_periods  = 3
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.backlog_alarm_threshold
@@ -222,18 +250,44 @@ resource "aws_cloudwatch_metric_alarm" "queue_backlog" {
 }
 
 # No consumer on the work queue: the mapping's poller is gone, a direct signal whatever the
-# traffic (its state then tells why, e.g. EVENT_SOURCE_AUTHN_ERROR after a password change).
+# traffic (its state then tells why, e.g. EVENT_SOURCE_AUTHN_ERROR after a password change). With
+# shards, on the shard with the fewest (metric math, as for the backlog): any poller gone fires.
 resource "aws_cloudwatch_metric_alarm" "poller_stopped" {
   count = local.monitoring && var.create_poller_stopped_alarm && var.event_source_mapping_enabled ? 1 : 0
 
   alarm_name        = "${local.name}-poller-stopped"
-  alarm_description = "Queue ${var.queue_name} has had no consumer for 10 minutes, or its metrics stopped arriving: check the event source mapping's State and StateTransitionReason (Lambda function ${aws_lambda_function.this.function_name})."
+  alarm_description = "${local.sharded ? "A shard queue of ${var.queue_name}" : "Queue ${var.queue_name}"} has had no consumer for 10 minutes, or its metrics stopped arriving: check ${local.sharded ? "each" : "the"} event source mapping's State and StateTransitionReason (Lambda function ${aws_lambda_function.this.function_name})."
 
-  namespace           = local.queue_metrics[var.queue_name].namespace
-  metric_name         = "Consumers"
-  dimensions          = local.queue_metrics[var.queue_name].dimensions
-  statistic           = "Maximum"
-  period              = 300
+  namespace   = local.sharded ? null : local.queue_metrics[var.queue_name].namespace
+  metric_name = local.sharded ? null : "Consumers"
+  dimensions  = local.sharded ? null : local.queue_metrics[var.queue_name].dimensions
+  statistic   = local.sharded ? null : "Maximum"
+  period      = local.sharded ? null : 300
+
+  dynamic "metric_query" {
+    for_each = local.sharded ? local.consumed_queues : []
+    content {
+      id = "shard${metric_query.key}"
+      metric {
+        namespace   = local.queue_metrics[metric_query.value].namespace
+        metric_name = "Consumers"
+        dimensions  = local.queue_metrics[metric_query.value].dimensions
+        stat        = "Maximum"
+        period      = 300
+      }
+    }
+  }
+
+  dynamic "metric_query" {
+    for_each = local.sharded ? [1] : []
+    content {
+      id          = "fewest"
+      expression  = "MIN([${join(", ", [for index, queue in local.consumed_queues : "shard${index}"])}])"
+      label       = "Consumers of the shard with the fewest"
+      return_data = true
+    }
+  }
+
   evaluation_periods  = 2
   comparison_operator = "LessThanThreshold"
   threshold           = 1
@@ -316,7 +370,44 @@ locals {
   # The handler's Powertools metrics: its service, and the queue and vhost of each batch.
   powertools = ["service", var.service_name, "Queue", var.queue_name, "VirtualHost", var.virtual_host]
 
-  dashboard_widgets = [
+  # Row 1 and the batch widget show the one queue, or each shard queue (one line each, stacked
+  # where the lines add up to the whole). The two layouts' widgets differ in shape, so a tuple
+  # index picks one (a conditional cannot choose between tuples of different shapes).
+  dashboard_widgets = concat(
+    [local.queue_widgets, local.shard_widgets][local.sharded ? 1 : 0],
+    local.function_widgets,
+    [[local.batch_widget], [local.shard_batch_widget]][local.sharded ? 1 : 0],
+    local.dead_letter_widgets,
+  )
+
+  shards = [for index, queue in local.consumed_queues : {
+    label      = "shard-${index}"
+    queue      = ["VirtualHost", var.virtual_host, "Queue", queue]
+    powertools = ["service", var.service_name, "Queue", queue, "VirtualHost", var.virtual_host]
+  }]
+  shard_widgets = [
+    {
+      title   = "Shards of ${var.queue_name}: ready messages (stacked: the backlog)"
+      stacked = true
+      metrics = [for shard in local.shards : concat([var.metrics_namespace, "MessagesReady"], shard.queue, [{ label = shard.label, stat = "Maximum" }])]
+    },
+    {
+      title   = "Shards of ${var.queue_name}: delivered (messages/s, stacked)"
+      stacked = true
+      metrics = [for shard in local.shards : concat([var.metrics_namespace, "DeliverRate"], shard.queue, [{ label = shard.label, stat = "Average" }])]
+    },
+    {
+      title   = "Shards of ${var.queue_name}: consumers (one poller each)"
+      metrics = [for shard in local.shards : concat([var.metrics_namespace, "Consumers"], shard.queue, [{ label = shard.label, stat = "Minimum" }])]
+    },
+  ]
+  shard_batch_widget = {
+    title   = "Function: messages processed per shard (stacked)"
+    stacked = true
+    metrics = [for shard in local.shards : concat([var.metrics_namespace, "Processed"], shard.powertools, [{ label = shard.label, stat = "Sum" }])]
+  }
+
+  queue_widgets = [
     # Row 1: the work queue, from the metrics function.
     {
       title = "Queue ${var.queue_name}: messages"
@@ -338,6 +429,8 @@ locals {
         concat([var.metrics_namespace, "Consumers"], local.queue_dimensions, [{ label = "Consumers", stat = "Minimum" }]),
       ]
     },
+  ]
+  function_widgets = [
     # Row 2: the consumer function, from Lambda and from Powertools.
     {
       title = "Function: invocations and errors"
@@ -353,14 +446,16 @@ locals {
         concat(["AWS/Lambda", "Duration"], local.consumer, [{ label = "Maximum", stat = "Maximum" }]),
       ]
     },
-    {
-      title = "Function: messages per batch"
-      metrics = [
-        concat([var.metrics_namespace, "BatchSize"], local.powertools, [{ label = "Batch size (average)", stat = "Average" }]),
-        concat([var.metrics_namespace, "Processed"], local.powertools, [{ label = "Processed", stat = "Sum" }]),
-        concat([var.metrics_namespace, "DeadLettered"], local.powertools, [{ label = "Dead-lettered", stat = "Sum" }]),
-      ]
-    },
+  ]
+  batch_widget = {
+    title = "Function: messages per batch"
+    metrics = [
+      concat([var.metrics_namespace, "BatchSize"], local.powertools, [{ label = "Batch size (average)", stat = "Average" }]),
+      concat([var.metrics_namespace, "Processed"], local.powertools, [{ label = "Processed", stat = "Sum" }]),
+      concat([var.metrics_namespace, "DeadLettered"], local.powertools, [{ label = "Dead-lettered", stat = "Sum" }]),
+    ]
+  }
+  dead_letter_widgets = [
     # Row 3: where failed messages go.
     {
       title = "Broker dead-letter queue ${var.queue_name}.dlq"
@@ -391,13 +486,16 @@ resource "aws_cloudwatch_dashboard" "this" {
           y      = floor(index / 3) * 6
           width  = 8
           height = 6
-          properties = {
-            title   = widget.title
-            metrics = widget.metrics
-            region  = local.region
-            period  = 60
-            view    = "timeSeries"
-          }
+          properties = merge(
+            {
+              title   = widget.title
+              metrics = widget.metrics
+              region  = local.region
+              period  = 60
+              view    = "timeSeries"
+            },
+            { for key, value in { stacked = true } : key => value if try(widget.stacked, false) },
+          )
         }
       ],
       [

@@ -72,6 +72,21 @@ output "queue_name" {
   value       = var.queue_name
 }
 
+output "consumed_queues" {
+  description = "The queues the function consumes, one event source mapping each: [queue_name], or the shard queues <queue_name>.shard-<i> (shard_count). The bootstrap declares them (quorum, the policy with the delivery limit and the dead-letter exchange <queue>.dlx to <queue>.dlq)."
+  value       = local.consumed_queues
+}
+
+output "publish_exchange" {
+  description = "The exchange publishers send to: \"\" (the default exchange, routing key queue_name) with one queue, or the consistent-hash exchange queue_name with shards, which hashes ordering_key (send.py sets it)."
+  value       = var.shard_count == 1 ? "" : var.queue_name
+}
+
+output "ordering_key" {
+  description = "What keeps messages in order (ordering_key): with shards the exchange hashes it; send.py sets its header when it is \"header:<name>\"."
+  value       = var.ordering_key
+}
+
 output "virtual_host" {
   description = "The queue's virtual host."
   value       = var.virtual_host
@@ -107,9 +122,9 @@ output "dead_letter_bucket" {
   value       = one(aws_s3_bucket.dead_letters[*].id)
 }
 
-output "event_source_mapping_uuid" {
-  description = "UUID of the event source mapping, e.g. for `aws lambda get-event-source-mapping --uuid <uuid>` (State, StateTransitionReason)."
-  value       = aws_lambda_event_source_mapping.this.uuid
+output "event_source_mapping_uuids" {
+  description = "UUID of each event source mapping, by the queue it reads (queue_name, or each shard queue), e.g. for `aws lambda get-event-source-mapping --uuid <uuid>` (State, StateTransitionReason)."
+  value       = { for mapping in aws_lambda_event_source_mapping.this : mapping.queues[0] => mapping.uuid }
 }
 
 output "alarm_topic_arn" {

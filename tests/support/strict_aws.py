@@ -385,6 +385,18 @@ RULES: tuple[Rule, ...] = (
         "_check_dashboard_body",
     ),
     Rule(
+        "cloudwatch-alarm-metric-queries",
+        "cloudwatch:PutMetricAlarm",
+        "An alarm on metric math holds at most 20 metric data queries, at most 10 of them with a MetricStat (a "
+        "metric to read) and exactly one returning data: ValidationError otherwise (moto stores any number). "
+        "What bounds the shards whose metrics one alarm adds up (shard_count).",
+        "CloudWatch API Reference, MetricDataQuery (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/"
+        "API_MetricDataQuery.html: 'A single PutMetricAlarm call can include up to 20 MetricDataQuery structures in "
+        "the array. The 20 structures can include as many as 10 structures that contain a MetricStat parameter ... "
+        "Of those Expression structures, one must have true as the value for ReturnData'). Text unconfirmed.",
+        "_check_alarm_metric_queries",
+    ),
+    Rule(
         "dynamodb-batch-get-100-keys",
         "dynamodb:BatchGetItem",
         'At most 100 keys in one BatchGetItem: ValidationException "1 validation error detected: Value at '
@@ -1201,6 +1213,25 @@ def _check_dashboard_body(body: str) -> None:
         raise DashboardInvalidInputError("The field DashboardBody is invalid: " + "; ".join(problems))
 
 
+# PutMetricAlarm's bounds on an alarm on metric math (MetricDataQuery, CloudWatch API Reference).
+ALARM_MAX_QUERIES, ALARM_MAX_METRIC_STATS = 20, 10
+
+
+def _check_alarm_metric_queries(queries: Sequence[Any] | None) -> None:
+    from moto.cloudwatch.exceptions import ValidationError
+
+    if not queries:
+        return
+    stats = sum(1 for query in queries if query.metric_stat)
+    returned = sum(1 for query in queries if str(query.return_data).lower() == "true")
+    if len(queries) > ALARM_MAX_QUERIES or stats > ALARM_MAX_METRIC_STATS or returned != 1:
+        raise ValidationError(
+            f"An alarm takes at most {ALARM_MAX_QUERIES} metric data queries, at most {ALARM_MAX_METRIC_STATS} of "
+            f"them with a MetricStat, and exactly one with ReturnData true: got {len(queries)} queries, {stats} "
+            f"MetricStat, {returned} returning data"
+        )
+
+
 def _strict_schedules_rotation_and_dashboards(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.cloudwatch.models import CloudWatchBackend
     from moto.events.models import EventsBackend
@@ -1209,6 +1240,7 @@ def _strict_schedules_rotation_and_dashboards(monkeypatch: pytest.MonkeyPatch) -
     put_rule = EventsBackend.put_rule
     rotate_secret = SecretsManagerBackend.rotate_secret
     put_dashboard = CloudWatchBackend.put_dashboard
+    put_metric_alarm = CloudWatchBackend.put_metric_alarm
 
     def strict_put_rule(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
         _check_rate_expression(kwargs.get("scheduled_expression"))
@@ -1225,7 +1257,13 @@ def _strict_schedules_rotation_and_dashboards(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(EventsBackend, "put_rule", strict_put_rule)
     monkeypatch.setattr(SecretsManagerBackend, "rotate_secret", strict_rotate_secret)
+
+    def strict_put_metric_alarm(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_alarm_metric_queries(kwargs.get("metric_data_queries"))
+        return put_metric_alarm(self, *args, **kwargs)
+
     monkeypatch.setattr(CloudWatchBackend, "put_dashboard", strict_put_dashboard)
+    monkeypatch.setattr(CloudWatchBackend, "put_metric_alarm", strict_put_metric_alarm)
 
 
 # --------------------------------------------------------------------------------------------

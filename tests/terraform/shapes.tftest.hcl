@@ -74,20 +74,20 @@ run "the_mapping_consumes_the_queue_as_the_consumer_user" {
   }
 
   assert {
-    condition     = aws_lambda_event_source_mapping.this.queues == tolist(["payments"])
-    error_message = "The mapping must consume queue_name, and nothing else."
+    condition     = keys(aws_lambda_event_source_mapping.this) == ["0"] && aws_lambda_event_source_mapping.this["0"].queues == tolist(["payments"])
+    error_message = "One mapping, consuming queue_name and nothing else (shard_count = 1)."
   }
   assert {
     condition = (
-      aws_lambda_event_source_mapping.this.batch_size == 10 &&
-      aws_lambda_event_source_mapping.this.maximum_batching_window_in_seconds == 5 &&
-      aws_lambda_event_source_mapping.this.enabled
+      aws_lambda_event_source_mapping.this["0"].batch_size == 10 &&
+      aws_lambda_event_source_mapping.this["0"].maximum_batching_window_in_seconds == 5 &&
+      aws_lambda_event_source_mapping.this["0"].enabled
     )
     error_message = "The mapping must take batch_size, maximum_batching_window_in_seconds and event_source_mapping_enabled."
   }
   assert {
     condition = tomap({
-      for access in aws_lambda_event_source_mapping.this.source_access_configuration : access.type => access.uri
+      for access in aws_lambda_event_source_mapping.this["0"].source_access_configuration : access.type => access.uri
       }) == tomap({
       BASIC_AUTH   = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:consumer" # never the admin's
       VIRTUAL_HOST = "prod"
@@ -95,7 +95,7 @@ run "the_mapping_consumes_the_queue_as_the_consumer_user" {
     error_message = "The mapping must sign in with the consumer's secret on virtual_host."
   }
   assert {
-    condition     = aws_lambda_event_source_mapping.this.event_source_arn == aws_mq_broker.this.arn
+    condition     = aws_lambda_event_source_mapping.this["0"].event_source_arn == aws_mq_broker.this.arn
     error_message = "The mapping must read the broker."
   }
 }
@@ -195,6 +195,8 @@ run "the_bootstrap_is_configured_by_its_environment_only" {
       VIRTUAL_HOST                  = "/"
       DELIVERY_LIMIT                = "20"
       CONSUMER_CONFIGURE_PERMISSION = "true"
+      SHARD_COUNT                   = "1"
+      ORDERING_KEY                  = "none"
     })
     error_message = "The bootstrap's environment must hold everything it applies (rabbitmq_admin.bootstrap_handler reads it)."
   }

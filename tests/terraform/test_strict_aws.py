@@ -337,6 +337,39 @@ def rotate_with(permission: Callable[[World, str], None]) -> Callable[[World], o
     return send
 
 
+def metric_alarm(shards: int, returned: int = 1, expressions: int = 1) -> Callable[[World], object]:
+    """PutMetricAlarm on metric math as the provider sends it: one query per shard's metric, `expressions`
+    expressions of which the first `returned` return data."""
+    metrics: list[dict[str, Any]] = [
+        {
+            "Id": f"shard{index}",
+            "ReturnData": False,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "RabbitMQConsumer",
+                    "MetricName": "MessagesReady",
+                    "Dimensions": [{"Name": "Queue", "Value": f"orders.shard-{index}"}],
+                },
+                "Period": 300,
+                "Stat": "Minimum",
+            },
+        }
+        for index in range(shards)
+    ]
+    ids = ", ".join(f"shard{index}" for index in range(shards))
+    metrics += [
+        {"Id": f"total{index}", "Expression": f"SUM([{ids}])", "ReturnData": index < returned}
+        for index in range(expressions)
+    ]
+    return lambda w: w.cloudwatch.put_metric_alarm(
+        AlarmName=unique("backlog"),
+        Metrics=metrics,
+        EvaluationPeriods=3,
+        Threshold=1000,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+
+
 def put_dashboard(*widgets: dict[str, Any]) -> Callable[[World], object]:
     return lambda w: w.cloudwatch.put_dashboard(
         DashboardName=unique("dashboard"), DashboardBody=json.dumps({"widgets": list(widgets)})
@@ -925,6 +958,25 @@ REFUSALS: dict[str, tuple[Refusal, ...]] = {
             "The field DashboardBody is invalid: /widgets/0/properties/alarms: should list alarm ARNs",
         ),
     ),
+    "cloudwatch-alarm-metric-queries": tuple(
+        Refusal(
+            name,
+            send,
+            "ValidationError",
+            "An alarm takes at most 20 metric data queries, at most 10 of them with a MetricStat, and exactly one with "
+            f"ReturnData true: got {got}",
+        )
+        for name, send, got in (
+            ("eleven-metrics", metric_alarm(11), "12 queries, 11 MetricStat, 1 returning data"),
+            ("twenty-one-queries", metric_alarm(10, expressions=11), "21 queries, 10 MetricStat, 1 returning data"),
+            ("none-returns-data", metric_alarm(4, returned=0), "5 queries, 4 MetricStat, 0 returning data"),
+            (
+                "two-return-data",
+                metric_alarm(4, returned=2, expressions=2),
+                "6 queries, 4 MetricStat, 2 returning data",
+            ),
+        )
+    ),
     "dynamodb-batch-get-100-keys": (
         dynamodb_invalid(
             "101-keys-of-one-table",
@@ -1263,6 +1315,7 @@ def test_valid_schedule_rotation_and_dashboard_are_accepted(world: World) -> Non
         },
         {"type": "alarm", "properties": {"alarms": [f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:backlog"]}},
     )(world)
+    metric_alarm(10, expressions=10)(world)  # ten shards' metrics and their sum: as many as an alarm takes
 
 
 def test_valid_descriptions_and_endpoints_are_accepted(world: World) -> None:

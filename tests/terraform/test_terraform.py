@@ -123,7 +123,10 @@ OUTPUTS = {
     "function_name",
     "log_group_name",
     "dead_letter_queue_url",
-    "event_source_mapping_uuid",
+    "event_source_mapping_uuids",
+    "consumed_queues",
+    "publish_exchange",
+    "ordering_key",
 }
 
 ENVIRONMENT_VARIABLES = {
@@ -440,7 +443,10 @@ def test_plan_with_defaults(default_plan: dict[str, Any]) -> None:
     assert function["tracing_config"] == [{"mode": "Active"}]
     assert function["timeout"] == 60
 
-    mapping = resources["aws_lambda_event_source_mapping.this"]
+    assert [address for address in resources if address.startswith("aws_lambda_event_source_mapping.")] == [
+        'aws_lambda_event_source_mapping.this["0"]'
+    ]
+    mapping = resources['aws_lambda_event_source_mapping.this["0"]']
     assert mapping["queues"] == ["orders"]
     assert mapping["batch_size"] == 100
     assert mapping["enabled"] is True
@@ -589,6 +595,8 @@ BOOTSTRAP_ENVIRONMENT = {
     "VIRTUAL_HOST",
     "DELIVERY_LIMIT",
     "CONSUMER_CONFIGURE_PERMISSION",
+    "SHARD_COUNT",
+    "ORDERING_KEY",
 }
 
 
@@ -691,7 +699,7 @@ SMALLEST_RESOURCES = {
     "aws_iam_role_policy.this",
     "aws_lambda_function.this",
     "terraform_data.event_source_access",
-    "aws_lambda_event_source_mapping.this",
+    'aws_lambda_event_source_mapping.this["0"]',
     "aws_secretsmanager_secret.consumer",
     "aws_secretsmanager_secret.publisher",
     'aws_cloudwatch_log_group.admin["bootstrap"]',
@@ -743,6 +751,8 @@ FULLEST_RESOURCES = SMALLEST_RESOURCES | {
     ),
     # idempotency.tf
     "aws_dynamodb_table.idempotency[0]",
+    # shard_count = 4: a mapping per shard queue (main.tf)
+    *(f'aws_lambda_event_source_mapping.this["{index}"]' for index in range(1, 4)),
     # private_network.tf
     "aws_security_group.broker[0]",
     "aws_vpc_security_group_ingress_rule.broker_amqps_self[0]",
@@ -770,10 +780,11 @@ def test_plan_the_smallest_configuration(workdir: TerraformWorkdir) -> None:
 
 
 def test_plan_the_fullest_configuration(harness: Harness, workdir: TerraformWorkdir) -> None:
-    """A private 4.2 cluster with every extra: 67 resources (applied by test_apply_and_destroy_private_cluster)."""
+    """A private 4.2 cluster with every extra and 4 shards: 70 resources (applied by
+    test_apply_and_destroy_private_cluster)."""
     plan = workdir.plan_json(private_deployment(harness.network), "fullest")
     assert managed(planned_resources(plan)) == FULLEST_RESOURCES
-    assert len(FULLEST_RESOURCES) == 67
+    assert len(FULLEST_RESOURCES) == 70
 
 
 # --------------------------------------------------------------------------------------------
@@ -848,6 +859,8 @@ def private_deployment(network: Network) -> dict[str, Any]:
         idempotency_ttl_days=3,
         idempotency_fail_open=True,
         broker_ingress_cidr_blocks=["10.8.0.0/16"],
+        shard_count=4,
+        ordering_key="header:customer-id",
         tags={"Project": "rmq-test", "Stack": "private"},
     )
 
@@ -988,7 +1001,10 @@ def destroy(deployment: Deployment) -> None:
     assert not state.get("values", {}).get("root_module", {}).get("resources"), "state not empty after destroy"
 
     log = result.output
-    mapping_gone = log.index("aws_lambda_event_source_mapping.this: Destruction complete")
+    mapping_gone = max(
+        match.end()
+        for match in re.finditer(r'aws_lambda_event_source_mapping\.this\["\d+"\]: Destruction complete', log)
+    )
     poller_needs = ["aws_iam_role_policy.this", "aws_secretsmanager_secret.consumer", "aws_mq_broker.this"]
     poller_needs += sorted(set(re.findall(r'(aws_vpc_endpoint\.this\["\w+"\]): Destroying', log)))
     for address in poller_needs:
@@ -1017,7 +1033,6 @@ def assert_common(
     """What every deployment must show through the AWS APIs."""
     out, variables = deployment.outputs, deployment.variables
     extras = Extras.of(variables)
-    lambda_ = harness.client("lambda")
     # Terraform leaves null outputs out: those of the extras that are off.
     absent = extras.absent_outputs()
     assert set(out) >= OUTPUTS - absent
@@ -1025,18 +1040,7 @@ def assert_common(
     assert out["region"] == REGION
     assert deployment.password not in json.dumps(out)
 
-    # The event source mapping: broker, queue, virtual host, credentials, batching.
-    mapping = lambda_.get_event_source_mapping(UUID=out["event_source_mapping_uuid"])
-    assert mapping["EventSourceArn"] == out["broker_arn"]
-    assert mapping["FunctionArn"].endswith(f":function:{out['function_name']}")
-    assert mapping["Queues"] == [variables.get("queue_name", "orders")]
-    access = sorted((c["Type"], c["URI"]) for c in mapping["SourceAccessConfigurations"])
-    assert access == [
-        ("BASIC_AUTH", out["consumer_secret_arn"]),
-        ("VIRTUAL_HOST", variables.get("virtual_host", "/")),
-    ]
-    assert mapping["BatchSize"] == variables.get("batch_size", 100)
-    assert mapping.get("StartingPosition") is None
+    assert_mappings(harness, deployment)
 
     # The admin secret, for people and the bootstrap.
     secret = harness.client("secretsmanager").get_secret_value(SecretId=out["credentials_secret_arn"])
@@ -1087,6 +1091,30 @@ def assert_common(
     assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
 
 
+def assert_mappings(harness: Harness, deployment: Deployment) -> None:
+    """The event source mappings, one per consumed queue (the shards' with shard_count): broker, queue,
+    virtual host, credentials, batching."""
+    out, variables = deployment.outputs, deployment.variables
+    lambda_ = harness.client("lambda")
+    queue, shards = variables.get("queue_name", "orders"), variables.get("shard_count", 1)
+    consumed = [queue] if shards == 1 else [f"{queue}.shard-{index}" for index in range(shards)]
+    assert out["consumed_queues"] == consumed
+    assert out["publish_exchange"] == ("" if shards == 1 else queue)
+    assert sorted(out["event_source_mapping_uuids"]) == sorted(consumed)
+    for consumed_queue, uuid in out["event_source_mapping_uuids"].items():
+        mapping = lambda_.get_event_source_mapping(UUID=uuid)
+        assert mapping["EventSourceArn"] == out["broker_arn"]
+        assert mapping["FunctionArn"].endswith(f":function:{out['function_name']}")
+        assert mapping["Queues"] == [consumed_queue]
+        access = sorted((c["Type"], c["URI"]) for c in mapping["SourceAccessConfigurations"])
+        assert access == [
+            ("BASIC_AUTH", out["consumer_secret_arn"]),
+            ("VIRTUAL_HOST", variables.get("virtual_host", "/")),
+        ]
+        assert mapping["BatchSize"] == variables.get("batch_size", 100)
+        assert mapping.get("StartingPosition") is None
+
+
 def environment_of(harness: Harness, out: Mapping[str, Any]) -> dict[str, str]:
     function = harness.client("lambda").get_function_configuration(FunctionName=out["function_name"])
     environment: dict[str, str] = function["Environment"]["Variables"]
@@ -1110,6 +1138,8 @@ def assert_bootstrap_invoked_once(harness: Harness, deployment: Deployment, cons
         "VIRTUAL_HOST": variables.get("virtual_host", "/"),
         "DELIVERY_LIMIT": str(variables.get("delivery_limit", 20)),
         "CONSUMER_CONFIGURE_PERMISSION": str(variables.get("consumer_configure_permission", False)).lower(),
+        "SHARD_COUNT": str(variables.get("shard_count", 1)),
+        "ORDERING_KEY": variables.get("ordering_key", "none"),
     }
     if Extras.of(variables).monitoring:  # the monitoring user comes with the metrics function
         bootstrap_environment["MONITORING_SECRET_ARN"] = out["monitoring_secret_arn"]
@@ -1177,7 +1207,7 @@ def assert_admin_functions(harness: Harness, deployment: Deployment) -> None:
             "MANAGEMENT_URL": instance["ConsoleURL"],
             "MONITORING_SECRET_ARN": out.get("monitoring_secret_arn"),
             "VIRTUAL_HOST": variables.get("virtual_host", "/"),
-            "QUEUES": f"{queue},{queue}.dlq",
+            "QUEUES": ",".join([*out["consumed_queues"], f"{queue}.dlq"]),  # each shard queue's, with shards
             "METRICS_NAMESPACE": "RabbitMQConsumer",
         },
         "rotation": {"MANAGEMENT_URL": instance["ConsoleURL"], "ADMIN_SECRET_ARN": admin_secret},
@@ -1358,12 +1388,31 @@ def assert_alarms(harness: Harness, deployment: Deployment, topic_arn: str | Non
     def dimensions(alarm: Mapping[str, Any]) -> dict[str, str]:
         return {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
 
-    queue_alarms = {
-        f"{prefix}-queue-backlog": ("MessagesReady", queue, "GreaterThanThreshold", 1000),
-        f"{prefix}-broker-dlq-not-empty": ("MessagesReady", f"{queue}.dlq", "GreaterThanThreshold", 0),
-    }
-    if poller_alarm:
+    shards = deployment.variables.get("shard_count", 1)
+    queue_alarms = {f"{prefix}-broker-dlq-not-empty": ("MessagesReady", f"{queue}.dlq", "GreaterThanThreshold", 0)}
+    if shards == 1:
+        queue_alarms[f"{prefix}-queue-backlog"] = ("MessagesReady", queue, "GreaterThanThreshold", 1000)
+    if poller_alarm and shards == 1:
         queue_alarms[f"{prefix}-poller-stopped"] = ("Consumers", queue, "LessThanThreshold", 1)
+    # With shards, the backlog is their sum and the poller alarm watches the shard with the fewest
+    # consumers: metric math over one metric per shard queue.
+    math_alarms = {}
+    if shards > 1:
+        math_alarms[f"{prefix}-queue-backlog"] = ("MessagesReady", "SUM", "GreaterThanThreshold", 1000)
+    if poller_alarm and shards > 1:
+        math_alarms[f"{prefix}-poller-stopped"] = ("Consumers", "MIN", "LessThanThreshold", 1)
+    for name, (metric, function, operator, threshold) in math_alarms.items():
+        alarm = alarms[name]
+        queries = {q["Id"]: q for q in alarm["Metrics"]}
+        ids = [f"shard{index}" for index in range(shards)]
+        (returned,) = [q for q in queries.values() if q.get("ReturnData")]
+        assert returned["Expression"] == f"{function}([{', '.join(ids)}])", name
+        for index, query_id in enumerate(ids):
+            stat = queries[query_id]["MetricStat"]
+            assert (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"]) == ("RabbitMQConsumer", metric), name
+            assert dimensions(stat["Metric"]) == {"VirtualHost": vhost, "Queue": f"{queue}.shard-{index}"}, name
+        assert (alarm["ComparisonOperator"], alarm["Threshold"]) == (operator, threshold), name
+        assert alarm["TreatMissingData"] == "breaching", name
     for name, (metric, queue_name, operator, threshold) in queue_alarms.items():
         alarm = alarms[name]
         assert (alarm["Namespace"], alarm["MetricName"]) == ("RabbitMQConsumer", metric), name
@@ -1452,16 +1501,16 @@ def assert_replans_after_public_apply(deployment: Deployment) -> None:
 
     # A new credentials secret replaces the mapping (the provider would re-send VIRTUAL_HOST).
     secret = {c["address"]: c for c in deployment.plans["new_secret"]["resource_changes"]}
-    assert secret["aws_lambda_event_source_mapping.this"]["change"]["actions"] == ["delete", "create"]
-    assert secret["aws_lambda_event_source_mapping.this"]["action_reason"] == "replace_by_triggers"
+    assert secret['aws_lambda_event_source_mapping.this["0"]']["change"]["actions"] == ["delete", "create"]
+    assert secret['aws_lambda_event_source_mapping.this["0"]']["action_reason"] == "replace_by_triggers"
 
     # A new virtual host replaces the mapping and runs the bootstrap again; nothing else is replaced.
     vhost = actions(deployment.plans["vhost"])
-    assert vhost["aws_lambda_event_source_mapping.this"] == ["delete", "create"]
+    assert vhost['aws_lambda_event_source_mapping.this["0"]'] == ["delete", "create"]
     reasons = {c["address"]: c.get("action_reason") for c in deployment.plans["vhost"]["resource_changes"]}
-    assert reasons["aws_lambda_event_source_mapping.this"] == "replace_by_triggers"
+    assert reasons['aws_lambda_event_source_mapping.this["0"]'] == "replace_by_triggers"
     replaced = sorted(address for address, a in vhost.items() if "delete" in a)
-    assert replaced == ["aws_lambda_event_source_mapping.this", "aws_lambda_invocation.bootstrap"]  # runs again
+    assert replaced == ['aws_lambda_event_source_mapping.this["0"]', "aws_lambda_invocation.bootstrap"]  # runs again
 
     # A new bootstrap setting or admin code updates the function and invokes it again; a new consumer
     # user name also replaces the mapping, whose poller then reads the secret afresh.
@@ -1472,15 +1521,15 @@ def assert_replans_after_public_apply(deployment: Deployment) -> None:
     changed = {c["address"]: c for c in deployment.plans["configure"]["resource_changes"]}
     variables_after = changed['aws_lambda_function.admin["bootstrap"]']["change"]["after"]["environment"][0]
     assert variables_after["variables"]["CONSUMER_CONFIGURE_PERMISSION"] == "true"
-    assert actions(deployment.plans["configure"])["aws_lambda_event_source_mapping.this"] == ["no-op"]
+    assert actions(deployment.plans["configure"])['aws_lambda_event_source_mapping.this["0"]'] == ["no-op"]
     renamed = {c["address"]: c for c in deployment.plans["consumer_username"]["resource_changes"]}
-    assert renamed["aws_lambda_event_source_mapping.this"]["change"]["actions"] == ["delete", "create"]
-    assert renamed["aws_lambda_event_source_mapping.this"]["action_reason"] == "replace_by_triggers"
+    assert renamed['aws_lambda_event_source_mapping.this["0"]']["change"]["actions"] == ["delete", "create"]
+    assert renamed['aws_lambda_event_source_mapping.this["0"]']["action_reason"] == "replace_by_triggers"
 
     # A batch size is changed in place; a code change redeploys the function (source hash).
     changes = {c["address"]: c["change"] for c in deployment.plans["change"]["resource_changes"]}
-    assert changes["aws_lambda_event_source_mapping.this"]["actions"] == ["update"]
-    assert changes["aws_lambda_event_source_mapping.this"]["after"]["batch_size"] == 500
+    assert changes['aws_lambda_event_source_mapping.this["0"]']["actions"] == ["update"]
+    assert changes['aws_lambda_event_source_mapping.this["0"]']["after"]["batch_size"] == 500
     assert changes["aws_lambda_function.this"]["actions"] == ["update"]
     assert changes["aws_lambda_function.this"]["after"]["source_code_hash"] == deployment.plans["new_hash"]
 
@@ -1512,8 +1561,8 @@ def test_apply_and_destroy_public_default(harness: Harness, deployments: dict[st
     assert (out["region"], out["queue_name"], out["virtual_host"], out["delivery_limit"]) == (REGION, "orders", "/", 20)
 
     assert_common(harness, deployment, "python3.13", "arm64", 27)
-    mapping = harness.client("lambda").get_event_source_mapping(UUID=out["event_source_mapping_uuid"])
-    assert mapping["State"] == "Enabled"
+    (uuid,) = out["event_source_mapping_uuids"].values()
+    assert harness.client("lambda").get_event_source_mapping(UUID=uuid)["State"] == "Enabled"
 
     subscriptions = harness.client("sns").list_subscriptions_by_topic(TopicArn=out["alarm_topic_arn"])["Subscriptions"]
     assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("email", "ops@example.com")]
@@ -1594,10 +1643,23 @@ def test_apply_and_destroy_private_cluster(harness: Harness, deployments: dict[s
         assert [g["GroupId"] for g in endpoint["Groups"]] == [endpoints_sg["GroupId"]]
 
     assert_common(harness, deployment, "python3.12", "x86_64", 31)
-    mapping = harness.client("lambda").get_event_source_mapping(UUID=out["event_source_mapping_uuid"])
-    assert mapping["State"] == "Enabled"
-    assert mapping["MaximumBatchingWindowInSeconds"] == 5
+    for uuid in out["event_source_mapping_uuids"].values():  # one per shard
+        mapping = harness.client("lambda").get_event_source_mapping(UUID=uuid)
+        assert (mapping["State"], mapping["MaximumBatchingWindowInSeconds"]) == ("Enabled", 5)
     assert_alarms(harness, deployment, out["alarm_topic_arn"], poller_alarm=True)
+    # The dashboard (its body checked by the double as CloudWatch checks it) has a line per shard queue.
+    body = json.loads(harness.client("cloudwatch").get_dashboard(DashboardName="rmq-private")["DashboardBody"])
+    metrics = [m for w in body["widgets"] if w["type"] == "metric" for m in w["properties"]["metrics"]]
+    lines = {(m[1], m[5], m[-1]["label"]) for m in metrics if m[0] == "RabbitMQConsumer"}
+    shards = [(f"payments.shard-{index}", f"shard-{index}") for index in range(4)]
+    names = ("MessagesReady", "DeliverRate", "Consumers", "Processed")
+    assert {(name, queue, label) for name in names for queue, label in shards} <= lines
+    stacked = sorted(w["properties"]["title"] for w in body["widgets"] if w["properties"].get("stacked"))
+    assert stacked == [
+        "Function: messages processed per shard (stacked)",
+        "Shards of payments: delivered (messages/s, stacked)",
+        "Shards of payments: ready messages (stacked: the backlog)",
+    ]
 
     destroy(deployment)
     assert_nothing_left(harness, "rmq-private")
@@ -1634,8 +1696,8 @@ def test_apply_and_destroy_private_broker_behind_a_nat_gateway(
         g for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"].startswith("rmq-nat-endpoints")
     ]
     assert_common(harness, deployment, "python3.13", "arm64", 27)
-    mapping = harness.client("lambda").get_event_source_mapping(UUID=out["event_source_mapping_uuid"])
-    assert mapping["State"] == "Disabled"
+    (uuid,) = out["event_source_mapping_uuids"].values()
+    assert harness.client("lambda").get_event_source_mapping(UUID=uuid)["State"] == "Disabled"
     assert out.get("alarm_topic_arn") is None  # `terraform output` leaves null outputs out
     assert_alarms(harness, deployment, None, poller_alarm=False)  # no poller alarm for a disabled mapping
 
