@@ -4,20 +4,27 @@ After `terraform apply`, with no arguments, it publishes example-message.json on
 deployed queue: the broker endpoint, queue, vhost and credentials secret come from the
 Terraform outputs, the user name and password from Secrets Manager. With --url it publishes
 to any broker instead. Always over verified TLS for amqps, as persistent messages with the
-mandatory flag and publisher confirms. It publishes as the publisher user (write on the default
-exchange only), whose credentials are the Terraform output publisher_secret_arn's; it declares
-nothing: it checks that the queue exists, and for the deployment (Terraform outputs) its
+mandatory flag and publisher confirms. It publishes as the publisher user (write on the exchange it
+publishes through only), whose credentials are the Terraform output publisher_secret_arn's; it
+declares nothing: it checks that the queue exists, and for the deployment (Terraform outputs) its
 dead-letter queue too, which the bootstrap made (terraform apply, or scripts/bootstrap.py for
 another broker). Any RabbitMQ's queue may have no `<queue>.dlq`.
 
+The ordering key (the deployment's ordering_key, or --ordering-key): a `header:<name>` key is set
+on every message, from --key, or from the message itself (--key-field, by default the example's
+key: the order's customerId), or spread over many keys for a load test (--spread-keys). Sharded
+(shard_count above 1, or --shards), messages go to the consistent-hash exchange, which sends each
+key's messages to one shard queue; send.py checks that the exchange and every shard queue exist.
+
     python scripts/send.py                                   # once, to the deployed queue
-    python scripts/send.py --count 20000                     # a load test
+    python scripts/send.py --count 20000 --spread-keys 500   # a load test over 500 keys
     python scripts/send.py --url amqp://guest:guest@localhost:5672/ --queue orders
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -25,7 +32,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -33,7 +40,7 @@ from typing import Any, NoReturn
 import pika
 import pika.exceptions
 
-from rabbitmq_admin.topology import dead_letter_queue_name
+from rabbitmq_admin.topology import MAX_SHARDS, dead_letter_queue_name, shard_queue_name
 from rabbitmq_tools.broker import CREDENTIALS, VHOST, connection_parameters, explain_connection_error, redact
 from rabbitmq_tools.credentials import (
     CredentialsProvider,
@@ -42,6 +49,7 @@ from rabbitmq_tools.credentials import (
     from_secret,
     refused_by_broker,
 )
+from rabbitmq_tools.demo_messages import ORDERING_KEY as EXAMPLE_ORDERING_KEY
 from rabbitmq_tools.lambda_event import LOCAL_BROKER_ARN, MAX_EVENT_BYTES, build_event, build_record
 from rabbitmq_tools.project import EXAMPLE_MESSAGE, ROOT
 from rabbitmq_tools.publisher import (
@@ -97,6 +105,8 @@ HEADER_NUMBER = re.compile(r"-?[0-9]+")
 HEADER_INT_RANGE = range(-(2**63), 2**63)
 HEADER_INT_MAX_DIGITS = len(str(2**63))
 HEADER_NAME_MAX_BYTES = 255
+# Where a message holds its ordering key when no --key is given: the example's key (a JSON path).
+DEFAULT_KEY_FIELD = EXAMPLE_ORDERING_KEY.removeprefix("json:")
 
 
 class Failure(Exception):
@@ -122,6 +132,9 @@ class Target:
     # Read again at every reconnect, so a long run survives a password rotation; None: the URL's user.
     credentials: CredentialsProvider | None = None
     credentials_failure: int = USAGE  # the exit code when the provider fails: AWS for a secret
+    exchange: str = ""  # where to publish: the default exchange (to `queue`), or a sharded topology's hash exchange
+    queues: tuple[str, ...] = ()  # the queues consumed: `queue`, or the shard queues behind the exchange
+    key_header: str | None = None  # the header the ordering key travels in (its `header:<name>`), if any
 
     @property
     def vhost(self) -> str:
@@ -150,6 +163,17 @@ def new_parser(description: str) -> argparse.ArgumentParser:
     )
     parser.add_argument("--ca-file", help="CA certificate(s) to trust for amqps, for a private CA")
     parser.add_argument("--outputs", help="a file of `terraform output -json` (default: run it in the repository root)")
+    parser.add_argument(
+        "--shards",
+        type=int,
+        help=f"with --url: the queue's shard count, 1 to {MAX_SHARDS} (default 1): above 1, publish to the "
+        "consistent-hash exchange named like the queue (a deployment's comes from the Terraform outputs)",
+    )
+    parser.add_argument(
+        "--ordering-key",
+        help="the ordering key, none, message-id, header:<name> or json:<path> (default: the Terraform output "
+        "ordering_key; with --url, none): sharded, the exchange hashes it",
+    )
     parser.add_argument(
         "--window",
         type=int,
@@ -181,6 +205,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "(a signed 64-bit integer at most); any other a string",
     )
     parser.add_argument("--content-type", default="application/json", help="content type (default %(default)s)")
+    keys = parser.add_mutually_exclusive_group()
+    keys.add_argument("--key", help="the ordering key of every message (the value of its header)")
+    keys.add_argument(
+        "--key-field",
+        default=DEFAULT_KEY_FIELD,
+        metavar="PATH",
+        help="the JSON field of the message that holds its ordering key, dots between names (default: %(default)s, "
+        "the example's customer)",
+    )
+    keys.add_argument(
+        "--spread-keys",
+        type=int,
+        metavar="N",
+        help="for a load test: message i gets the key key-<i mod N>, spread over N keys (and so over the shards)",
+    )
     parser.add_argument(
         "--allow-invalid", action="store_true", help="publish a body that is not valid JSON for a JSON content type"
     )
@@ -191,6 +230,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--rate must be 0 or positive, got {args.rate}")
     if args.window < 1:
         parser.error(f"--window must be at least 1, got {args.window}")
+    if args.spread_keys is not None and args.spread_keys < 1:
+        parser.error(f"--spread-keys must be at least 1, got {args.spread_keys}")
     return args
 
 
@@ -201,10 +242,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         headers = parse_headers(args.header)
         check_body(body, args.content_type, args.allow_invalid)
         target = resolve_target(args)
+        key_of = ordering_keys(target, body, headers, args)
         check_fits_in_broker(body, target)
-        check_fits_in_event(body, args.content_type, headers, target)
+        check_fits_in_event(body, args.content_type, {**headers, **key_of(0)}, target)
         check_queue(target)
-        result, first_id = publish(target, body, args, headers)
+        result, first_id = publish(target, body, args, headers, key_of)
     except Failure as failure:
         print(f"error: {failure}", file=sys.stderr)
         return failure.code
@@ -259,6 +301,42 @@ def parse_headers(pairs: Sequence[str]) -> dict[str, Any]:
                 f"{HEADER_INT_RANGE.stop - 1}), the largest a header carries: give a number in that range",
             )
     return headers
+
+
+KeyHeaders = Callable[[int], dict[str, Any]]  # message index -> the ordering key's header, if any
+
+
+def ordering_keys(target: Target, body: bytes, headers: dict[str, Any], args: argparse.Namespace) -> KeyHeaders:
+    """The ordering key's header for each message, when the key is a header (sharded, the exchange
+    hashes it; unsharded, the function's lanes read it): --key, --spread-keys, else the message's
+    --key-field. A --header of that name given by hand wins."""
+    name = target.key_header
+    if name is None or name in headers:
+        return lambda index: {}
+    if args.key is not None:
+        return lambda index: {name: args.key}
+    if args.spread_keys is not None:
+        return lambda index: {name: f"key-{index % args.spread_keys}"}
+    value = key_in(body, args.key_field)
+    if value is None:
+        fail(
+            USAGE,
+            f"the message has no {args.key_field!r} (a string or a whole number) for its ordering key, the header "
+            f"{name!r}: give --key VALUE, --key-field PATH (the field that holds it), or --spread-keys N for a load "
+            "test",
+        )
+    return lambda index: {name: value}
+
+
+def key_in(body: bytes, path: str) -> str | int | None:
+    """The key at `path` (dots between names) of a JSON object body: a non-empty string or a whole
+    number, else None."""
+    value: Any = None
+    with contextlib.suppress(ValueError, UnicodeDecodeError):
+        value = json.loads(body)
+    for name in path.split("."):
+        value = value.get(name) if isinstance(value, dict) else None
+    return value if isinstance(value, str | int) and not isinstance(value, bool) and value != "" else None
 
 
 def check_body(body: bytes, content_type: str, allow_invalid: bool) -> None:
@@ -318,6 +396,7 @@ def resolve_target(args: argparse.Namespace) -> Target:
         except (ValueError, OSError) as exc:
             fail(USAGE, f"bad --url, --credentials or --ca-file: {exc}")
         queue, max_size, dead_letter_queue = args.queue or "orders", None, None
+        shards, ordering_key = args.shards or 1, args.ordering_key or "none"
     else:
         outputs = read_outputs(args.outputs)
         provider, provider_failure = publisher_secret(outputs["publisher_secret_arn"], outputs["region"]), AWS
@@ -332,10 +411,33 @@ def resolve_target(args: argparse.Namespace) -> Target:
         queue = args.queue or outputs["queue_name"]
         max_size = int(outputs["max_message_size"])
         dead_letter_queue = dead_letter_queue_name(queue)
+        # Outputs of a deployment from before shard_count: one queue, no key.
+        shards = args.shards or len(outputs.get("consumed_queues") or [queue])
+        ordering_key = args.ordering_key or outputs.get("ordering_key") or "none"
     if args.vhost:
         parameters.virtual_host = args.vhost
     parameters.blocked_connection_timeout = 60  # a broker in a resource alarm blocks publishers
-    return Target(parameters, queue, max_size, dead_letter_queue, provider, provider_failure)
+    source, _, header = ordering_key.partition(":")
+    if not 1 <= shards <= MAX_SHARDS:
+        fail(USAGE, f"--shards must be 1 to {MAX_SHARDS} (shard_count's range), got {shards}")
+    if shards > 1 and not (ordering_key == "message-id" or (source == "header" and header)):
+        fail(
+            USAGE,
+            f"{shards} shards need an ordering key the exchange hashes, header:<name> or message-id, not "
+            f"{ordering_key!r}: give --ordering-key",
+        )
+    queues = (queue,) if shards == 1 else tuple(shard_queue_name(queue, index) for index in range(shards))
+    return Target(
+        parameters,
+        queue,
+        max_size,
+        dead_letter_queue,
+        provider,
+        provider_failure,
+        exchange="" if shards == 1 else queue,
+        queues=queues,
+        key_header=header if source == "header" and header else None,
+    )
 
 
 def read_outputs(path: str | None, names: Sequence[str] = OUTPUT_NAMES, *, offer_url: bool = True) -> dict[str, Any]:
@@ -425,11 +527,14 @@ def connection_failure(error: BaseException, parameters: pika.ConnectionParamete
 
 
 def check_queue(target: Target) -> None:
-    """Check that the work queue exists, and the deployment's dead-letter queue. Declaring them is the
-    bootstrap's job: a passive declare needs no permission, so the publisher user may do this and no more."""
+    """Check that the work queue (or the exchange and every shard queue) exists, and the deployment's
+    dead-letter queue. Declaring them is the bootstrap's job: a passive declare needs no permission, so
+    the publisher user may do this and no more."""
     try:
         with pika.BlockingConnection(target.parameters) as connection:
-            for name in (target.queue, target.dead_letter_queue):
+            if target.exchange:
+                check_exchange(connection, target)
+            for name in (*(target.queues or (target.queue,)), target.dead_letter_queue):
                 if name is None:
                     continue
                 try:
@@ -438,10 +543,10 @@ def check_queue(target: Target) -> None:
                     if exc.reply_code != 404:
                         raise
                     what = (
-                        f"queue {name!r}"
-                        if name == target.queue
-                        else f"the deployment's dead-letter queue {name!r}, where the broker moves a message past "
-                        "its delivery limit,"
+                        f"the deployment's dead-letter queue {name!r}, where the broker moves a message past its "
+                        "delivery limit,"
+                        if name == target.dead_letter_queue
+                        else f"queue {name!r}"
                     )
                     fail(
                         QUEUE,
@@ -454,11 +559,26 @@ def check_queue(target: Target) -> None:
         raise connection_failure(exc, target.parameters) from None
 
 
+def check_exchange(connection: pika.BlockingConnection, target: Target) -> None:
+    """The sharded topology's exchange exists (a passive declare, which needs no permission)."""
+    try:
+        connection.channel().exchange_declare(target.exchange, passive=True)
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code != 404:
+            raise
+        fail(
+            QUEUE,
+            f"exchange {target.exchange!r}, which sends each message to a shard queue, does not exist on vhost "
+            f"{target.vhost!r}: terraform apply runs the bootstrap that creates it; locally run scripts/bootstrap.py "
+            "--shards N, or check --shards and --queue",
+        )
+
+
 def publish(
-    target: Target, body: bytes, args: argparse.Namespace, headers: dict[str, Any]
+    target: Target, body: bytes, args: argparse.Namespace, headers: dict[str, Any], key_of: KeyHeaders
 ) -> tuple[PublishResult, str]:
-    """Publish `args.count` copies of the body, each with a unique message id; return the
-    result and the first message's id."""
+    """Publish `args.count` copies of the body, each with a unique message id and its ordering key's
+    header; return the result and the first message's id."""
     run_id = uuid.uuid4().hex[:12]
     timestamp = int(time.time())
 
@@ -469,7 +589,7 @@ def publish(
             message_id=f"{run_id}-{index:06d}",
             timestamp=timestamp,
             app_id="send.py",
-            headers=headers or None,
+            headers={**headers, **key_of(index)} or None,
         )
 
     result = publish_messages(
@@ -486,7 +606,8 @@ def publish_messages(
     progress = Progress(count) if show_progress and count > 1 and sys.stderr.isatty() else None
     publisher = ConfirmedPublisher(
         target.parameters,
-        target.queue,
+        "" if target.exchange else target.queue,  # the hash exchange routes by the key, not the routing key
+        exchange=target.exchange,
         window=window,
         rate=rate,
         on_progress=progress,
@@ -530,8 +651,14 @@ class Progress:
 
 
 def report(result: PublishResult, first_id: str, target: Target, args: argparse.Namespace) -> int:
+    where = (
+        f"exchange {target.exchange!r} ({len(target.queues)} shard queues)"
+        if target.exchange
+        else f"queue {target.queue!r}"
+    )
     summary = {
         "queue": target.queue,
+        "exchange": target.exchange,
         "vhost": target.vhost,
         "count": result.count,
         "sent": result.sent,
@@ -547,19 +674,18 @@ def report(result: PublishResult, first_id: str, target: Target, args: argparse.
         print(json.dumps(summary))
     elif not args.quiet:
         if result.count == 1 and result.all_confirmed:
-            print(
-                f"sent 1 message to queue {target.queue!r} on vhost {target.vhost!r}: message id {first_id}, confirmed"
-            )
+            print(f"sent 1 message to {where} on vhost {target.vhost!r}: message id {first_id}, confirmed")
         else:
             print(
-                f"queue {target.queue!r} on vhost {target.vhost!r}: sent {result.sent:,} | confirmed "
+                f"{where} on vhost {target.vhost!r}: sent {result.sent:,} | confirmed "
                 f"{result.confirmed:,} | nacked {result.nacked:,} | unroutable {result.unroutable:,} | re-sent "
                 f"{result.resent:,} | {result.elapsed:.1f} s | {result.rate:,.0f} msg/s"
             )
     if result.unroutable:
+        took = f"no queue behind {where}" if target.exchange else f"no {where}"
         print(
-            f"error: {result.unroutable:,} message(s) returned unroutable: no queue {target.queue!r} on vhost "
-            f"{target.vhost!r} took them; was it deleted? The bootstrap creates it (scripts/bootstrap.py locally)",
+            f"error: {result.unroutable:,} message(s) returned unroutable: {took} on vhost {target.vhost!r} took them; "
+            "was it deleted? The bootstrap creates it (scripts/bootstrap.py locally)",
             file=sys.stderr,
         )
     if result.nacked:

@@ -2,15 +2,16 @@
 
 With the Terraform outputs (read like send.py reads them) it checks, and reports one line each:
 
-- the event source mapping is Enabled (else why not, and the fix, from its StateTransitionReason);
-- with --rotation-drill, the consumer's secret rotates twice and the mapping stays Enabled;
-- Lambda's poller holds a consumer on the queue (the metrics function, invoked, counts them);
+- every event source mapping is Enabled (else why not, and the fix, from its StateTransitionReason):
+  the one of the queue, or one per shard queue (shard_count);
+- with --rotation-drill, the consumer's secret rotates twice and the mappings stay Enabled;
+- Lambda's poller holds a consumer on each consumed queue (the metrics function, invoked, counts them);
 - a marked copy of example-message.json and a poison message (invalid JSON) are confirmed by
   the broker (send.py's confirmed publisher);
 - the function logs the marked message as processed (CloudWatch Logs);
 - the poison message reaches the SQS dead-letter queue; that one dead letter is then deleted;
 - with --rotation-drill, the broker refuses the password the consumer's secret held before it;
-- the mapping's LastProcessingResult is no PROBLEM, and no alarm of the deployment is in ALARM.
+- no mapping's LastProcessingResult is a PROBLEM, and no alarm of the deployment is in ALARM.
 
 Three of these observe what AWS does not document and the template assumes: which permissions
 Lambda's poller needs on the broker, whether it holds a consumer on the queue, and when it reads
@@ -54,6 +55,7 @@ from rabbitmq_tools.rotation_drill import (
 )
 from rabbitmq_tools.send import (
     AWS,
+    DEFAULT_KEY_FIELD,
     EXIT_CODES,
     INTERRUPTED,
     NOT_CONFIRMED,
@@ -64,6 +66,7 @@ from rabbitmq_tools.send import (
     Target,
     check_queue,
     fail,
+    key_in,
     new_parser,
     publish_messages,
     read_body,
@@ -83,7 +86,7 @@ OUTPUT_NAMES = (
     "function_name",
     "log_group_name",
     "dead_letter_queue_url",
-    "event_source_mapping_uuid",
+    "event_source_mapping_uuids",
     "alarm_names",
     "consumer_secret_arn",
     "metrics_function_name",
@@ -267,27 +270,32 @@ def verify(args: argparse.Namespace, report: Report) -> None:
     outputs = read_deployment(args.outputs, drill=args.rotation_drill)
     region = outputs["region"]
     clients = Clients.for_region(region)
-    mapping = wait_while_transitional(clients, outputs["event_source_mapping_uuid"], args)
-    report.add(mapping_state_check(mapping, outputs))
-    enabled = mapping.get("State") == "Enabled"
+    mappings = wait_while_transitional(clients, outputs["event_source_mapping_uuids"], args)
+    report.add(mapping_state_check(mappings, outputs))
+    enabled = mappings.enabled
     publishing = enabled and not args.skip_publish
+    # Where to publish: unless given, the deployment's queue, shards and ordering key (send.py's --url
+    # does not read the outputs).
+    args.queue = args.queue or outputs["queue_name"]
+    args.shards = args.shards or len(outputs.get("consumed_queues") or [None])
+    args.ordering_key = args.ordering_key or outputs.get("ordering_key")
     target = resolve_target(args) if publishing or (enabled and args.rotation_drill) else None
     if publishing and target is not None:
-        check_mapping_consumes(mapping, target)
+        check_mapping_consumes(mappings, target)
         check_queue(target)  # before the drill changes a password: a broker out of reach stops here
     retired: tuple[str, str] | None = None  # the consumer's credentials before a drill that completed
     if args.rotation_drill:
         if enabled:
             drill = rotation_drill(clients, outputs, args)
             report.add(drill.check)
-            retired, mapping = drill.retired, drill.mapping
+            retired, mappings = drill.retired, drill.mappings
             # A mapping the drill stopped would consume nothing: its consumers and messages tell no more.
-            enabled = mapping.get("State") == "Enabled"
+            enabled = mappings.enabled
             publishing = publishing and enabled
         else:
             report.add(Check("rotation", True, "drill not run: the mapping is not Enabled", skipped=True))
     if enabled:
-        report.add(consumers_check(clients, outputs, mapping, args))
+        report.add(consumers_check(clients, outputs, mappings, args))
     if publishing and target is not None:
         debug = function_log_level(clients, outputs["function_name"]) == "DEBUG"
         markers = Markers.new()
@@ -296,14 +304,14 @@ def verify(args: argparse.Namespace, report: Report) -> None:
         log, letter = wait_for_results(
             clients, outputs, markers, target=target, debug=debug, published_at=published_at, args=args
         )
-        mapping = get_mapping(clients, outputs["event_source_mapping_uuid"])
+        mappings = get_mappings(clients, outputs["event_source_mapping_uuids"])
         if args.rotation_drill:
-            log = after_the_drill(log, mapping, outputs)
+            log = after_the_drill(log, mappings, outputs)
         report.add(log)
         report.add(letter)
     if retired is not None and target is not None:
         report.add(retired_credentials_check(target, *retired))
-    report.add(processing_check(mapping, outputs))
+    report.add(processing_check(mappings, outputs))
     report.add(alarms_check(describe_alarms(clients, outputs["alarm_names"]), outputs["alarm_names"], region))
 
 
@@ -318,6 +326,9 @@ def read_deployment(path: str | None, drill: bool = False) -> dict[str, Any]:
     names = outputs["alarm_names"]
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         fail(OUTPUTS, f"the Terraform output alarm_names is not a list of names: {names!r}")
+    uuids = outputs["event_source_mapping_uuids"]
+    if not isinstance(uuids, dict) or not all(isinstance(uuid_, str) for uuid_ in uuids.values()):
+        fail(OUTPUTS, f"the Terraform output event_source_mapping_uuids is not a map of queue to UUID: {uuids!r}")
     if drill and "rotation_function_name" not in outputs:
         fail(OUTPUTS, "the Terraform outputs lack rotation_function_name: they are stale, run terraform apply again")
     if drill and not outputs["rotation_function_name"]:
@@ -353,16 +364,37 @@ def get_mapping(clients: Clients, mapping_uuid: str) -> dict[str, Any]:
     return mapping
 
 
-def wait_while_transitional(clients: Clients, mapping_uuid: str, args: argparse.Namespace) -> dict[str, Any]:
-    """The mapping, once it is no longer being created, enabled or updated (or at the timeout)."""
-    found: dict[str, Any] = {}
+@dataclass(frozen=True)
+class Mappings:
+    """The deployment's event source mappings as GetEventSourceMapping returns them, by the queue each
+    reads: the queue's, or one per shard queue."""
+
+    by_queue: dict[str, dict[str, Any]]
+
+    @property
+    def enabled(self) -> bool:
+        return all(mapping.get("State") == "Enabled" for mapping in self.by_queue.values())
+
+    @property
+    def stopped(self) -> list[dict[str, Any]]:
+        """The mappings that are not Enabled."""
+        return [mapping for mapping in self.by_queue.values() if mapping.get("State") != "Enabled"]
+
+
+def get_mappings(clients: Clients, uuids: Mapping[str, str]) -> Mappings:
+    return Mappings({queue: get_mapping(clients, mapping_uuid) for queue, mapping_uuid in uuids.items()})
+
+
+def wait_while_transitional(clients: Clients, uuids: Mapping[str, str], args: argparse.Namespace) -> Mappings:
+    """The mappings, once none is being created, enabled or updated (or at the timeout)."""
+    found: list[Mappings] = []
 
     def settled() -> bool:
-        found.update(get_mapping(clients, mapping_uuid))
-        return found.get("State") not in TRANSITIONAL_STATES
+        found[:] = [get_mappings(clients, uuids)]
+        return not any(mapping.get("State") in TRANSITIONAL_STATES for mapping in found[0].by_queue.values())
 
     poll(time.monotonic() + args.timeout, args.poll_interval, settled)
-    return found
+    return found[0]
 
 
 def function_log_level(clients: Clients, function_name: str) -> str:
@@ -383,13 +415,25 @@ def describe_alarms(clients: Clients, names: list[str]) -> list[dict[str, Any]]:
 # --- checks -----------------------------------------------------------------------------
 
 
-def mapping_state_check(mapping: Mapping[str, Any], outputs: Mapping[str, Any]) -> Check:
+def mapping_state_check(mappings: Mappings, outputs: Mapping[str, Any]) -> Check:
+    queues = ", ".join(mappings.by_queue) or "?"
+    if mappings.enabled:
+        if len(mappings.by_queue) == 1:
+            return Check("mapping", True, f"Enabled, consuming queue {queues}")
+        return Check("mapping", True, f"all {len(mappings.by_queue)} Enabled, consuming queues {queues}")
+    details, fixes = [], []
+    for mapping in mappings.stopped:
+        detail, fix = _stopped(mapping, outputs)
+        details.append(detail if len(mappings.by_queue) == 1 else f"{', '.join(mapping.get('Queues') or [])}: {detail}")
+        fixes.append(fix)
+    return Check("mapping", False, "; ".join(details), tuple(fixes))
+
+
+def _stopped(mapping: Mapping[str, Any], outputs: Mapping[str, Any]) -> tuple[str, str]:
+    """Why a mapping is not Enabled, and the fix."""
     state, reason = mapping.get("State"), mapping.get("StateTransitionReason") or ""
-    queues = ", ".join(mapping.get("Queues") or []) or "?"
-    if state == "Enabled":
-        return Check("mapping", True, f"Enabled, consuming queue {queues}")
     detail = f"{state}, StateTransitionReason {reason}"
-    uuid_, region = outputs["event_source_mapping_uuid"], outputs["region"]
+    uuid_, region = mapping.get("UUID", "?"), outputs["region"]
     enable = f"aws lambda update-event-source-mapping --uuid {uuid_} --enabled --region {region}"
     if reason in MAPPING_ERRORS:
         cause = MAPPING_ERRORS[reason].format(
@@ -406,28 +450,35 @@ def mapping_state_check(mapping: Mapping[str, Any], outputs: Mapping[str, Any]) 
             f"the event source mapping is {state}: wait until it is Enabled (aws lambda get-event-source-mapping "
             f"--uuid {uuid_} --region {region}), then run verify.py again"
         )
-    return Check("mapping", False, detail, (fix,))
+    return detail, fix
 
 
-def processing_check(mapping: Mapping[str, Any], outputs: Mapping[str, Any]) -> Check:
-    result = mapping.get("LastProcessingResult") or "none reported yet"
-    if not result.startswith("PROBLEM"):
-        return Check("processing", True, f"LastProcessingResult {result}")
-    if ACCESS_REFUSAL.search(result):
-        queue = ", ".join(mapping.get("Queues") or []) or outputs["queue_name"]
-        fix = (
-            f"Lambda reports an access refusal ({result}): if the function's role has its permissions (main.tf; "
-            f"terraform apply restores them), Lambda's poller may need more than read on queue {queue!r}, which AWS "
-            "does not document: set consumer_configure_permission = true and run terraform apply (the bootstrap "
-            "then grants the consumer user configure on its queue)"
-        )
-    else:
-        fix = (
-            f'Lambda reports a problem with the mapping ({result}): see the Lambda guide "Troubleshoot Amazon MQ '
-            f"event source mapping errors\", and the function's errors with aws logs tail "
-            f"{outputs['log_group_name']} --since 1h --region {outputs['region']}"
-        )
-    return Check("processing", False, f"LastProcessingResult {result}", (fix,))
+def processing_check(mappings: Mappings, outputs: Mapping[str, Any]) -> Check:
+    results = {
+        queue: mapping.get("LastProcessingResult") or "none reported yet"
+        for queue, mapping in mappings.by_queue.items()
+    }
+    problems = {queue: result for queue, result in results.items() if result.startswith("PROBLEM")}
+    if not problems:
+        return Check("processing", True, f"LastProcessingResult {', '.join(sorted(set(results.values())))}")
+    fixes = []
+    for queue, result in problems.items():
+        if ACCESS_REFUSAL.search(result):
+            fixes.append(
+                f"Lambda reports an access refusal ({result}): if the function's role has its permissions (main.tf; "
+                f"terraform apply restores them), Lambda's poller may need more than read on queue {queue!r}, which "
+                "AWS does not document: set consumer_configure_permission = true and run terraform apply (the "
+                "bootstrap then grants the consumer user configure on its queue)"
+            )
+        else:
+            which = "" if len(results) == 1 else f" of queue {queue!r}"
+            fixes.append(
+                f'Lambda reports a problem with the mapping{which} ({result}): see the Lambda guide "Troubleshoot '
+                "Amazon MQ event source mapping errors\", and the function's errors with aws logs tail "
+                f"{outputs['log_group_name']} --since 1h --region {outputs['region']}"
+            )
+    listed = [result if len(results) == 1 else f"{queue}: {result}" for queue, result in problems.items()]
+    return Check("processing", False, f"LastProcessingResult {'; '.join(listed)}", tuple(fixes))
 
 
 def alarms_check(alarms: Sequence[Mapping[str, Any]], names: Sequence[str], region: str) -> Check:
@@ -459,41 +510,55 @@ def alarms_check(alarms: Sequence[Mapping[str, Any]], names: Sequence[str], regi
 
 
 def consumers_check(
-    clients: Clients, outputs: Mapping[str, Any], mapping: Mapping[str, Any], args: argparse.Namespace
+    clients: Clients, outputs: Mapping[str, Any], mappings: Mappings, args: argparse.Namespace
 ) -> Check:
-    """Whether Lambda's poller holds a consumer on the queue, which AWS does not document and the
-    poller-stopped alarm assumes. The metrics function counts the consumers through the management
-    API (src/rabbitmq_admin/metrics.py); invoked through Lambda, it answers for a private broker too."""
-    queue = (mapping.get("Queues") or [outputs["queue_name"]])[0]
+    """Whether Lambda's poller holds a consumer on each consumed queue (one per shard queue with
+    shard_count), which AWS does not document and the poller-stopped alarm assumes. The metrics function
+    counts the consumers through the management API (src/rabbitmq_admin/metrics.py); invoked through
+    Lambda, it answers for a private broker too."""
+    queues = list(mappings.by_queue) or [outputs["queue_name"]]
     function, region = outputs["metrics_function_name"], outputs["region"]
     tail = f"aws logs tail /aws/lambda/{function} --since 15m --region {region}"
     wait = min(args.timeout, CONSUMER_WAIT)
     seen: dict[str, Any] = {}
+    counts: dict[str, float | None] = {}
 
     def done() -> bool:
         seen.update(invoke_metrics(clients, function))
-        figures = (seen.get("queues") or {}).get(queue) if "errorMessage" not in seen else None
-        seen["consumers"] = figures.get("Consumers") if isinstance(figures, dict) else None
-        return "errorMessage" in seen or (seen["consumers"] or 0) >= 1
+        for queue in queues:
+            figures = (seen.get("queues") or {}).get(queue) if "errorMessage" not in seen else None
+            counts[queue] = figures.get("Consumers") if isinstance(figures, dict) else None
+        return "errorMessage" in seen or all((count or 0) >= 1 for count in counts.values())
 
     poll(time.monotonic() + wait, args.poll_interval, done)
     if "errorMessage" in seen:
         fix = f"the metrics function {function} failed ({seen['errorMessage']}): read its log with {tail}"
         return Check("consumers", False, f"the metrics function {function} failed", (fix,))
-    consumers = seen["consumers"]
-    if consumers is None:
+    unknown = [queue for queue, count in counts.items() if count is None]
+    if unknown:
+        named = ", ".join(repr(queue) for queue in unknown)
         fix = (
-            f"the metrics function {function} reported no figures for queue {queue!r} within {wait:.0f} s (a queue "
+            f"the metrics function {function} reported no figures for queue {named} within {wait:.0f} s (a queue "
             f"just declared has none for some seconds): run verify.py again, or read its log with {tail}"
         )
-        return Check("consumers", False, f"no figures for queue {queue!r}", (fix,))
-    if consumers >= 1:
-        return Check("consumers", True, f"{consumers:g} consumer(s) on queue {queue!r}: Lambda's poller holds one")
-    detail = f"no consumer on queue {queue!r} for {wait:.0f} s while the mapping is Enabled"
+        return Check("consumers", False, f"no figures for queue {named}", (fix,))
+    idle = [queue for queue, count in counts.items() if not count]
+    if not idle:
+        if len(queues) == 1:
+            (queue,) = queues
+            return Check(
+                "consumers", True, f"{counts[queue]:g} consumer(s) on queue {queue!r}: Lambda's poller holds one"
+            )
+        least = min(count or 0 for count in counts.values())
+        return Check(
+            "consumers", True, f"at least {least:g} consumer(s) on each of {len(queues)} queues: a poller each"
+        )
+    named = ", ".join(repr(queue) for queue in idle)
+    detail = f"no consumer on queue {named} for {wait:.0f} s while the mapping is Enabled"
     if not any(name.endswith(POLLER_STOPPED_ALARM) for name in outputs["alarm_names"]):
         return Check("consumers", True, f"{detail}; the poller-stopped alarm is off, as it must be then")
     fix = (
-        f"Lambda's poller holds no consumer on queue {queue!r} although the mapping is Enabled: unless "
+        f"Lambda's poller holds no consumer on queue {named} although the mapping is Enabled: unless "
         "LastProcessingResult (the processing check) reports a problem, it reads the queue without one, which AWS "
         "does not document and the poller-stopped alarm assumes it does not, so that alarm would fire for ever: "
         "set create_poller_stopped_alarm = false, run terraform apply, and report this behaviour"
@@ -524,11 +589,11 @@ def invoke_metrics(clients: Clients, function: str) -> dict[str, Any]:
 class Drill:
     check: Check
     retired: tuple[str, str] | None  # the credentials the secret held before, once both rotations finished
-    mapping: dict[str, Any]  # as it is after the drill
+    mappings: Mappings  # as they are after the drill
 
 
 def rotation_drill(clients: Clients, outputs: Mapping[str, Any], args: argparse.Namespace) -> Drill:
-    """Rotate the consumer's secret twice, wait, and read the mapping's state again."""
+    """Rotate the consumer's secret twice, wait, and read the mappings' states again."""
     secret, region = outputs["consumer_secret_arn"], outputs["region"]
     tail = f"aws logs tail /aws/lambda/{outputs['rotation_function_name']} --since 15m --region {region}"
     with aws_errors(f"read the consumer's secret {secret}"):
@@ -555,25 +620,26 @@ def rotation_drill(clients: Clients, outputs: Mapping[str, Any], args: argparse.
                 f"AWSPENDING off that version ({remove}) and run the drill again"
             )
             detail = f"drill ran: rotation {number} of {ROTATIONS} did not finish within {args.timeout:.0f} s"
-            mapping = get_mapping(clients, outputs["event_source_mapping_uuid"])
-            return Drill(Check("rotation", False, detail, (fix,)), None, mapping)
+            mappings = get_mappings(clients, outputs["event_source_mapping_uuids"])
+            return Drill(Check("rotation", False, detail, (fix,)), None, mappings)
     users = " -> ".join([before[0], *(rotation.username for rotation in rotations)])
     seconds = ", ".join(f"{rotation.seconds:.0f} s" for rotation in rotations)
     time.sleep(args.drill_wait)
-    mapping = get_mapping(clients, outputs["event_source_mapping_uuid"])
+    mappings = get_mappings(clients, outputs["event_source_mapping_uuids"])
     detail = (
         f"drill ran: rotated the consumer's secret {ROTATIONS} times ({users}; {seconds}), waited {args.drill_wait:g} s"
     )
-    if mapping.get("State") != "Enabled":
-        fix = (
+    if mappings.stopped:
+        fixes = tuple(
             f"the mapping is {mapping.get('State')} ({mapping.get('StateTransitionReason')}) after the rotation "
-            f"drill: {POLLER_KEPT_OLD_SECRET}; {enable_again(outputs)}"
+            f"drill: {POLLER_KEPT_OLD_SECRET}; {enable_again(mapping, outputs)}"
+            for mapping in mappings.stopped
         )
-        return Drill(
-            Check("rotation", False, f"{detail}; the mapping is {mapping.get('State')} now", (fix,)), before, mapping
-        )
+        states = ", ".join(str(mapping.get("State")) for mapping in mappings.stopped)
+        return Drill(Check("rotation", False, f"{detail}; the mapping is {states} now", fixes), before, mappings)
     unproven = "; with --skip-publish, that messages still flow is not checked" if args.skip_publish else ""
-    return Drill(Check("rotation", True, f"{detail}; the mapping is still Enabled{unproven}"), before, mapping)
+    kept = "the mapping is" if len(mappings.by_queue) == 1 else f"all {len(mappings.by_queue)} mappings are"
+    return Drill(Check("rotation", True, f"{detail}; {kept} still Enabled{unproven}"), before, mappings)
 
 
 # AWS does not document when Lambda's poller reads a rotated secret again; rotation relies on it.
@@ -584,25 +650,26 @@ POLLER_KEPT_OLD_SECRET = (
 )
 
 
-def enable_again(outputs: Mapping[str, Any]) -> str:
+def enable_again(mapping: Mapping[str, Any], outputs: Mapping[str, Any]) -> str:
     return (
         "then enable the mapping again: aws lambda update-event-source-mapping --uuid "
-        f"{outputs['event_source_mapping_uuid']} --enabled --region {outputs['region']}"
+        f"{mapping.get('UUID', '?')} --enabled --region {outputs['region']}"
     )
 
 
-def after_the_drill(log: Check, mapping: Mapping[str, Any], outputs: Mapping[str, Any]) -> Check:
-    """The function's check after a rotation drill: a message processed proves the mapping still
-    consumes; none, with the mapping stopped, names the drill as the cause."""
+def after_the_drill(log: Check, mappings: Mappings, outputs: Mapping[str, Any]) -> Check:
+    """The function's check after a rotation drill: a message processed proves the mappings still
+    consume; none, with a mapping stopped, names the drill as the cause."""
     if log.ok:
         return Check(log.name, True, f"{log.detail}, after the rotation drill")
-    if mapping.get("State") == "Enabled":
+    if not mappings.stopped:
         return log
-    fix = (
+    fixes = tuple(
         f"the function logged nothing after the rotation drill and the mapping is {mapping.get('State')} "
-        f"({mapping.get('StateTransitionReason')}): {POLLER_KEPT_OLD_SECRET}; {enable_again(outputs)}"
+        f"({mapping.get('StateTransitionReason')}): {POLLER_KEPT_OLD_SECRET}; {enable_again(mapping, outputs)}"
+        for mapping in mappings.stopped
     )
-    return Check(log.name, False, log.detail, (fix,))
+    return Check(log.name, False, log.detail, fixes)
 
 
 def retired_credentials_check(target: Target, username: str, password: str) -> Check:
@@ -631,13 +698,17 @@ def retired_credentials_check(target: Target, username: str, password: str) -> C
 # --- publish ----------------------------------------------------------------------------
 
 
-def check_mapping_consumes(mapping: Mapping[str, Any], target: Target) -> None:
-    queues = mapping.get("Queues") or []
-    if target.queue not in queues:
+def check_mapping_consumes(mappings: Mappings, target: Target) -> None:
+    """The queues send.py's target reaches (the queue, or the shard queues behind the exchange) are those
+    the mappings read."""
+    queues = sorted(mappings.by_queue)
+    if sorted(target.queues or (target.queue,)) != queues:
+        reached = ", ".join(repr(queue) for queue in target.queues or (target.queue,))
         fail(
             USAGE,
-            f"the event source mapping consumes {', '.join(queues) or 'no queue'}, not {target.queue!r}: the "
-            "function would never see the messages; drop --queue or name the mapping's queue",
+            f"the event source mapping{'s' if len(queues) > 1 else ''} consume{'' if len(queues) > 1 else 's'} "
+            f"{', '.join(queues) or 'no queue'}, not {reached}: the function would never see the messages; drop "
+            "--queue and --shards or name the mapping's queue",
         )
 
 
@@ -645,8 +716,11 @@ def publish_markers(target: Target, markers: Markers, window: int) -> Check:
     """example-message.json under the valid marker, and under the poison marker a body that is
     not JSON although its content type says so: the handler dead-letters that one at once."""
     poison = f"not JSON: the poison message of verify.py {markers.poison}".encode()
-    messages = [(read_body(str(EXAMPLE_MESSAGE)), markers.valid), (poison, markers.poison)]
+    example = read_body(str(EXAMPLE_MESSAGE))
+    messages = [(example, markers.valid), (poison, markers.poison)]
     timestamp = int(time.time())
+    # A header ordering key travels with both, as send.py sets it: sharded, they reach one shard queue.
+    headers = {target.key_header: key_in(example, DEFAULT_KEY_FIELD) or "verify"} if target.key_header else None
 
     def message(index: int) -> tuple[bytes, pika.BasicProperties]:
         body, marker = messages[index]
@@ -656,6 +730,7 @@ def publish_markers(target: Target, markers: Markers, window: int) -> Check:
             message_id=marker,
             timestamp=timestamp,
             app_id="verify.py",
+            headers=headers,
         )
 
     result = publish_messages(target, len(messages), message, window=window)
@@ -668,7 +743,8 @@ def publish_markers(target: Target, markers: Markers, window: int) -> Check:
     return Check(
         "publish",
         True,
-        f"confirmed on queue {target.queue!r}, vhost {target.vhost!r}: {markers.valid} ({EXAMPLE_MESSAGE.name}), "
+        f"confirmed on {f'exchange {target.exchange!r}' if target.exchange else f'queue {target.queue!r}'}, vhost "
+        f"{target.vhost!r}: {markers.valid} ({EXAMPLE_MESSAGE.name}), "
         f"{markers.poison} (not JSON)",
     )
 
@@ -714,7 +790,8 @@ def wait_for_results(
         if log is None:
             lines = log_lines(clients, group, f'"{markers.valid}"', since)
             batches = [] if debug else log_lines(clients, group, f'"{BATCH_PROCESSED}"', since)
-            log = log_check(lines, batches, markers.valid, f"{target.queue}::{target.vhost}", published_at)
+            keys = [f"{queue}::{target.vhost}" for queue in target.queues or (target.queue,)]
+            log = log_check(lines, batches, markers.valid, keys, published_at)
             errors[:] = [line for _, line in lines if line.get("level") == "ERROR"]
         if letter is None:
             wait = int(min(args.poll_interval, SQS_MAX_WAIT, max(0.0, deadline - time.monotonic())))
@@ -766,11 +843,12 @@ def log_check(
     lines: Sequence[LogLine],
     batches: Sequence[LogLine],
     marker: str,
-    queue_key: str,
+    queue_keys: Sequence[str],
     published_at: float,
 ) -> Check | None:
     """The function's log check, or None while the log does not tell yet. `lines` name the
-    marker; `batches` are batch summaries, looked at when the log level names no processed message."""
+    marker; `batches` are batch summaries of the consumed queues ("queue::vhost", a shard queue's when
+    sharded), looked at when the log level names no processed message."""
     for timestamp, line in lines:
         if line.get("message") == PROCESSED:
             after = timestamp / 1000 - published_at
@@ -783,14 +861,15 @@ def log_check(
             )
             return Check("function", False, f"rejected {marker}", (fix,))
     for _, batch in batches:
-        counts = (batch.get("queues") or {}).get(queue_key) or {}
-        if counts.get("processed", 0) >= 1:
-            return Check(
-                "function",
-                True,
-                f"logged {BATCH_PROCESSED!r} with {counts['processed']} processed on {queue_key} since publishing "
-                f'(at log level INFO no line names {marker}; log_level = "DEBUG" makes this check exact)',
-            )
+        for queue_key in queue_keys:
+            counts = (batch.get("queues") or {}).get(queue_key) or {}
+            if counts.get("processed", 0) >= 1:
+                return Check(
+                    "function",
+                    True,
+                    f"logged {BATCH_PROCESSED!r} with {counts['processed']} processed on {queue_key} since publishing "
+                    f'(at log level INFO no line names {marker}; log_level = "DEBUG" makes this check exact)',
+                )
     return None
 
 

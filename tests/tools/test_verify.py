@@ -276,18 +276,23 @@ def deploy(
             Code={"ZipFile": code.getvalue()},
             Environment={"Variables": {"POWERTOOLS_LOG_LEVEL": log_level, "DEAD_LETTER_QUEUE_URL": dead_letters}},
         )
+        # One mapping per consumed queue: the queue's, or one per shard queue of a sharded setup.
+        consumed = setup.topology.queues if setup is not None else (queue,)
         rotation_function = create_admin_functions(
-            queue, role, management_url, secret["ARN"], user_secrets, rotation=rotation
+            consumed, queue, role, management_url, secret["ARN"], user_secrets, rotation=rotation
         )
-        mapping = client("lambda").create_event_source_mapping(
-            EventSourceArn=mq_broker["BrokerArn"],
-            FunctionName=f"{NAME}-consumer",
-            Queues=[queue],
-            SourceAccessConfigurations=[
-                {"Type": "BASIC_AUTH", "URI": user_secrets["consumer"]},
-                {"Type": "VIRTUAL_HOST", "URI": "/"},
-            ],
-        )
+        mappings = {
+            consumed_queue: client("lambda").create_event_source_mapping(
+                EventSourceArn=mq_broker["BrokerArn"],
+                FunctionName=f"{NAME}-consumer",
+                Queues=[consumed_queue],
+                SourceAccessConfigurations=[
+                    {"Type": "BASIC_AUTH", "URI": user_secrets["consumer"]},
+                    {"Type": "VIRTUAL_HOST", "URI": "/"},
+                ],
+            )["UUID"]
+            for consumed_queue in consumed
+        }
         client("logs").create_log_group(logGroupName=GROUP)
         for name, description in ALARMS.items():
             client("cloudwatch").put_metric_alarm(
@@ -319,7 +324,10 @@ def deploy(
             "function_name": f"{NAME}-consumer",
             "log_group_name": GROUP,
             "dead_letter_queue_url": dead_letters,
-            "event_source_mapping_uuid": mapping["UUID"],
+            "event_source_mapping_uuids": mappings,
+            "consumed_queues": list(consumed),
+            "publish_exchange": setup.topology.exchange if setup is not None else "",
+            "ordering_key": (setup.topology.shard_key if setup is not None else None) or "none",
             "alarm_topic_arn": None,
             "alarm_names": list(ALARMS),
             "metrics_function_name": f"{NAME}-metrics",
@@ -338,7 +346,13 @@ def deploy(
 
 
 def create_admin_functions(
-    queue: str, role: str, management_url: str, admin_secret: str, user_secrets: dict[str, str], rotation: bool
+    consumed: tuple[str, ...],
+    queue: str,
+    role: str,
+    management_url: str,
+    admin_secret: str,
+    user_secrets: dict[str, str],
+    rotation: bool,
 ) -> str | None:
     """The metrics function and, with `rotation`, the rotation function with the consumer's secret
     rotating through it; returns the rotation function's name."""
@@ -354,7 +368,7 @@ def create_admin_functions(
                 "MANAGEMENT_URL": management_url,
                 "MONITORING_SECRET_ARN": user_secrets["monitoring"],
                 "VIRTUAL_HOST": "/",
-                "QUEUES": f"{queue},{queue}.dlq",
+                "QUEUES": ",".join([*consumed, f"{queue}.dlq"]),
                 "METRICS_NAMESPACE": NAME,
             }
         },
@@ -426,16 +440,17 @@ def simulated_lambda(broker_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterat
     it keeps the credentials it started with. A refused login stops it as Lambda stops a mapping:
     State Disabled with the reason."""
     threads: list[tuple[threading.Thread, Invocations]] = []
+    stream = io.StringIO()  # one for every start: each shard's mapping runs the one handler
+    monkeypatch.setattr(handler.logger.registered_handler, "stream", stream)
 
     def start(deployment: Deployment, queue: str, rereads: bool = True) -> Invocations:
         outputs = deployment.outputs
         logs, sqs = boto3.client("logs", region_name=REGION), boto3.client("sqs", region_name=REGION)
         monkeypatch.setattr(handler, "sink", lambda: SqsSink(outputs["dead_letter_queue_url"], sqs))
-        stream = io.StringIO()
-        monkeypatch.setattr(handler.logger.registered_handler, "stream", stream)
         previous_level = handler.logger.log_level
         handler.logger.setLevel(deployment.log_level)
-        logs.create_log_stream(logGroupName=GROUP, logStreamName="2026/11/29/[$LATEST]local")
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):  # a start per shard queue
+            logs.create_log_stream(logGroupName=GROUP, logStreamName="2026/11/29/[$LATEST]local")
         invocations = Invocations()
 
         def invoke(event: dict[str, Any], context: Any) -> Any:
@@ -504,8 +519,10 @@ def poller(
         parameters.credentials = pika.PlainCredentials(user.name, user.password)
         connection = pika.BlockingConnection(parameters)
         connections.append(connection)
-        connection.channel().basic_consume(deployment.setup.topology.queue, lambda *_: None)
-        counted(management, deployment.setup.topology.queue, 1)
+        for queue in deployment.setup.topology.queues:  # a poller for each shard queue
+            connection.channel().basic_consume(queue, lambda *_: None)
+        for queue in deployment.setup.topology.queues:
+            counted(management, queue, 1)
 
     yield hold
     for connection in connections:
@@ -612,6 +629,79 @@ def test_no_log_line_within_the_timeout(
     assert messages[valid][1] == EXAMPLE_MESSAGE.read_bytes()
 
 
+# --- shards: a mapping per shard queue -----------------------------------------------------------
+
+
+@pytest.fixture
+def sharded_setup(management: ManagementClient, queue_name: str) -> BrokerSetup:
+    """Three shards of queue_name behind the exchange, hashing the header customer-id (queue_name's fixture
+    deletes them, the exchange and the users afterwards)."""
+    topology = Topology(queue_name, 3, "/", 3, "header:customer-id")
+    setup = BrokerSetup.new(topology, f"{queue_name}-consumer", f"{queue_name}-publisher")
+    setup.apply(management)
+    return setup
+
+
+@pytest.mark.integration
+def test_a_sharded_deployment_passes_every_check(
+    sharded_setup: BrokerSetup,  # first: its users outlast the local mappings, which stop before it goes
+    deploy: Callable[..., Deployment],
+    simulated_lambda: Callable[..., Invocations],
+    broker_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN a deployment of three shard queues, a mapping each (Lambda's part played by one local mapping each)
+    topology = sharded_setup.topology
+    deployment = deploy(queue=topology.queue, log_level="INFO", setup=sharded_setup)
+    runs = [simulated_lambda(deployment, queue) for queue in topology.queues]
+    # WHEN verify.py checks it, the shards and the key taken from the outputs
+    code, report, err = run([*deployment.args, "--url", broker_url, "--timeout", "20"], capsys)
+    # THEN every check passes: each mapping, a consumer on each shard queue, the marked messages through
+    # the exchange to one shard (they carry the example's key), processed and dead-lettered there
+    assert (code, err) == (0, "")
+    assert {status for status, _ in report.values()} == {"ok"}
+    assert report["mapping"][1] == f"all 3 Enabled, consuming queues {', '.join(topology.queues)}"
+    assert report["consumers"][1] == "at least 1 consumer(s) on each of 3 queues: a poller each"
+    assert report["publish"][1].startswith(f"confirmed on exchange {topology.queue!r}, vhost '/': ")
+    (shard,) = [queue for queue, invocations in zip(topology.queues, runs, strict=True) if invocations.records]
+    assert f"'batch processed' with 1 processed on {shard}::/" in report["function"][1]
+    received = [record for invocations in runs for record in invocations.records]
+    assert len(received) == 2
+    customer = json.loads(EXAMPLE_MESSAGE.read_text())["customerId"]
+    assert {bytes(record["basicProperties"]["headers"]["customer-id"]["bytes"]).decode() for record in received} == {
+        customer
+    }
+
+
+@pytest.mark.integration
+def test_a_shard_without_a_poller_fails_the_consumers_check(
+    deploy: Callable[..., Deployment],
+    broker_url: str,
+    management: ManagementClient,
+    sharded_setup: BrokerSetup,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN pollers on shards 0 and 1 only
+    topology, user = sharded_setup.topology, sharded_setup.consumer
+    deployment = deploy(queue=topology.queue, setup=sharded_setup)
+    parameters = pika.URLParameters(broker_url)
+    parameters.credentials = pika.PlainCredentials(user.name, user.password)
+    with pika.BlockingConnection(parameters) as connection:
+        for queue in topology.queues[:2]:
+            connection.channel().basic_consume(queue, lambda *_: None)
+            counted(management, queue, 1)
+        # WHEN verify.py reads the states
+        code, report, err = run([*deployment.args, "--skip-publish", "--timeout", "1"], capsys)
+    # THEN the consumers check names the shard queue without one
+    assert code == verify.CHECK_FAILED
+    assert report["mapping"] == ("ok", f"all 3 Enabled, consuming queues {', '.join(topology.queues)}")
+    assert report["consumers"] == (
+        "FAILED",
+        f"no consumer on queue {topology.queues[2]!r} for 1 s while the mapping is Enabled",
+    )
+    assert err.startswith(f"error: Lambda's poller holds no consumer on queue {topology.queues[2]!r} although")
+
+
 # --- states only --------------------------------------------------------------------------------
 
 
@@ -666,7 +756,7 @@ def test_a_mapping_lambda_stopped_names_the_cause_and_the_fix(
     assert "publish" not in report
     (line,) = err.splitlines()
     assert line.startswith("error: " + fix.format(secret=deployment.outputs["consumer_secret_arn"]))
-    uuid = deployment.outputs["event_source_mapping_uuid"]
+    (uuid,) = deployment.outputs["event_source_mapping_uuids"].values()
     assert line.endswith(
         f"({reason}); then enable the mapping again: aws lambda update-event-source-mapping --uuid {uuid} "
         f"--enabled --region {REGION}"
@@ -972,7 +1062,7 @@ def test_the_rotation_drill_with_a_poller_that_keeps_its_password(
     assert "publish" not in report
     assert "consumers" not in report
     assert report["old password"][0] == "ok"
-    uuid = deployment.outputs["event_source_mapping_uuid"]
+    (uuid,) = deployment.outputs["event_source_mapping_uuids"].values()
     assert verify_lines(err) == [
         "error: the mapping is Disabled (EVENT_SOURCE_AUTHN_ERROR) after the rotation drill: Lambda's poller did not "
         "take up the rotated secret, which credential rotation relies on (AWS does not document when it reads the "
@@ -1190,7 +1280,7 @@ def test_outputs_older_than_verify(tmp_path: Path, capsys: pytest.CaptureFixture
     assert_no_traceback(err)
     assert err.startswith(
         "error: the Terraform outputs lack function_name, log_group_name, dead_letter_queue_url, "
-        "event_source_mapping_uuid, alarm_names, consumer_secret_arn, metrics_function_name: they are stale"
+        "event_source_mapping_uuids, alarm_names, consumer_secret_arn, metrics_function_name: they are stale"
     )
 
 
@@ -1200,7 +1290,7 @@ def test_no_aws_credentials(
 ) -> None:
     outputs: dict[str, Any] = dict.fromkeys((*send.OUTPUT_NAMES, *verify.OUTPUT_NAMES), "x")
     uuid = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
-    outputs.update(region=REGION, event_source_mapping_uuid=uuid, alarm_names=[])
+    outputs.update(region=REGION, event_source_mapping_uuids={"orders": uuid}, alarm_names=[])
     path = write_outputs(tmp_path / "outputs.json", outputs)
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
