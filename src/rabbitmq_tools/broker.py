@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pika
@@ -35,6 +36,9 @@ from rabbitmq_admin.management import ManagementClient
 RABBITMQ_IMAGE = "rabbitmq:3.13-management"
 MANAGEMENT_PORT = 15672
 MANAGEMENT_STARTUP_SECONDS = 60  # the plugin answers some seconds after AMQP does
+# Amazon MQ for RabbitMQ runs the consistent-hash exchange plugin, which shards need; the image
+# ships it disabled, so a container gets it enabled as the broker it stands in for has it.
+CONTAINER_PLUGINS = ("rabbitmq_consistent_hash_exchange",)
 
 _NO_BROKER = (
     "no RabbitMQ broker: set RABBITMQ_URL (for example "
@@ -137,6 +141,7 @@ def local_broker() -> Iterator[LocalBroker]:
             f"http://{host}:{container.get_exposed_port(MANAGEMENT_PORT)}",
         )
         wait_for_management(broker)
+        enable_plugins(container)
         yield broker
     finally:
         container.stop()
@@ -183,6 +188,17 @@ def wait_for_management(broker: LocalBroker) -> None:
             if time.monotonic() > deadline:
                 raise BrokerUnavailable(f"the broker's management API did not answer: {exc}") from None
             time.sleep(1)
+
+
+def enable_plugins(container: Any) -> None:
+    """Enable CONTAINER_PLUGINS on the running container's node (no restart needed)."""
+    result = container.exec(["rabbitmq-plugins", "enable", *CONTAINER_PLUGINS])
+    if result.exit_code != 0:
+        output = result.output.decode(errors="replace").strip().splitlines()
+        raise BrokerUnavailable(
+            f"the RabbitMQ container could not enable {', '.join(CONTAINER_PLUGINS)}: "
+            f"{output[-1] if output else f'exit code {result.exit_code}'}; set RABBITMQ_IMAGE to an image that has it"
+        )
 
 
 def _pulled_image(error: BaseException) -> str | None:

@@ -51,6 +51,27 @@ def test_a_rabbitmq_url_without_a_scheme_is_one_clear_line(monkeypatch: pytest.M
 
 
 @pytest.mark.unit
+def test_a_container_without_the_hash_exchange_plugin_is_one_clear_line() -> None:
+    """Shards need the consistent-hash exchange, which Amazon MQ runs: a container whose image lacks
+    the plugin is refused as no broker, not left to fail a test later."""
+
+    class Exec:
+        exit_code, output = 2, b"Enabling plugins on node rabbit@x:\nError:\n{:plugins_not_found,[:rabbitmq_consistent_hash_exchange]}\n"
+
+    class Container:
+        def exec(self, command: list[str]) -> Exec:
+            assert command == ["rabbitmq-plugins", "enable", "rabbitmq_consistent_hash_exchange"]
+            return Exec()
+
+    with pytest.raises(BrokerUnavailable) as caught:
+        broker.enable_plugins(Container())
+    assert str(caught.value) == (
+        "the RabbitMQ container could not enable rabbitmq_consistent_hash_exchange: "
+        "{:plugins_not_found,[:rabbitmq_consistent_hash_exchange]}; set RABBITMQ_IMAGE to an image that has it"
+    )
+
+
+@pytest.mark.unit
 def test_the_image_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RABBITMQ_IMAGE", raising=False)
     assert rabbitmq_image() == RABBITMQ_IMAGE == "rabbitmq:3.13-management"
