@@ -19,6 +19,7 @@ import dataclasses
 import itertools
 import json
 import random
+import re
 import signal
 import threading
 import time
@@ -31,6 +32,7 @@ from typing import Any
 import pika
 import pytest
 
+from rabbitmq_admin.management import ManagementClient
 from rabbitmq_admin.topology import Topology
 from rabbitmq_consumer import business_logic, handler
 from rabbitmq_consumer.batch import Ordering
@@ -663,6 +665,74 @@ def test_transient_failures_on_parallel_lanes_lose_nothing_and_keep_each_keys_or
     assert set(processed) == set(ids) - poison
     assert out_of_order == 0
     assert stats.failures > 0
+
+
+def test_three_shards_under_transient_failures_and_poison_lose_nothing(
+    broker_url: str,
+    management: ManagementClient,
+    queue_name: str,
+    runner_files: dict[str, Path],
+    report_figures: Callable[..., None],
+) -> None:
+    # GIVEN the bootstrap's 3 shards behind the consistent-hash exchange, hashing the header
+    # customer-id, and 10,000 messages of 50 keys published to the exchange, 1% of them poison
+    topology = Topology(queue_name, DEFAULT_DELIVERY_LIMIT, "/", 3, "header:customer-id")
+    BrokerSetup.new(topology, f"{queue_name}-consumer", f"{queue_name}-publisher").apply(management)
+    run = uuid.uuid4().hex[:8]
+    ids = [f"{run}-{index:05d}" for index in range(10_000)]
+    poison = {message_id for index, message_id in enumerate(ids) if index % 100 == 99}
+
+    def message(index: int) -> tuple[bytes, pika.BasicProperties]:
+        body = json.dumps(sample(ids[index])).encode()
+        props = pika.BasicProperties(
+            content_type="application/json",
+            delivery_mode=2,
+            message_id=ids[index],
+            headers={"customer-id": f"customer-{index % 50}"},
+        )
+        return (body[:-3] if ids[index] in poison else body), props
+
+    publisher = ConfirmedPublisher(pika.URLParameters(broker_url), "", exchange=topology.exchange)
+    assert publisher.publish(len(ids), message).all_confirmed
+    with pika.BlockingConnection(pika.URLParameters(broker_url)) as connection:
+        per_shard = [message_count(connection.channel(), queue) for queue in topology.queues]
+    # WHEN the local mapping runs one poller per shard, each in a process of its own, with business
+    # logic that fails transiently at a random message in about 10% of invocations
+    env = {
+        "PROCESSED_FILE": str(runner_files["processed"]),
+        "DEAD_LETTER_FILE": str(runner_files["dead_letters"]),
+        "FAIL_RATE": "0.1",
+    }
+    args = ["--shards", "3", "--batch-size", "100", "--batching-window", "0.05", "--idle-timeout", "3"]
+    runner = runner_process(broker_url, queue_name, "recording_handler.lambda_handler", env, args)
+    _, err = runner.communicate(timeout=300)
+    assert runner.returncode == 0, err
+    total = re.search(r"total over 3 queues: .*\| batches ([\d,]+) \| failures ([\d,]+)", err)
+    assert total, err
+    batches, failures = (int(figure.replace(",", "")) for figure in total.groups())
+    # THEN every shard had its share, every id is processed or dead-lettered with its reason, none
+    # is lost, and every shard queue is empty
+    processed = processed_ids(runner_files["processed"])
+    rejected = dead_letters(runner_files["dead_letters"])
+    lost = set(ids) - set(processed) - set(rejected)
+    report_figures(
+        messages=len(ids),
+        fewest_on_a_shard=min(per_shard),
+        most_on_a_shard=max(per_shard),
+        processed=len(set(processed)),
+        dead_lettered=len(rejected),
+        lost=len(lost),
+        invocations=batches,
+        failed_invocations=failures,
+    )
+    assert 0 < failures < 0.25 * batches  # the injected ~10% (none at all: 0.9^110, about 1 in 100,000)
+    assert sum(per_shard) == len(ids) and min(per_shard) > 0
+    assert lost == set()
+    assert set(rejected) == poison
+    assert all("not valid JSON" in reason for reason in rejected.values())
+    assert set(processed) == set(ids) - poison
+    with pika.BlockingConnection(pika.URLParameters(broker_url)) as connection:
+        assert [message_count(connection.channel(), queue) for queue in topology.queues] == [0, 0, 0]
 
 
 def effects_by_process(path: Path) -> list[tuple[int, str]]:
