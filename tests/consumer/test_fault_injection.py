@@ -726,7 +726,8 @@ def test_three_shards_under_transient_failures_and_poison_lose_nothing(
         failed_invocations=failures,
     )
     assert 0 < failures < 0.25 * batches  # the injected ~10% (none at all: 0.9^110, about 1 in 100,000)
-    assert sum(per_shard) == len(ids) and min(per_shard) > 0
+    assert sum(per_shard) == len(ids)
+    assert min(per_shard) > 0
     assert lost == set()
     assert set(rejected) == poison
     assert all("not valid JSON" in reason for reason in rejected.values())

@@ -56,7 +56,10 @@ def test_a_container_without_the_hash_exchange_plugin_is_one_clear_line() -> Non
     the plugin is refused as no broker, not left to fail a test later."""
 
     class Exec:
-        exit_code, output = 2, b"Enabling plugins on node rabbit@x:\nError:\n{:plugins_not_found,[:rabbitmq_consistent_hash_exchange]}\n"
+        exit_code = 2
+        output = (
+            b"Enabling plugins on node rabbit@x:\nError:\n{:plugins_not_found,[:rabbitmq_consistent_hash_exchange]}\n"
+        )
 
     class Container:
         def exec(self, command: list[str]) -> Exec:
