@@ -17,7 +17,7 @@ unit: $(VENV)/.installed  ## the fast tests: no broker, no Terraform, on every c
 test: $(VENV)/.installed  ## every test: unit, integration, fault injection, Terraform (offline)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed-bench  ## benchmarks P1-P4 and Lambda sizing (needs a broker, like test); writes build/bench/
+bench: $(VENV)/.installed-bench  ## benchmarks P1-P7 and Lambda sizing (needs a broker, like test); writes build/bench/
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 bench-update: $(VENV)/.installed-bench  ## the same, rewriting benchmarks/results.json and docs/lambda-cost.png

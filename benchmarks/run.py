@@ -1,4 +1,4 @@
-"""Run the benchmark suite: P1-P4, P6 and P7 against same-run baselines, and the Lambda sizing table
+"""Run the benchmark suite: P1-P7 against same-run baselines, and the Lambda sizing table
 and chart. Prints tables, writes build/bench/results.json and build/bench/lambda-cost.png;
 with --update, the tracked benchmarks/results.json and docs/lambda-cost.png that
 docs/performance.md reports.
@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import sizing
+from idempotency import p5_idempotency
 from performance import Figure, p1_handler, p2_cold_import, p3_publisher, p4_end_to_end
 from rabbitmq_tools.broker import BrokerUnavailable, local_broker
 from shards import p7_shards
@@ -36,7 +37,7 @@ SCRATCH_DIR = ROOT / "build" / "bench"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Benchmarks P1-P4, P6, P7 and Lambda sizing.")
+    parser = argparse.ArgumentParser(description="Benchmarks P1-P7 and Lambda sizing.")
     parser.add_argument(
         "--repeat", type=int, default=DEFAULT_REPEAT, help="measurements per figure; the median is reported"
     )
@@ -70,6 +71,7 @@ def run(args: argparse.Namespace, scratch: Path) -> int:
             figures.append(p3_publisher(broker, args.repeat))
             figures.append(p4_end_to_end(broker, max(3, args.repeat // 2), scratch))
             p7 = p7_shards(broker, scratch)  # a minute of waiting business logic: measured once
+        figures += p5_idempotency(max(3, args.repeat // 2))
         figures += p6_lanes(max(3, args.repeat // 2), scratch)
         figures.append(p7)
     except BrokerUnavailable as exc:
