@@ -36,9 +36,10 @@ from rabbitmq_admin.management import ManagementClient
 RABBITMQ_IMAGE = "rabbitmq:3.13-management"
 MANAGEMENT_PORT = 15672
 MANAGEMENT_STARTUP_SECONDS = 60  # the plugin answers some seconds after AMQP does
-# Amazon MQ for RabbitMQ runs the consistent-hash exchange plugin, which shards need; the image
-# ships it disabled, so a container gets it enabled as the broker it stands in for has it.
-CONTAINER_PLUGINS = ("rabbitmq_consistent_hash_exchange",)
+# Amazon MQ for RabbitMQ runs the consistent-hash exchange plugin, which shards need, and the shovel
+# plugin, which drains a shard queue a smaller shard count retires; the image ships both disabled,
+# so a container gets them enabled as the broker it stands in for has them.
+CONTAINER_PLUGINS = ("rabbitmq_consistent_hash_exchange", "rabbitmq_shovel")
 
 _NO_BROKER = (
     "no RabbitMQ broker: set RABBITMQ_URL (for example "

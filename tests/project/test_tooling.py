@@ -79,12 +79,10 @@ def test_compose_runs_the_workflow_s_broker_image(workflow: dict[Any, Any]) -> N
     assert service["image"] == image == RABBITMQ_IMAGE
     assert {"5672:5672", "15672:15672"} <= set(service["ports"])
     assert "rabbitmq-diagnostics" in service["healthcheck"]["test"]
-    # Both brokers run the plugin that shards need, as Amazon MQ does.
-    assert "rabbitmq-plugins enable --offline rabbitmq_consistent_hash_exchange" in " ".join(service["command"])
-    assert any(
-        "rabbitmq-plugins enable rabbitmq_consistent_hash_exchange" in command
-        for command in runs(workflow["jobs"]["test"])
-    )
+    # Both brokers run the plugins that shards need, as Amazon MQ does.
+    plugins = "rabbitmq_consistent_hash_exchange rabbitmq_shovel"
+    assert f"rabbitmq-plugins enable --offline {plugins}" in " ".join(service["command"])
+    assert any(f"rabbitmq-plugins enable {plugins}" in command for command in runs(workflow["jobs"]["test"]))
     assert "docker compose up -d" in (ROOT / "README.md").read_text()
     engine = re.search(
         r'variable "engine_version".*?default\s*=\s*"([\d.]+)"', (ROOT / "variables.tf").read_text(), re.S

@@ -51,9 +51,9 @@ def test_a_rabbitmq_url_without_a_scheme_is_one_clear_line(monkeypatch: pytest.M
 
 
 @pytest.mark.unit
-def test_a_container_without_the_hash_exchange_plugin_is_one_clear_line() -> None:
-    """Shards need the consistent-hash exchange, which Amazon MQ runs: a container whose image lacks
-    the plugin is refused as no broker, not left to fail a test later."""
+def test_a_container_without_the_plugins_shards_need_is_one_clear_line() -> None:
+    """Shards need the consistent-hash exchange and the shovel plugin, which Amazon MQ runs: a container
+    whose image lacks one is refused as no broker, not left to fail a test later."""
 
     class Exec:
         exit_code = 2
@@ -63,13 +63,13 @@ def test_a_container_without_the_hash_exchange_plugin_is_one_clear_line() -> Non
 
     class Container:
         def exec(self, command: list[str]) -> Exec:
-            assert command == ["rabbitmq-plugins", "enable", "rabbitmq_consistent_hash_exchange"]
+            assert command == ["rabbitmq-plugins", "enable", "rabbitmq_consistent_hash_exchange", "rabbitmq_shovel"]
             return Exec()
 
     with pytest.raises(BrokerUnavailable) as caught:
         broker.enable_plugins(Container())
     assert str(caught.value) == (
-        "the RabbitMQ container could not enable rabbitmq_consistent_hash_exchange: "
+        "the RabbitMQ container could not enable rabbitmq_consistent_hash_exchange, rabbitmq_shovel: "
         "{:plugins_not_found,[:rabbitmq_consistent_hash_exchange]}; set RABBITMQ_IMAGE to an image that has it"
     )
 
