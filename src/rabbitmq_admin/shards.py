@@ -7,20 +7,21 @@ exchange's arguments never change: an exchange of ours that hashes something els
 moves keys between queues like any rebinding). Unsharded, no such exchange is left.
 
 A queue of the topology's family (the work queue, `<queue>.shard-<i>`) that the shard count no
-longer consumes is *retired*, never deleted: it may hold messages, and the mapping that read it is
-only removed by Terraform after the bootstrap ran. It is unbound, so nothing new reaches it
-through the exchange, and a dynamic shovel `<queue>.drain` moves whatever it holds, and whatever
-reaches it later (a message its former poller returns, a publisher still sending to it), to where
-messages go now: the exchange, or the work queue. Amazon MQ for RabbitMQ supports dynamic shovels
+longer consumes is *retired*, never deleted: it may hold messages. Terraform removes the mapping
+that read it before the bootstrap runs again (the mapping depends on the bootstrap's invocation,
+which a changed shard_count replaces), so its poller has returned what it held by then. The queue
+is unbound, so nothing new reaches it through the exchange, and a dynamic shovel `<queue>.drain`
+moves whatever it holds, and whatever reaches it later, to where messages go now: the exchange, or
+the work queue. Amazon MQ for RabbitMQ supports dynamic shovels
 declared through the management API (Amazon MQ guide, "Plugins", Shovel plugin); a broker without
-the shovel plugin refuses the declaration, and a retired queue holding messages then stops the
-bootstrap with the fix, since nothing would read them. The empty queue stays until you delete it;
+the shovel plugin refuses the declaration, and a retired queue that still exists then stops the
+bootstrap with the fix, since nothing would read what it holds (the management API's message
+count lags, so an empty-looking queue is no exception). The empty queue stays until you delete it;
 a shard count that consumes it again takes it back (its shovel removed, then bound).
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable
 from typing import Any
@@ -29,8 +30,6 @@ from urllib.parse import quote
 from .errors import AdminError
 from .management import ManagementClient
 from .topology import HASH_EXCHANGE_TYPE, SHARD_WEIGHT, Topology
-
-logger = logging.getLogger(__name__)
 
 Changed = Callable[[str], None]
 SHOVEL_SUFFIX = ".drain"
@@ -162,22 +161,14 @@ def _retire(client: ManagementClient, topology: Topology, queue: str, changed: C
     try:
         client.put("parameters", "shovel", vhost, name, body={"value": value})
     except AdminError as exc:
-        if held:
-            raise AdminError(
-                f"queue {queue!r} {on} holds {held} message(s) that no mapping consumes with shard_count "
-                f"{topology.shards}, and the broker refused the shovel that would move them to {where} ({exc}): "
-                "enable the shovel plugin (Amazon MQ has it), or keep the former shard_count until the queue is "
-                "empty, or move its messages yourself, then apply again"
-            ) from None
-        logger.warning(
-            "left queue %r %s: no mapping consumes it with shard_count %d; it showed no messages, and the broker "
-            "refused a shovel to move any that reach it (%s): delete it once it shows no messages and no consumer",
-            queue,
-            on,
-            topology.shards,
-            exc,
-        )
-        return
+        # Stop whatever the queue seems to hold: the management API's count lags the queue by
+        # seconds, and the messages a removed mapping's poller returned may not be in it yet.
+        raise AdminError(
+            f"queue {queue!r} {on} is no longer consumed with shard_count {topology.shards} (it showed "
+            f"{held if held is not None else 'an unknown number of'} message(s)), and the broker refused the shovel "
+            f"that would move its messages to {where} ({exc}): enable the shovel plugin (Amazon MQ has it); or keep "
+            "the former shard_count until the queue is empty, delete it, and apply again"
+        ) from None
     changed(
         f"retired queue {queue!r} {on}: shovel {name!r} moves its messages ({held if held is not None else 'a'} "
         f"now, and any that reach it) to {where}; delete the queue once it shows no messages and no consumer"
