@@ -396,7 +396,8 @@ def resolve_target(args: argparse.Namespace) -> Target:
         except (ValueError, OSError) as exc:
             fail(USAGE, f"bad --url, --credentials or --ca-file: {exc}")
         queue, max_size, dead_letter_queue = args.queue or "orders", None, None
-        shards, ordering_key = args.shards or 1, args.ordering_key or "none"
+        shards = 1 if args.shards is None else args.shards
+        ordering_key = args.ordering_key or "none"
     else:
         outputs = read_outputs(args.outputs)
         provider, provider_failure = publisher_secret(outputs["publisher_secret_arn"], outputs["region"]), AWS
@@ -412,7 +413,7 @@ def resolve_target(args: argparse.Namespace) -> Target:
         max_size = int(outputs["max_message_size"])
         dead_letter_queue = dead_letter_queue_name(queue)
         # Outputs of a deployment from before shard_count: one queue, no key.
-        shards = args.shards or len(outputs.get("consumed_queues") or [queue])
+        shards = len(outputs.get("consumed_queues") or [queue]) if args.shards is None else args.shards
         ordering_key = args.ordering_key or outputs.get("ordering_key") or "none"
     if args.vhost:
         parameters.virtual_host = args.vhost

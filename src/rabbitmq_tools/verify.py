@@ -277,7 +277,8 @@ def verify(args: argparse.Namespace, report: Report) -> None:
     # Where to publish: unless given, the deployment's queue, shards and ordering key (send.py's --url
     # does not read the outputs).
     args.queue = args.queue or outputs["queue_name"]
-    args.shards = args.shards or len(outputs.get("consumed_queues") or [None])
+    if args.shards is None:
+        args.shards = len(outputs.get("consumed_queues") or [None])
     args.ordering_key = args.ordering_key or outputs.get("ordering_key")
     target = resolve_target(args) if publishing or (enabled and args.rotation_drill) else None
     if publishing and target is not None:

@@ -183,6 +183,15 @@ def test_shards_need_a_key_the_exchange_hashes(broker_url: str, capsys: pytest.C
     )
 
 
+@pytest.mark.parametrize("shards", ["0", "11"])
+def test_a_shard_count_out_of_range_is_refused(
+    broker_url: str, capsys: pytest.CaptureFixture[str], shards: str
+) -> None:
+    code, _, err = run_send(["--url", broker_url, "--shards", shards, "--ordering-key", "message-id"], capsys)
+    assert code == send.USAGE
+    assert err == f"error: --shards must be 1 to 10 (shard_count's range), got {shards}\n"
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """moto's Secrets Manager, in this process, for the publisher's secret the outputs name."""
