@@ -23,7 +23,7 @@ bench: $(VENV)/.installed-bench  ## benchmarks P1-P7 and Lambda sizing (needs a 
 bench-update: $(VENV)/.installed-bench  ## the same, rewriting benchmarks/results.json and docs/lambda-cost.png
 	$(BIN)/python benchmarks/run.py --update $(BENCH_ARGS)
 
-verify: $(VENV)/.installed-runtime  ## after terraform apply: check the mapping, its poller's consumer, a message's log, a dead letter, alarms (VERIFY_ARGS=--rotation-drill)
+verify: $(VENV)/.installed-runtime  ## after terraform apply: check each mapping, its poller's consumer, a message's log, a dead letter, alarms (VERIFY_ARGS=--rotation-drill)
 	$(BIN)/python scripts/verify.py $(VERIFY_ARGS)
 
 docs: $(VENV)/.installed  ## the Inputs and Outputs tables of docs/terraform.md
