@@ -99,16 +99,24 @@ def queue_name(management: ManagementClient) -> Iterator[str]:
 @pytest.fixture
 def bootstrap(management: ManagementClient, queue_name: str) -> Iterator[Callable[..., BrokerSetup]]:
     """Bootstrap through the management API, as `terraform apply` does: `bootstrap(delivery_limit=3,
-    vhost="/", queue=queue_name)` gives the topology and the consumer's and publisher's
+    vhost="/", queue=queue_name, shards=1, shard_key=None)` gives the topology (sharded: the hash
+    exchange and its shard queues, hashing `shard_key`) and the consumer's and publisher's
     credentials. Everything it made is deleted afterwards, vhosts it created too."""
     made: list[BrokerSetup] = []
     vhosts: list[str] = []
 
-    def make(delivery_limit: int = 3, vhost: str = "/", queue: str | None = None) -> BrokerSetup:
+    def make(
+        delivery_limit: int = 3,
+        vhost: str = "/",
+        queue: str | None = None,
+        shards: int = 1,
+        shard_key: str | None = None,
+    ) -> BrokerSetup:
         name = queue or queue_name
         if management.get("vhosts", vhost) is None:
             vhosts.append(vhost)
-        setup = BrokerSetup.new(Topology(name, delivery_limit, vhost), f"{name}-consumer", f"{name}-publisher")
+        topology = Topology(name, delivery_limit, vhost, shards, shard_key)
+        setup = BrokerSetup.new(topology, f"{name}-consumer", f"{name}-publisher")
         made.append(setup)
         setup.apply(management)
         return setup

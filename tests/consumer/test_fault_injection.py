@@ -32,7 +32,6 @@ from typing import Any
 import pika
 import pytest
 
-from rabbitmq_admin.management import ManagementClient
 from rabbitmq_admin.topology import Topology
 from rabbitmq_consumer import business_logic, handler
 from rabbitmq_consumer.batch import Ordering
@@ -669,15 +668,13 @@ def test_transient_failures_on_parallel_lanes_lose_nothing_and_keep_each_keys_or
 
 def test_three_shards_under_transient_failures_and_poison_lose_nothing(
     broker_url: str,
-    management: ManagementClient,
-    queue_name: str,
+    bootstrap: Callable[..., BrokerSetup],
     runner_files: dict[str, Path],
     report_figures: Callable[..., None],
 ) -> None:
     # GIVEN the bootstrap's 3 shards behind the consistent-hash exchange, hashing the header
     # customer-id, and 10,000 messages of 50 keys published to the exchange, 1% of them poison
-    topology = Topology(queue_name, DEFAULT_DELIVERY_LIMIT, "/", 3, "header:customer-id")
-    BrokerSetup.new(topology, f"{queue_name}-consumer", f"{queue_name}-publisher").apply(management)
+    topology = bootstrap(DEFAULT_DELIVERY_LIMIT, shards=3, shard_key="header:customer-id").topology
     run = uuid.uuid4().hex[:8]
     ids = [f"{run}-{index:05d}" for index in range(10_000)]
     poison = {message_id for index, message_id in enumerate(ids) if index % 100 == 99}
@@ -704,7 +701,7 @@ def test_three_shards_under_transient_failures_and_poison_lose_nothing(
         "FAIL_RATE": "0.1",
     }
     args = ["--shards", "3", "--batch-size", "100", "--batching-window", "0.05", "--idle-timeout", "3"]
-    runner = runner_process(broker_url, queue_name, "recording_handler.lambda_handler", env, args)
+    runner = runner_process(broker_url, topology.queue, "recording_handler.lambda_handler", env, args)
     _, err = runner.communicate(timeout=300)
     assert runner.returncode == 0, err
     total = re.search(r"total over 3 queues: .*\| batches ([\d,]+) \| failures ([\d,]+)", err)
