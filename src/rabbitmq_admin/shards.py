@@ -72,9 +72,14 @@ def remove(client: ManagementClient, topology: Topology) -> None:
         if family.match(name):
             client.delete("parameters", "shovel", topology.vhost, shovel_name(name))
             client.delete("queues", topology.vhost, name)
-    exchange = client.get("exchanges", topology.vhost, topology.queue)
-    if exchange is not None and exchange.get("type") == HASH_EXCHANGE_TYPE:
+    if _hash_exchange_exists(client, topology):
         client.delete("exchanges", topology.vhost, topology.queue)
+
+
+def _hash_exchange_exists(client: ManagementClient, topology: Topology) -> bool:
+    """Whether the exchange named like the queue is a hash exchange, ours from a sharded shard count."""
+    exchange = client.get("exchanges", topology.vhost, topology.queue)
+    return exchange is not None and exchange.get("type") == HASH_EXCHANGE_TYPE
 
 
 def _check_exchange_type(topology: Topology, overview: dict[str, Any]) -> None:
@@ -136,8 +141,7 @@ def _stop_draining(client: ManagementClient, topology: Topology, queue: str, cha
 
 def _retire(client: ManagementClient, topology: Topology, queue: str, changed: Changed) -> None:
     vhost, on = topology.vhost, f"on vhost {topology.vhost!r}"
-    exchange = client.get("exchanges", vhost, topology.queue)
-    if exchange is not None and exchange.get("type") == HASH_EXCHANGE_TYPE:
+    if _hash_exchange_exists(client, topology):
         for binding in client.get("bindings", vhost, "e", topology.queue, "q", queue) or []:
             client.delete("bindings", vhost, "e", topology.queue, "q", queue, str(binding.get("properties_key")))
             changed(f"unbound queue {queue!r} from exchange {topology.queue!r} {on}: no mapping consumes it any more")
@@ -177,8 +181,7 @@ def _retire(client: ManagementClient, topology: Topology, queue: str, changed: C
 
 def _remove_exchange(client: ManagementClient, topology: Topology, changed: Changed) -> None:
     """Unsharded, the hash exchange of an earlier shard count goes (no queue is bound to it any more)."""
-    existing = client.get("exchanges", topology.vhost, topology.queue)
-    if existing is not None and existing.get("type") == HASH_EXCHANGE_TYPE:
+    if _hash_exchange_exists(client, topology):
         client.delete("exchanges", topology.vhost, topology.queue)
         changed(
             f"deleted exchange {topology.queue!r} on vhost {topology.vhost!r}: with one queue, messages go to "

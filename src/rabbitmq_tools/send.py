@@ -40,7 +40,7 @@ from typing import Any, NoReturn
 import pika
 import pika.exceptions
 
-from rabbitmq_admin.topology import MAX_SHARDS, dead_letter_queue_name, shard_queue_name
+from rabbitmq_admin.topology import MAX_SHARDS, Topology, dead_letter_queue_name
 from rabbitmq_tools.broker import CREDENTIALS, VHOST, connection_parameters, explain_connection_error, redact
 from rabbitmq_tools.credentials import (
     CredentialsProvider,
@@ -418,16 +418,11 @@ def resolve_target(args: argparse.Namespace) -> Target:
     if args.vhost:
         parameters.virtual_host = args.vhost
     parameters.blocked_connection_timeout = 60  # a broker in a resource alarm blocks publishers
+    try:  # the bootstrap's topology: its queue or shard queues and its exchange, and what it refuses
+        layout = Topology(queue, 1, parameters.virtual_host, shards, ordering_key)
+    except ValueError as exc:
+        fail(USAGE, f"{exc}: check --queue, --shards and --ordering-key")
     source, _, header = ordering_key.partition(":")
-    if not 1 <= shards <= MAX_SHARDS:
-        fail(USAGE, f"--shards must be 1 to {MAX_SHARDS} (shard_count's range), got {shards}")
-    if shards > 1 and not (ordering_key == "message-id" or (source == "header" and header)):
-        fail(
-            USAGE,
-            f"{shards} shards need an ordering key the exchange hashes, header:<name> or message-id, not "
-            f"{ordering_key!r}: give --ordering-key",
-        )
-    queues = (queue,) if shards == 1 else tuple(shard_queue_name(queue, index) for index in range(shards))
     return Target(
         parameters,
         queue,
@@ -435,8 +430,8 @@ def resolve_target(args: argparse.Namespace) -> Target:
         dead_letter_queue,
         provider,
         provider_failure,
-        exchange="" if shards == 1 else queue,
-        queues=queues,
+        exchange=layout.exchange,
+        queues=layout.queues,
         key_header=header if source == "header" and header else None,
     )
 

@@ -385,6 +385,8 @@ def with_password(url: str, password: str) -> str:
             "bootstrap creates the queue (scripts/bootstrap.py locally, terraform apply in AWS)",
         ),
         (lambda url: ["--credentials", "/no/such/file.json"], "error: cannot read the credentials file"),
+        (lambda url: ["--shards", "11"], "error: --shards must be 1 to 10 (Terraform's shard_count), got 11"),
+        (lambda url: ["--shards", "0"], "error: --shards must be 1 to 10 (Terraform's shard_count), got 0"),
     ],
 )
 def test_command_line_errors(

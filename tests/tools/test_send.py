@@ -1013,8 +1013,9 @@ def test_shards_need_a_key_the_exchange_hashes(broker_url: str, capsys: pytest.C
     code, _, err = run_send(["--url", broker_url, "--shards", "3", "--ordering-key", "json:customerId"], capsys)
     assert code == send.USAGE
     assert err == (
-        "error: 3 shards need an ordering key the exchange hashes, header:<name> or message-id, not "
-        "'json:customerId': give --ordering-key\n"
+        "error: 3 shards need an ordering key the exchange can hash, header:<name> or message-id (header:customer-id "
+        "keeps each customer's messages in order; message-id keeps no order), got 'json:customerId': check --queue, "
+        "--shards and --ordering-key\n"
     )
 
 
@@ -1024,7 +1025,10 @@ def test_a_shard_count_out_of_range_is_refused(
 ) -> None:
     code, _, err = run_send(["--url", broker_url, "--shards", shards, "--ordering-key", "message-id"], capsys)
     assert code == send.USAGE
-    assert err == f"error: --shards must be 1 to 10 (shard_count's range), got {shards}\n"
+    assert err == (
+        f"error: the shard count must be a whole number from 1 to 10, got {shards}: check --queue, --shards and "
+        "--ordering-key\n"
+    )
 
 
 @pytest.mark.parametrize("shards", [1, 3])
